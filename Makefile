@@ -1,0 +1,38 @@
+# Two commands: `make demo` and `make test`. Each bootstraps .venv (pip, no conda) when missing.
+PYTHON   ?= python3
+VENV     ?= .venv
+# CPU build of torch by default. For a CUDA build, install it into .venv first, e.g.
+#   make venv TORCH_SPEC="torch==2.13.0" PIP_TORCH_ARGS="--index-url <PyTorch CUDA wheel index>"
+TORCH_SPEC     ?= torch==2.13.0
+PIP_TORCH_ARGS ?=
+CORES    ?= 2
+CONFIG   ?= config/config.yaml
+
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.seqlrp-installed
+
+.PHONY: demo test venv lint bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile $(CONFIG)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/extract.py
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,62 @@
+"""One-hot encoding of DNA: arrays (N, 4, L), channels A, C, G, T, dtype uint8.
+
+Bases are first mapped to integer *codes* 0..3 (A, C, G, T); every other byte — N, the IUPAC
+ambiguity codes, gaps — becomes code 4, which encodes as an all-zero column. Lowercase
+(soft-masked) bases count as their uppercase letters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_CODE = 4
+"""Code of any byte that is not A/C/G/T (case-insensitive): an all-zero one-hot column."""
+
+_CODE_OF_BYTE = np.full(256, N_CODE, dtype=np.uint8)
+for _code, _base in enumerate("ACGT"):
+    _CODE_OF_BYTE[ord(_base)] = _code
+    _CODE_OF_BYTE[ord(_base.lower())] = _code
+
+_COMPLEMENT_CODE = np.array([3, 2, 1, 0, N_CODE], dtype=np.uint8)
+_BASE_OF_CODE = np.frombuffer(b"ACGTN", dtype=np.uint8)
+
+
+def codes_from_bytes(seq: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """Map raw sequence bytes (L,) to codes (L,) uint8 in 0..4."""
+    raw = seq if isinstance(seq, np.ndarray) else np.frombuffer(seq, dtype=np.uint8)
+    return _CODE_OF_BYTE[raw]
+
+
+def codes_from_str(seq: str) -> np.ndarray:
+    """Map a sequence string (L,) to codes (L,) uint8; non-ASCII characters become N."""
+    return codes_from_bytes(seq.encode("ascii", errors="replace"))
+
+
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement codes along the last axis: (..., L) -> (..., L); N stays N."""
+    return _COMPLEMENT_CODE[codes[..., ::-1]]
+
+
+def onehot_from_codes(codes: np.ndarray) -> np.ndarray:
+    """Codes (N, L) or (L,) -> one-hot (N, 4, L) or (4, L), uint8; code 4 gives a zero column."""
+    channels = np.arange(4, dtype=np.uint8).reshape(4, 1)
+    return (codes[..., np.newaxis, :] == channels).astype(np.uint8)
+
+
+def encode(seq: str) -> np.ndarray:
+    """One sequence string of length L -> one-hot (4, L) uint8."""
+    return onehot_from_codes(codes_from_str(seq))
+
+
+def decode(onehot: np.ndarray) -> str:
+    """One-hot (4, L) -> string; all-zero columns (and ambiguous ones) decode as N."""
+    onehot = np.asarray(onehot)
+    if onehot.ndim != 2 or onehot.shape[0] != 4:
+        raise ValueError(f"decode expects a (4, L) array, got shape {onehot.shape}")
+    codes = np.where(onehot.sum(axis=0) == 1, onehot.argmax(axis=0), N_CODE).astype(np.uint8)
+    return _BASE_OF_CODE[codes].tobytes().decode("ascii")
+
+
+def reverse_complement_onehot(onehot: np.ndarray) -> np.ndarray:
+    """Reverse complement one-hot (..., 4, L): with channels A,C,G,T it is a flip of both axes."""
+    return onehot[..., ::-1, ::-1]

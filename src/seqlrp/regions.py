@@ -1,0 +1,96 @@
+"""Reading BED and narrowPeak region files, with errors that name the file and the line.
+
+BED coordinates are 0-based, half-open. Column 4 is the name, column 6 the strand (``+``, ``-``
+or ``.``); a narrowPeak's column 10 is the summit offset from ``start`` (-1: none given).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+_HEADER_PREFIXES = ("#", "track", "browser")
+_STRANDS = {"+", "-", "."}
+
+
+@dataclass(frozen=True)
+class Region:
+    """One interval of a BED/narrowPeak file (0-based, half-open) and where it came from."""
+
+    chrom: str
+    start: int
+    end: int
+    name: str
+    strand: str  # "+", "-" or "."
+    summit: int  # offset from start, or -1 when the file gives none
+    path: str
+    line: int
+
+    def centre(self, use_summit: bool = True) -> int:
+        """The summit when known (and asked for), else the midpoint ``(start + end) // 2``."""
+        if use_summit and self.summit >= 0:
+            return self.start + self.summit
+        return (self.start + self.end) // 2
+
+
+def _open_text(path: Path):
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _parse_int(text: str, column: str, path: Path, line: int) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(path, f"{column} must be an integer, got {text!r}", line) from None
+
+
+def read_regions(path: str | os.PathLike) -> list[Region]:
+    """Parse a BED (3+ columns) or narrowPeak file (plain or gzip) into regions.
+
+    Header lines (``#``, ``track``, ``browser``) and blank lines are skipped. Raises
+    :class:`InputError` naming the line for fewer than 3 columns, non-integer coordinates,
+    a negative start, start >= end, a bad strand or summit; and for a file without regions.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "region file not found")
+    regions: list[Region] = []
+    with _open_text(path) as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            text = raw.rstrip("\r\n")
+            if not text.strip() or text.startswith(_HEADER_PREFIXES):
+                continue
+            fields = text.split("\t")
+            if len(fields) < 3:
+                fields = text.split()
+            if len(fields) < 3:
+                raise InputError(path, f"expected at least 3 tab-separated columns (chrom, start, end), found {len(fields)}", line_no)
+            chrom = fields[0]
+            start = _parse_int(fields[1], "start (column 2)", path, line_no)
+            end = _parse_int(fields[2], "end (column 3)", path, line_no)
+            if start < 0:
+                raise InputError(path, f"start (column 2) is negative: {start}", line_no)
+            if start >= end:
+                raise InputError(path, f"start ({start}) must be smaller than end ({end})", line_no)
+            name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else f"{chrom}:{start}-{end}"
+            strand = fields[5] if len(fields) > 5 else "."
+            if strand not in _STRANDS:
+                raise InputError(path, f"strand (column 6) must be +, - or ., got {strand!r}", line_no)
+            summit = -1
+            if len(fields) >= 10:
+                summit = _parse_int(fields[9], "summit (column 10)", path, line_no)
+                if summit >= end - start:
+                    raise InputError(path, f"summit offset {summit} lies outside the peak of length {end - start}", line_no)
+                summit = max(summit, -1)
+            regions.append(Region(chrom, start, end, name, strand, summit, str(path), line_no))
+    if not regions:
+        raise InputError(path, "no regions: the file is empty or holds only header lines")
+    return regions

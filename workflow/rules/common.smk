@@ -1,0 +1,43 @@
+# Shared helpers: which inputs the run uses (user data or the generated demo) and the targets.
+from snakemake.exceptions import WorkflowError
+
+RESULTS = "results"
+DEMO_DIR = f"{RESULTS}/demo"
+DATA_DIR = f"{RESULTS}/data"
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+
+if config.get("sequences") and (config.get("genome") or config.get("regions")):
+    raise WorkflowError("config: give either 'sequences' or 'genome' + 'regions', not both")
+if bool(config.get("genome")) != bool(config.get("regions")):
+    raise WorkflowError("config: 'genome' and 'regions' go together (a FASTA and one BED/narrowPeak per class)")
+
+USES_DEMO = not (config.get("sequences") or config.get("genome"))
+DEMO_CLASSES = {"positive": f"{DEMO_DIR}/positive.narrowPeak", "negative": f"{DEMO_DIR}/negative.bed"}
+
+
+def input_genome():
+    """The genome FASTA of this run, or None for FASTA-of-sequences input."""
+    if USES_DEMO:
+        return f"{DEMO_DIR}/genome.fa.gz"
+    return config.get("genome")
+
+
+def input_regions():
+    """Class name -> BED/narrowPeak path (empty for FASTA-of-sequences input)."""
+    if USES_DEMO:
+        return DEMO_CLASSES
+    return config.get("regions") or {}
+
+
+def extract_inputs(wildcards):
+    if config.get("sequences"):
+        return list(config["sequences"].values())
+    return [input_genome(), *input_regions().values()]
+
+
+def all_outputs():
+    targets = [f"{DATA_DIR}/onehot.npy", f"{DATA_DIR}/regions.tsv", f"{DATA_DIR}/dataset.json"]
+    if USES_DEMO:
+        targets.append(f"{DEMO_DIR}/truth.bed")
+    return targets

@@ -1,0 +1,31 @@
+# Stage extract: regions (or FASTA records) -> one-hot windows, regions table, splits.
+
+
+rule extract:
+    input:
+        extract_inputs,
+    output:
+        onehot=f"{DATA_DIR}/onehot.npy",
+        regions=f"{DATA_DIR}/regions.tsv",
+        chrom_sizes=f"{DATA_DIR}/chrom_sizes.tsv",
+        info=f"{DATA_DIR}/dataset.json",
+    params:
+        genome=input_genome(),
+        regions=input_regions(),
+        sequences=config.get("sequences") or {},
+        seq_len=config["seq_len"],
+        seed=config["seed"],
+        extract=config["extract"],
+        split=config["split"],
+    log:
+        f"{LOGS}/extract.log",
+    benchmark:
+        f"{BENCHMARKS}/extract.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/extract.py"
