@@ -96,9 +96,13 @@ class Genome:
 
 
 def gather_windows(codes: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """Cut windows (n, length) out of one sequence's codes (C,); positions outside [0, C) are N."""
-    index = np.asarray(starts, dtype=np.int64)[:, np.newaxis] + np.arange(length, dtype=np.int64)
-    inside = (index >= 0) & (index < codes.size)
-    out = np.full(index.shape, N_CODE, dtype=np.uint8)
-    out[inside] = codes[index[inside]]
-    return out
+    """Cut windows (n, length) out of one sequence's codes (C,); positions outside [0, C) are N.
+
+    The sequence is padded with ``length`` N on both sides and read through a sliding-window
+    view, so each window is one contiguous row copy. A window lying wholly outside the
+    sequence is all N (its start is clipped onto the padding).
+    """
+    padded = np.full(codes.size + 2 * length, N_CODE, dtype=np.uint8)
+    padded[length : length + codes.size] = codes
+    rows = np.clip(np.asarray(starts, dtype=np.int64) + length, 0, codes.size + length)
+    return np.lib.stride_tricks.sliding_window_view(padded, length)[rows]

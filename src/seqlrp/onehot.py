@@ -39,8 +39,10 @@ def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
 
 def onehot_from_codes(codes: np.ndarray) -> np.ndarray:
     """Codes (N, L) or (L,) -> one-hot (N, 4, L) or (4, L), uint8; code 4 gives a zero column."""
-    channels = np.arange(4, dtype=np.uint8).reshape(4, 1)
-    return (codes[..., np.newaxis, :] == channels).astype(np.uint8)
+    out = np.empty(codes.shape[:-1] + (4, codes.shape[-1]), dtype=np.uint8)
+    for channel in range(4):  # compare straight into the output: no full-size bool temporary
+        np.equal(codes, channel, out=out[..., channel, :].view(bool))
+    return out
 
 
 def encode(seq: str) -> np.ndarray:

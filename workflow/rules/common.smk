@@ -1,5 +1,5 @@
 # Shared helpers: which inputs the run uses (user data or the generated demo) and the targets.
-from snakemake.exceptions import WorkflowError
+import sys
 
 RESULTS = "results"
 DEMO_DIR = f"{RESULTS}/demo"
@@ -8,9 +8,9 @@ LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 
 if config.get("sequences") and (config.get("genome") or config.get("regions")):
-    raise WorkflowError("config: give either 'sequences' or 'genome' + 'regions', not both")
+    sys.exit("seqlrp: error: config: give either 'sequences' or 'genome' + 'regions', not both")
 if bool(config.get("genome")) != bool(config.get("regions")):
-    raise WorkflowError("config: 'genome' and 'regions' go together (a FASTA and one BED/narrowPeak per class)")
+    sys.exit("seqlrp: error: config: 'genome' and 'regions' go together (a FASTA and one BED/narrowPeak per class)")
 
 USES_DEMO = not (config.get("sequences") or config.get("genome"))
 DEMO_CLASSES = {"positive": f"{DEMO_DIR}/positive.narrowPeak", "negative": f"{DEMO_DIR}/negative.bed"}

@@ -1,0 +1,53 @@
+"""Shared test helpers: small genomes with known sequence and a Snakemake runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+BIN = Path(sys.executable).parent
+
+
+def random_sequence(length: int, seed: int) -> str:
+    rng = np.random.default_rng(seed)
+    return "".join(np.array(list("ACGT"))[rng.integers(0, 4, size=length)])
+
+
+def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
+    with open(path, "w") as handle:
+        for name, seq in records.items():
+            handle.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                handle.write(seq[i : i + width] + "\n")
+    return path
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+@pytest.fixture
+def small_genome(tmp_path) -> tuple[Path, dict[str, str]]:
+    """A plain FASTA with chr1 (1000 bp), chr2 (600 bp) and chrM (50 bp) of known random sequence."""
+    chroms = {"chr1": random_sequence(1000, 1), "chr2": random_sequence(600, 2), "chrM": random_sequence(50, 3)}
+    return write_fasta(tmp_path / "genome.fa", chroms), chroms
+
+
+def run_snakemake(workdir: Path, config: dict | None = None, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the pipeline in ``workdir`` with ``config`` written to ``workdir/config.yaml``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2"]
+    if config is not None:
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        command += ["--configfile", str(workdir / "config.yaml")]
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)

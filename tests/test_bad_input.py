@@ -1,0 +1,165 @@
+"""Every bad input named in the foundation issue: one clear line, non-zero exit, no output left."""
+
+import gzip
+import shutil
+
+import pytest
+
+from conftest import run_snakemake, write_fasta, write_lines
+from seqlrp.errors import InputError, SeqlrpError
+from seqlrp.extract import ExtractOptions, dataset_from_genome
+from seqlrp.genome import Genome
+from seqlrp.regions import read_regions
+
+BAD_BED_LINES = [
+    ("chr1\t10\tabc", r"bad\.bed:2: end \(column 3\) must be an integer, got 'abc'"),
+    ("chr1\t1.5\t20", r"bad\.bed:2: start \(column 2\) must be an integer, got '1.5'"),
+    ("chr1\t50\t50", r"bad\.bed:2: start \(50\) must be smaller than end \(50\)"),
+    ("chr1\t60\t50", r"bad\.bed:2: start \(60\) must be smaller than end \(50\)"),
+    ("chr1\t-5\t50", r"bad\.bed:2: start \(column 2\) is negative: -5"),
+    ("chr1\t10", r"bad\.bed:2: expected at least 3 tab-separated columns \(chrom, start, end\), found 2"),
+    ("chr1\t10\t20\tx\t0\t*", r"bad\.bed:2: strand \(column 6\) must be \+, - or \., got '\*'"),
+]
+
+
+@pytest.mark.parametrize("line,message", BAD_BED_LINES)
+def test_bad_bed_line_names_file_and_line(tmp_path, line, message):
+    bed = write_lines(tmp_path / "bad.bed", ["chr1\t0\t10", line])
+    with pytest.raises(InputError, match=message):
+        read_regions(bed)
+
+
+def test_header_lines_are_skipped_and_counted_in_line_numbers(tmp_path):
+    bed = write_lines(tmp_path / "bad.bed", ["track name=x", "# comment", "", "chr1\t5\t1"])
+    with pytest.raises(InputError, match=r"bad\.bed:4: "):
+        read_regions(bed)
+
+
+@pytest.mark.parametrize("lines", [[], ["track name=empty", "# nothing here"]])
+def test_empty_bed(tmp_path, lines):
+    bed = write_lines(tmp_path / "empty.bed", lines)
+    with pytest.raises(InputError, match=r"empty\.bed: no regions: the file is empty or holds only header lines"):
+        read_regions(bed)
+
+
+def test_missing_chromosome_lists_both_sides_and_hints_chr_prefix(tmp_path, small_genome):
+    fasta, _ = small_genome
+    bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10", "2\t0\t10"])
+    with pytest.raises(InputError) as err:
+        dataset_from_genome(fasta, {"a": bed}, ExtractOptions(seq_len=10))
+    text = str(err.value)
+    assert text.startswith(f"{bed}:2: chromosome '2' is not in the genome FASTA genome.fa")
+    assert "regions use: 2, chr1" in text and "FASTA has: chr1, chr2, chrM" in text
+    assert "differ by a 'chr' prefix ('2' vs 'chr2')" in text
+
+
+def test_missing_chromosome_without_prefix_relation_gives_no_hint(tmp_path, small_genome):
+    fasta, _ = small_genome
+    bed = write_lines(tmp_path / "a.bed", ["scaffold_9\t0\t10"])
+    with pytest.raises(InputError, match="not in the genome FASTA") as err:
+        dataset_from_genome(fasta, {"a": bed}, ExtractOptions(seq_len=10))
+    assert "hint" not in str(err.value)
+
+
+def test_missing_fasta(tmp_path):
+    with pytest.raises(InputError, match=r"nowhere\.fa: genome FASTA not found"):
+        Genome(tmp_path / "nowhere.fa")
+
+
+def test_plain_gzip_fasta_is_refused_with_bgzip_hint(tmp_path, small_genome):
+    fasta, _ = small_genome
+    gz = tmp_path / "genome.fa.gz"
+    with open(fasta, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with pytest.raises(InputError, match=r"genome\.fa\.gz: plain-gzip FASTA cannot be indexed.*bgzip"):
+        Genome(gz)
+
+
+@pytest.mark.parametrize("seq_len", [0, -5])
+def test_non_positive_seq_len(seq_len):
+    with pytest.raises(SeqlrpError, match="seq_len must be a positive integer"):
+        ExtractOptions(seq_len=seq_len)
+
+
+def test_class_with_no_usable_region(tmp_path, small_genome):
+    fasta, _ = small_genome
+    good = write_lines(tmp_path / "good.bed", ["chr1\t400\t500"])
+    edge = write_lines(tmp_path / "edge.bed", ["chrM\t0\t50", "chr2\t0\t20"])
+    with pytest.raises(InputError, match=r"edge\.bed: class 'b' has no usable region: all 2 windows of 100 bp run past"):
+        dataset_from_genome(fasta, {"a": good, "b": edge}, ExtractOptions(seq_len=100, out_of_bounds="drop"))
+
+
+# --- the same through the pipeline: exit code, one line on stderr, nothing left behind -------
+
+def _pipeline_config(tmp_path, fasta, bed, **extra):
+    config = {"genome": str(fasta), "regions": {"a": str(bed), "b": str(bed)}, "seq_len": 10}
+    config.update(extra)
+    return config
+
+
+def _assert_failed_cleanly(result, workdir, pattern):
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "seqlrp: error:" in line]
+    assert len(lines) >= 1, result.stderr[-3000:]
+    import re
+
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not (workdir / "results" / "data" / "onehot.npy").exists()
+    assert not list((workdir / "results" / "data").glob("*")) if (workdir / "results" / "data").exists() else True
+
+
+@pytest.mark.workflow
+def test_pipeline_bad_bed_line(tmp_path, small_genome):
+    fasta, _ = small_genome
+    bed = write_lines(tmp_path / "bad.bed", ["chr1\t0\t10", "chr1\t20\tnope"])
+    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, fasta, bed))
+    _assert_failed_cleanly(result, tmp_path / "run", r"bad\.bed:2: end \(column 3\) must be an integer")
+
+
+@pytest.mark.workflow
+def test_pipeline_missing_chromosome(tmp_path, small_genome):
+    fasta, _ = small_genome
+    bed = write_lines(tmp_path / "a.bed", ["1\t0\t10"])
+    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, fasta, bed))
+    _assert_failed_cleanly(result, tmp_path / "run", r"a\.bed:1: chromosome '1' is not in .*'chr' prefix")
+
+
+@pytest.mark.workflow
+def test_pipeline_plain_gzip_fasta(tmp_path, small_genome):
+    fasta, _ = small_genome
+    gz = tmp_path / "genome.fa.gz"
+    with open(fasta, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10"])
+    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, gz, bed))
+    _assert_failed_cleanly(result, tmp_path / "run", r"genome\.fa\.gz: plain-gzip FASTA .*bgzip")
+
+
+@pytest.mark.workflow
+def test_pipeline_missing_fasta_is_reported_before_running(tmp_path):
+    bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10"])
+    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, tmp_path / "absent.fa", bed))
+    assert result.returncode != 0
+    assert "Missing input files" in result.stderr and "absent.fa" in result.stderr
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(
+    "override,pattern",
+    [
+        ({"seq_lenn": 100}, r"config\.yaml: top level: Additional properties are not allowed \('seq_lenn' was unexpected\)"),
+        ({"extract": {"padding": "N"}}, r"config\.yaml: extract: Additional properties are not allowed \('padding' was"),
+        ({"seq_len": 0}, r"config\.yaml: seq_len: 0 is less than the minimum of 1"),
+        ({"seq_len": -3}, r"config\.yaml: seq_len: -3 is less than the minimum of 1"),
+        ({"genome": "g.fa"}, r"config: 'genome' and 'regions' go together"),
+        ({"sequences": {"a": "a.fa"}, "genome": "g.fa", "regions": {"a": "a.bed"}}, r"either 'sequences' or 'genome'"),
+    ],
+)
+def test_pipeline_config_errors(tmp_path, override, pattern):
+    import re
+
+    result = run_snakemake(tmp_path / "run", override, "-n")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
+    assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr[-2000:]
+    assert not (tmp_path / "run" / "results").exists()
