@@ -11,7 +11,6 @@ the whole array.
 from __future__ import annotations
 
 import os
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -106,8 +105,3 @@ def open_npz(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
         array_offset = handle.tell()
     return np.memmap(path, dtype=dtype, mode="r", offset=array_offset, shape=shape, order="F" if fortran else "C")
 
-
-def copy_npz(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """Copy an npz written here, atomically."""
-    with atomic_path(target, suffix=".npz") as tmp:
-        shutil.copyfile(source, tmp)
