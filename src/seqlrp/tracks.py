@@ -1,0 +1,157 @@
+"""Per-nucleotide relevance mapped back to the genome: bedGraph (bgzip + tabix) and bigWig.
+
+A window's relevance is read for its *observed* base at each position (the one-hot input times
+the relevance, summed over A,C,G,T), put back into genome orientation (``-`` strand windows are
+reversed), and windows that overlap are combined position by position (``mean``, ``max``, or
+``absmax`` — the value of largest magnitude, sign kept). Positions outside the chromosome
+(N padding) and N bases carry no value and are left out of the track. Coordinates are 0-based,
+half-open in both files, as bedGraph and the bigWig API expect.
+
+Memory stays bounded: the chromosome is swept in segments of ``segment`` bases; each window
+touches at most two segments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import pyBigWig
+import pysam
+
+from .atomic import atomic_path
+from .bedgraph import format_bedgraph
+
+COMBINE = ("mean", "max", "absmax")
+
+
+def observed_relevance(relevance: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Relevance of the observed base (N, L) float32 from (N, 4, L) arrays; NaN where the base is N."""
+    onehot = np.asarray(onehot)
+    values = (np.asarray(relevance, dtype=np.float32) * onehot).sum(axis=1, dtype=np.float32)
+    values[onehot.sum(axis=1) == 0] = np.nan
+    return values
+
+
+def merge_windows(
+    starts: np.ndarray, values: np.ndarray, chrom_size: int, combine: str = "mean", segment: int = 1 << 20
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Combine overlapping windows into one value per genome position.
+
+    ``starts`` (n,) int, sorted ascending; ``values`` (n, L) in genome orientation, NaN = no
+    value. Yields ``(positions, merged)`` chunks in ascending position order, positions
+    restricted to ``[0, chrom_size)``.
+    """
+    if combine not in COMBINE:
+        raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
+    starts = np.asarray(starts, dtype=np.int64)
+    if starts.size == 0:
+        return
+    length = values.shape[1]
+    segment = max(segment, length)
+    offsets = np.arange(length, dtype=np.int64)
+    first = max(0, int(starts[0]))
+    last = min(chrom_size, int(starts[-1]) + length)
+    for seg_start in range(first - first % segment, last, segment):
+        seg_end = min(seg_start + segment, chrom_size)
+        lo = np.searchsorted(starts, seg_start - length, side="right")
+        hi = np.searchsorted(starts, seg_end, side="left")
+        if lo >= hi:
+            continue
+        index = starts[lo:hi, None] + offsets - seg_start
+        block = values[lo:hi]
+        keep = (index >= 0) & (index < seg_end - seg_start) & ~np.isnan(block)
+        index, block = index[keep], block[keep].astype(np.float64)
+        if index.size == 0:
+            continue
+        span = seg_end - seg_start
+        counts = np.bincount(index, minlength=span)
+        if combine == "mean":
+            merged = np.bincount(index, weights=block, minlength=span)
+        elif combine == "max":
+            merged = np.full(span, -np.inf)
+            np.maximum.at(merged, index, block)
+        else:
+            high = np.full(span, -np.inf)
+            low = np.full(span, np.inf)
+            np.maximum.at(high, index, block)
+            np.minimum.at(low, index, block)
+            merged = np.where(np.abs(low) > np.abs(high), low, high)
+        covered = np.flatnonzero(counts)
+        result = merged[covered] / counts[covered] if combine == "mean" else merged[covered]
+        yield covered + seg_start, result.astype(np.float32)
+
+
+def runs(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Merge consecutive positions with equal values into intervals ``(starts, ends, values)``."""
+    if positions.size == 0:
+        return positions, positions, values
+    breaks = np.flatnonzero((np.diff(positions) != 1) | (np.diff(values) != 0)) + 1
+    first = np.concatenate([[0], breaks])
+    last = np.concatenate([breaks, [positions.size]])
+    return positions[first], positions[last - 1] + 1, values[first]
+
+
+def genome_track(
+    chroms: Iterable[str],
+    starts: np.ndarray,
+    strands: Iterable[str],
+    values: np.ndarray,
+    chrom_sizes: Mapping[str, int],
+    combine: str = "mean",
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Intervals ``(chrom, starts, ends, values)`` per chromosome, in the order of ``chrom_sizes``.
+
+    ``chroms``/``starts``/``strands`` (N,) describe the windows (regions table columns);
+    ``values`` (N, L) are in window orientation (as from :func:`observed_relevance`).
+    """
+    chroms = np.asarray(list(chroms), dtype=object)
+    starts = np.asarray(starts, dtype=np.int64)
+    minus = np.asarray(list(strands), dtype=object) == "-"
+    for chrom, size in chrom_sizes.items():
+        rows = np.flatnonzero(chroms == chrom)
+        if rows.size == 0:
+            continue
+        rows = rows[np.argsort(starts[rows], kind="stable")]
+        block = np.asarray(values[rows], dtype=np.float32)
+        block[minus[rows]] = block[minus[rows], ::-1]
+        for positions, merged in merge_windows(starts[rows], block, size, combine):
+            run_starts, run_ends, run_values = runs(positions, merged)
+            yield chrom, run_starts, run_ends, run_values
+
+
+def write_tracks(
+    intervals: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+    chrom_sizes: Mapping[str, int],
+    bedgraph_path: str | os.PathLike,
+    bigwig_path: str | os.PathLike,
+    track_line: str,
+    decimals: int = 6,
+    compress_level: int = 6,
+) -> int:
+    """Write one pass of intervals to a bgzip bedGraph (+ .tbi) and a bigWig; return positions written.
+
+    Intervals must come sorted by chromosome (in ``chrom_sizes`` order) and start, without
+    overlaps — what :func:`genome_track` yields. All files appear only when complete.
+    """
+    bedgraph_path, bigwig_path = Path(bedgraph_path), Path(bigwig_path)
+    positions = 0
+    with atomic_path(bedgraph_path, suffix=".gz") as tmp_bedgraph, atomic_path(bigwig_path, suffix=".bw") as tmp_bigwig:
+        bigwig = pyBigWig.open(str(tmp_bigwig), "w")
+        try:
+            bigwig.addHeader([(chrom, int(size)) for chrom, size in chrom_sizes.items()], maxZooms=10)
+            with pysam.BGZFile(str(tmp_bedgraph), f"wb{compress_level}") as bedgraph:
+                bedgraph.write((track_line.rstrip("\n") + "\n").encode())
+                for chrom, starts, ends, values in intervals:
+                    if starts.size == 0:
+                        continue
+                    bedgraph.write(format_bedgraph(chrom, starts, ends, values, decimals))
+                    bigwig.addEntries([chrom] * starts.size, starts.tolist(), ends=ends.tolist(), values=values.astype(np.float64).tolist())
+                    positions += int((ends - starts).sum())
+        finally:
+            bigwig.close()
+        pysam.tabix_index(str(tmp_bedgraph), force=True, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=1)
+        os.replace(f"{tmp_bedgraph}.tbi", f"{bedgraph_path}.tbi")
+    return positions

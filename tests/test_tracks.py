@@ -1,0 +1,104 @@
+import gzip
+
+import numpy as np
+import pyBigWig
+import pysam
+import pytest
+
+from seqlrp.onehot import encode
+from seqlrp.tracks import genome_track, merge_windows, observed_relevance, runs, write_tracks
+
+
+def test_observed_relevance_picks_the_base_and_marks_n():
+    onehot = encode("ACNT")[None]
+    relevance = np.arange(16, dtype=np.float32).reshape(1, 4, 4)  # channel c, position i -> 4c + i
+    np.testing.assert_array_equal(observed_relevance(relevance, onehot)[0], [0.0, 5.0, np.nan, 15.0])
+
+
+def test_minus_strand_window_lands_reversed_on_the_genome():
+    values = np.array([[1.0, 2.0, 3.0, 4.0]], dtype=np.float32)
+    (chrom, starts, ends, merged), = genome_track(["chr1"], [10], ["-"], values, {"chr1": 100})
+    assert chrom == "chr1"
+    np.testing.assert_array_equal(starts, [10, 11, 12, 13])
+    np.testing.assert_array_equal(ends, [11, 12, 13, 14])
+    np.testing.assert_array_equal(merged, [4.0, 3.0, 2.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "combine,expected", [("mean", [1.0, 2.0, -1.0, -4.0, 6.0]), ("max", [1.0, 5.0, 3.0, -4.0, 6.0]), ("absmax", [1.0, 5.0, -5.0, -4.0, 6.0])]
+)
+def test_overlapping_windows_are_combined(combine, expected):
+    # position 0 <- {1}; 1 <- {5, -1}; 2 <- {-5, 3}; 3 <- {-4} (NaN from window 1); 4 <- {6}
+    values = np.array([[1.0, 5.0, -5.0], [-1.0, 3.0, np.nan], [-4.0, 6.0, np.nan]])
+    out = list(merge_windows(np.array([0, 1, 3]), values, chrom_size=10, combine=combine))
+    np.testing.assert_array_equal(np.concatenate([p for p, _ in out]), [0, 1, 2, 3, 4])
+    np.testing.assert_allclose(np.concatenate([v for _, v in out]), expected)
+
+
+def test_absmax_keeps_the_sign_of_the_largest_magnitude():
+    values = np.array([[2.0, -0.5], [-3.0, 0.25]])
+    out = list(merge_windows(np.array([0, 0]), values, chrom_size=5, combine="absmax"))
+    np.testing.assert_allclose(out[0][1], [-3.0, -0.5])
+    out = list(merge_windows(np.array([0, 0]), values, chrom_size=5, combine="max"))
+    np.testing.assert_allclose(out[0][1], [2.0, 0.25])
+
+
+def test_positions_outside_the_chromosome_are_dropped():
+    values = np.ones((2, 6), dtype=np.float32)
+    out = list(merge_windows(np.array([-3, 7]), values, chrom_size=10))
+    positions = np.concatenate([p for p, _ in out])
+    np.testing.assert_array_equal(positions, [0, 1, 2, 7, 8, 9])
+
+
+def test_segment_size_does_not_change_the_result():
+    rng = np.random.default_rng(0)
+    starts = np.sort(rng.integers(-20, 5000, size=300))
+    values = rng.standard_normal((300, 50)).astype(np.float32)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    reference = list(merge_windows(starts, values, 5010, segment=1 << 20))
+    small = list(merge_windows(starts, values, 5010, segment=64))
+    np.testing.assert_array_equal(np.concatenate([p for p, _ in reference]), np.concatenate([p for p, _ in small]))
+    np.testing.assert_allclose(np.concatenate([v for _, v in reference]), np.concatenate([v for _, v in small]), rtol=1e-6)
+
+
+def test_runs_merge_equal_neighbours_only():
+    starts, ends, values = runs(np.array([1, 2, 3, 5, 6]), np.array([0.0, 0.0, 1.0, 1.0, 1.0], dtype=np.float32))
+    np.testing.assert_array_equal(starts, [1, 3, 5])
+    np.testing.assert_array_equal(ends, [3, 4, 7])
+    np.testing.assert_array_equal(values, [0.0, 1.0, 1.0])
+
+
+def test_files_read_back_with_pybigwig_and_tabix(tmp_path):
+    sizes = {"chr1": 50, "chr2": 30}
+    values = np.array([[0.5, 0.25, -1.0, 2.0], [1.0, 1.0, 1.0, 1.0], [3.0, 3.0, np.nan, 3.0]], dtype=np.float32)
+    intervals = genome_track(["chr2", "chr1", "chr1"], [5, 0, 2], ["+", "+", "-"], values, sizes)
+    bedgraph, bigwig = tmp_path / "t.bedGraph.gz", tmp_path / "t.bw"
+    written = write_tracks(intervals, sizes, bedgraph, bigwig, 'track type=bedGraph name="x lrp" description="method lrp"')
+    # chr1: window 2 (+) puts ones on [0, 4); window 3 (-) covers [2, 6) reversed: 3, N, 3, 3
+    assert written == 6 + 4
+    with pyBigWig.open(str(bigwig)) as bw:
+        assert bw.chroms() == sizes
+        np.testing.assert_allclose(bw.values("chr1", 0, 7), [1.0, 1.0, 2.0, 1.0, 3.0, 3.0, np.nan])
+        np.testing.assert_allclose(bw.values("chr2", 5, 9), [0.5, 0.25, -1.0, 2.0])
+    with gzip.open(bedgraph, "rt") as handle:
+        lines = handle.read().splitlines()
+    assert lines[0].startswith("track type=bedGraph name=")
+    rows = [line.split("\t") for line in lines[1:]]
+    assert [r[0] for r in rows] == ["chr1"] * 4 + ["chr2"] * 4
+    assert rows[:4] == [["chr1", "0", "2", "1"], ["chr1", "2", "3", "2"], ["chr1", "3", "4", "1"], ["chr1", "4", "6", "3"]]
+    for previous, current in zip(rows, rows[1:]):
+        if previous[0] == current[0]:
+            assert int(previous[2]) <= int(current[1])
+    with pysam.TabixFile(str(bedgraph)) as tabix:
+        assert [line.split("\t")[3] for line in tabix.fetch("chr2", 6, 8)] == ["0.25", "-1"]
+        assert list(tabix.contigs) == ["chr1", "chr2"]
+
+
+def test_a_failure_leaves_no_track_files(tmp_path):
+    def broken():
+        yield "chr1", np.array([0]), np.array([1]), np.array([1.0], dtype=np.float32)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_tracks(broken(), {"chr1": 10}, tmp_path / "t.bedGraph.gz", tmp_path / "t.bw", "track type=bedGraph")
+    assert list(tmp_path.iterdir()) == []
