@@ -24,6 +24,8 @@ except WorkflowError as err:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -6,6 +6,9 @@ DEMO_DIR = f"{RESULTS}/demo"
 DATA_DIR = f"{RESULTS}/data"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+MODEL_DIR = f"{RESULTS}/model"
+# a user checkpoint replaces training: rule import_model copies it to MODEL_DIR/model.pt
+MODEL_CHECKPOINT = config["model"].get("checkpoint")
 
 if config.get("sequences") and (config.get("genome") or config.get("regions")):
     sys.exit("seqlrp: error: config: give either 'sequences' or 'genome' + 'regions', not both")
@@ -40,4 +43,8 @@ def all_outputs():
     targets = [f"{DATA_DIR}/onehot.npy", f"{DATA_DIR}/regions.tsv", f"{DATA_DIR}/dataset.json"]
     if USES_DEMO:
         targets.append(f"{DEMO_DIR}/truth.bed")
+    targets.append(f"{MODEL_DIR}/model.pt")
+    if not MODEL_CHECKPOINT:
+        targets.append(f"{MODEL_DIR}/train_log.tsv")
+    targets += [f"{MODEL_DIR}/predictions.tsv", f"{MODEL_DIR}/metrics.tsv", f"{MODEL_DIR}/roc_pr.png"]
     return targets

@@ -1,0 +1,59 @@
+"""Read the extract stage's outputs back: one-hot (N, 4, L), regions table, classes and splits."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import ALPHABET
+from .errors import InputError
+from .table import RegionTable, read_regions_tsv
+
+
+@dataclass
+class ExtractedData:
+    """Windows of one data set; row ``i`` of ``onehot`` is row ``i`` of ``table``.
+
+    ``onehot`` (N, 4, L) uint8 (a read-only memory map when loaded from disk).
+    """
+
+    onehot: np.ndarray
+    table: RegionTable
+    classes: list[str]
+    seq_len: int
+    alphabet: str = ALPHABET
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Class index (N,) int64, in the order of ``classes``."""
+        return self.table.labels(self.classes)
+
+    @property
+    def splits(self) -> np.ndarray:
+        """Split name (N,) object: ``train``, ``valid`` or ``test``."""
+        return np.asarray(self.table.split, dtype=object)
+
+
+def load_extracted(
+    onehot_path: str | os.PathLike, regions_path: str | os.PathLike, info_path: str | os.PathLike
+) -> ExtractedData:
+    """Load ``onehot.npy``, ``regions.tsv`` and ``dataset.json`` and check they agree."""
+    with open(info_path, encoding="utf-8") as handle:
+        info = json.load(handle)
+    classes, seq_len = info.get("classes"), info.get("seq_len")
+    if not isinstance(classes, list) or not classes or not isinstance(seq_len, int):
+        raise InputError(info_path, "dataset summary lacks 'classes' (list) or 'seq_len' (int); rerun the extract stage")
+    onehot = np.load(onehot_path, mmap_mode="r")
+    if onehot.ndim != 3 or onehot.shape[1] != 4 or onehot.shape[2] != seq_len:
+        raise InputError(onehot_path, f"expected one-hot of shape (N, 4, {seq_len}), found {onehot.shape}")
+    table = read_regions_tsv(regions_path)
+    if len(table) != onehot.shape[0]:
+        raise InputError(regions_path, f"{len(table)} rows but the one-hot array {Path(onehot_path).name} has {onehot.shape[0]}")
+    unknown = sorted(set(table.cls) - set(classes))
+    if unknown:
+        raise InputError(regions_path, f"class(es) {', '.join(unknown)} not among the data set's classes {', '.join(classes)}")
+    return ExtractedData(onehot, table, list(classes), seq_len, info.get("alphabet", ALPHABET))

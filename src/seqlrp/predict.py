@@ -1,0 +1,180 @@
+"""Stage ``predict``: batched inference, per-window predictions and per-split metrics.
+
+Outputs:
+
+* ``predictions.tsv`` — the regions table columns (chrom, start, end, strand, name, class,
+  split), then ``logit_{class}`` for every class, then ``prob_{class}`` (softmax);
+* ``metrics.tsv`` — columns ``split, class, auroc, auprc, accuracy, n, n_class``: one-vs-rest per
+  class (score = the class's probability; accuracy of "predicted class == this class" against
+  "true class == this class"), plus a row ``class = all`` per split with the macro means of
+  AUROC/AUPRC and the multi-class accuracy. ``n`` counts the split's windows, ``n_class`` those
+  of the row's class. Missing values (a class absent from a split) read ``NA``;
+* ``roc_pr.png`` — ROC and precision-recall curves (see :mod:`seqlrp.plots`).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .atomic import atomic_write_text
+from .checkpoint import check_compatible, load_model
+from .dataset import load_extracted
+from .device import autocast, choose_device, configure_threads
+from .errors import SeqlrpError
+from .metrics import accuracy, auroc, average_precision
+from .models import describe
+from .plots import plot_roc_pr
+from .split import SPLITS
+from .table import COLUMNS, RegionTable
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ("split", "class", "auroc", "auprc", "accuracy", "n", "n_class")
+
+
+def predict_logits(
+    model: nn.Module,
+    onehot: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str = "cpu",
+    mixed_precision: bool = False,
+) -> np.ndarray:
+    """Logits (N, n_classes) float32 of one-hot windows (N, 4, L) (uint8 or float, memmap ok).
+
+    Batches of ``batch_size`` move to ``device`` one at a time, so the input may be larger than
+    device memory. ``mixed_precision`` runs bf16 autocast on CUDA. The model's train/eval mode
+    is restored afterwards.
+    """
+    if batch_size < 1:
+        raise SeqlrpError(f"batch_size must be positive, got {batch_size}")
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        with torch.inference_mode(), autocast(device, mixed_precision):
+            for lo in range(0, len(onehot), batch_size):
+                batch = onehot[lo : lo + batch_size]
+                if not isinstance(batch, torch.Tensor):  # a copy: memmaps are read-only
+                    batch = torch.from_numpy(np.array(batch))
+                chunks.append(model(batch.to(device).float()).float().cpu())
+    finally:
+        model.train(was_training)
+    if not chunks:
+        return np.empty((0, describe(model).n_classes), dtype=np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (N, K) -> (N, K) float64, computed stably."""
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def metrics_rows(labels: np.ndarray, probs: np.ndarray, splits: np.ndarray, classes: Sequence[str]) -> list[dict]:
+    """Rows of ``metrics.tsv`` (see the module docstring) for labels (N,), probs (N, K), splits (N,)."""
+    rows = []
+    predicted = probs.argmax(axis=1)
+    for split in [s for s in SPLITS if np.any(splits == s)] + sorted(set(splits.tolist()) - set(SPLITS)):
+        members = splits == split
+        y, p, pred = labels[members], probs[members], predicted[members]
+        per_class = []
+        for k, name in enumerate(classes):
+            truth = y == k
+            per_class.append(
+                {
+                    "split": split,
+                    "class": name,
+                    "auroc": auroc(truth, p[:, k]),
+                    "auprc": average_precision(truth, p[:, k]),
+                    "accuracy": accuracy(truth, pred == k),
+                    "n": int(members.sum()),
+                    "n_class": int(truth.sum()),
+                }
+            )
+        rows += per_class
+        aurocs = [r["auroc"] for r in per_class if np.isfinite(r["auroc"])]
+        auprcs = [r["auprc"] for r in per_class if np.isfinite(r["auprc"])]
+        rows.append(
+            {
+                "split": split,
+                "class": "all",
+                "auroc": float(np.mean(aurocs)) if aurocs else float("nan"),
+                "auprc": float(np.mean(auprcs)) if auprcs else float("nan"),
+                "accuracy": accuracy(y, pred),
+                "n": int(members.sum()),
+                "n_class": int(members.sum()),
+            }
+        )
+    return rows
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "NA" if not np.isfinite(value) else f"{value:.6f}"
+    return str(value)
+
+
+def write_metrics(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write :func:`metrics_rows` output as a TSV with a header line."""
+    with atomic_write_text(path) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(METRIC_COLUMNS)
+        writer.writerows([_fmt(row[c]) for c in METRIC_COLUMNS] for row in rows)
+
+
+def write_predictions(
+    table: RegionTable, classes: Sequence[str], logits: np.ndarray, probs: np.ndarray, path: str | os.PathLike
+) -> None:
+    """Regions table columns, then ``logit_{class}`` and ``prob_{class}`` (N rows)."""
+    header = [*COLUMNS, *(f"logit_{c}" for c in classes), *(f"prob_{c}" for c in classes)]
+    with atomic_write_text(path) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        for row, lg, pr in zip(table.rows(), logits.tolist(), probs.tolist()):
+            writer.writerow([*row, *(f"{v:.6g}" for v in lg), *(f"{v:.6g}" for v in pr)])
+
+
+def predict(
+    section: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], *, threads: int | None = None
+) -> list[dict]:
+    """Run the stage: ``inputs`` model/onehot/regions/info, ``outputs`` predictions/metrics/figure.
+
+    ``section`` is the config's ``predict`` section (``batch_size``, ``device``,
+    ``mixed_precision``). Returns the metrics rows.
+    """
+    configure_threads(threads)
+    device = choose_device(section.get("device", "auto"))
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    model = load_model(inputs["model"], device=device)
+    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=inputs["model"])
+    log.info("predicting %d windows on %s (batch size %d)", len(data.table), device, section.get("batch_size", 512))
+    logits = predict_logits(
+        model,
+        data.onehot,
+        batch_size=section.get("batch_size", 512),
+        device=device,
+        mixed_precision=section.get("mixed_precision", False),
+    )
+    probs = softmax(logits)
+    labels, splits = data.labels, data.splits
+    write_predictions(data.table, data.classes, logits, probs, outputs["predictions"])
+    rows = metrics_rows(labels, probs, splits, data.classes)
+    write_metrics(rows, outputs["metrics"])
+    plot_roc_pr(labels, probs, splits, data.classes, outputs["figure"])
+    for row in rows:
+        if row["class"] == "all":
+            log.info(
+                "%s: AUROC %s, AUPRC %s, accuracy %s (n %d)",
+                row["split"], _fmt(row["auroc"]), _fmt(row["auprc"]), _fmt(row["accuracy"]), row["n"],
+            )
+    return rows
