@@ -56,6 +56,10 @@ def test_sequences_input_through_the_pipeline(tmp_path):
     assert table.chrom[:12] == ["chr1"] * 12 and table.chrom[12] == "bg0"
     assert x[12][:, :15].sum() == 0 and x[12][:, 15:105].sum() == 90  # 90 bp centred in 120 bp
     assert "random split" in json.loads((data / "dataset.json").read_text())["split_method"]
+    # soft-masked records of uneven length go on through training and prediction
+    metrics = (tmp_path / "run" / "results" / "model" / "metrics.tsv").read_text().splitlines()
+    assert metrics[0].split("\t")[:4] == ["split", "class", "auroc", "auprc"]
+    assert {line.split("\t")[1] for line in metrics[1:]} >= {"bound", "unbound"}
 
 
 @pytest.mark.workflow
