@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(PIP_TORCH_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# the LRP tests compare against Zennit; --no-deps keeps pip from swapping in a CUDA torch
+	$(BIN)/python -m pip install --quiet --no-deps "zennit==0.5.1"
 	touch $@
 
 demo: $(STAMP)

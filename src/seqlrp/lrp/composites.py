@@ -1,0 +1,67 @@
+"""Composites: which rule each layer type gets, plus the input-layer override.
+
+=================  ==================  =======================
+composite          Conv1d              Linear
+=================  ==================  =======================
+``epsilon``        epsilon             epsilon
+``epsilon-plus``   z+                  epsilon
+``epsilon-gamma``  gamma (0.25)        epsilon
+``alpha2beta1``    alpha=2, beta=1     epsilon
+=================  ==================  =======================
+
+These are Zennit's ``EpsilonPlus``, ``EpsilonAlpha2Beta1`` and the layer map of
+``EpsilonGammaBox`` (whose first-layer z-box is ``input_rule="zbox"`` here). A custom composite
+is a mapping ``{nn.Conv1d: rule, nn.Linear: rule}`` of :class:`~seqlrp.lrp.rules.Rule` objects
+or rule names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from torch import nn
+
+from .canonize import affines
+from .graph import Affine, Node
+from .rules import Rule, make_rule
+
+LayerMap = Mapping[type, Rule | str]
+
+COMPOSITES: dict[str, Callable[..., dict[type, Rule | str]]] = {
+    "epsilon": lambda: {nn.Conv1d: "epsilon", nn.Linear: "epsilon"},
+    "epsilon-plus": lambda: {nn.Conv1d: "zplus", nn.Linear: "epsilon"},
+    "epsilon-gamma": lambda: {nn.Conv1d: "gamma", nn.Linear: "epsilon"},
+    "alpha2beta1": lambda: {nn.Conv1d: "alpha2beta1", nn.Linear: "epsilon"},
+}
+"""Composite name -> layer map (rule names are resolved with the call's epsilon and gamma)."""
+
+
+def assign(
+    nodes: list[Node],
+    composite: str | LayerMap,
+    input_rule: str | Rule | None = None,
+    *,
+    epsilon: float = 1e-6,
+    gamma: float = 0.25,
+    stabilizer: float = 1e-6,
+) -> dict[Affine, Rule]:
+    """The rule of every Conv1d/Linear node; the first one (in forward order) gets ``input_rule``."""
+    if isinstance(composite, str):
+        try:
+            layer_map: LayerMap = COMPOSITES[composite]()
+        except KeyError:
+            raise ValueError(f"unknown composite {composite!r} (known: {', '.join(COMPOSITES)})") from None
+    else:
+        layer_map = composite
+    params = {"epsilon": epsilon, "gamma": gamma, "stabilizer": stabilizer}
+    by_kind = {kind: make_rule(rule, **params) for kind, rule in layer_map.items()}
+    rules: dict[Affine, Rule] = {}
+    for i, node in enumerate(affines(nodes)):
+        if i == 0 and input_rule is not None:
+            rules[node] = make_rule(input_rule, **params)
+            continue
+        rule = next((r for kind, r in by_kind.items() if issubclass(node.kind, kind)), None)
+        if rule is None:
+            raise ValueError(f"composite has no rule for {node.kind.__name__} (layer '{node.path}')")
+        rules[node] = rule
+    return rules

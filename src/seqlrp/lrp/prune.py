@@ -1,0 +1,165 @@
+"""Pruned LRP (Yanez Sarmiento et al., ECML PKDD 2024, arXiv 2404.14271).
+
+Per sample, at every Conv1d/Linear except the input layer, the relevance the rule sends to the
+layer's input is split by sign. On each side the entries are ordered by magnitude and the
+smallest are zeroed as long as their cumulative mass stays within ``p * S`` (``S``: that side's
+mass; ``p+`` for positive, ``p-`` for negative relevance). Precisely: with the magnitudes
+``a_(1) <= ... <= a_(M)`` and ``k`` the number of prefix sums ``a_(1) + ... + a_(i) <= p S``,
+every entry strictly below ``a_(k+1)`` is zeroed (ties at the cut are kept, so the pruned mass
+never exceeds ``p S``). Then
+
+* ``mode="lambda"`` (PLRP-lambda): the kept entries of each sign are rescaled so the layer keeps
+  its positive and its negative mass;
+* ``mode="mask"`` (PLRP-M): the layer's rule is applied again as if the pruned inputs were
+  absent (their contributions removed from the numerators and denominators), so relevance
+  flows only into unpruned neurons, in proportion to their contributions.
+
+``p = 0`` leaves a layer untouched, bit for bit. The cut is found without a full sort: a
+per-sample mass histogram over the top bits of the float32 magnitudes locates the bucket that
+holds the cut, and only that bucket's entries are sorted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+Fraction = float | Mapping[str, float]
+
+_SHIFT = 17  # float32 bits >> 17: exponent and 6 mantissa bits -> 16384 buckets
+_BUCKETS = 1 << (31 - _SHIFT)
+
+
+@dataclass(frozen=True)
+class Prune:
+    """Settings of pruned LRP.
+
+    ``p_pos``/``p_neg``: fractions in [0, 1] of the positive/negative relevance mass to prune, as
+    one number for every layer or a mapping from layer path (``"features.4"``, the Conv1d/Linear
+    whose input relevance is pruned) to a number, with ``"*"`` as the default for unlisted layers
+    (0 without it). ``p_neg=None`` means ``p_pos / 2``. ``mode``: ``"lambda"`` or ``"mask"``.
+    """
+
+    p_pos: Fraction = 0.25
+    p_neg: Fraction | None = None
+    mode: str = "lambda"
+
+    def __post_init__(self):
+        if self.mode not in ("lambda", "mask"):
+            raise ValueError(f"Prune mode must be 'lambda' or 'mask', got {self.mode!r}")
+        for value in (self.p_pos, self.p_neg):
+            values = value.values() if isinstance(value, Mapping) else [value]
+            for v in values:
+                if v is not None and not 0 <= float(v) <= 1:
+                    raise ValueError(f"Prune fractions must lie in [0, 1], got {v!r}")
+
+    def fractions(self, path: str) -> tuple[float, float]:
+        """``(p+, p-)`` at the layer ``path``."""
+        p_pos = _lookup(self.p_pos, path)
+        p_neg = p_pos / 2 if self.p_neg is None else _lookup(self.p_neg, path)
+        return p_pos, p_neg
+
+
+def _lookup(value: Fraction, path: str) -> float:
+    if isinstance(value, Mapping):
+        return float(value.get(path, value.get("*", 0.0)))
+    return float(value)
+
+
+def cut_sorted(a: Tensor, p: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Reference cut by a full sort: per row of ``a`` (N, M) >= 0, the threshold ``t`` (N,)
+    (entries ``< t`` are pruned; ``inf`` prunes all), the pruned and the total mass (N,), float64."""
+    vals = a.sort(dim=1).values
+    cs = vals.double().cumsum(1)
+    limit = p * cs[:, -1:]
+    k = (cs <= limit).sum(1)
+    inf = torch.full((a.shape[0], 1), float("inf"), dtype=vals.dtype, device=a.device)
+    t = torch.cat([vals, inf], 1).gather(1, k[:, None]).squeeze(1)
+    pruned = torch.where(vals < t[:, None], vals, torch.zeros((), dtype=vals.dtype, device=a.device))
+    return t, pruned.double().sum(1), cs[:, -1]
+
+
+def cut(r: Tensor, p_pos: float, p_neg: float) -> tuple[Tensor, Tensor, Tensor]:
+    """Both sides of :func:`cut_sorted` at once for ``r`` (N, M) of any sign.
+
+    Returns ``(t, pruned, total)``, each (N, 2) with column 0 for the negative and column 1 for
+    the positive side; ``t`` is a magnitude (entries with ``|r| < t`` on that side are pruned).
+    float32 uses a mass histogram over the float bits (buckets ordered by magnitude, negative
+    side first) and sorts only the entries of the bucket that holds each cut.
+    """
+    n, m = r.shape
+    if r.dtype != torch.float32 or m < 4096:
+        sides = [cut_sorted(r.clamp(max=0).neg(), p_neg), cut_sorted(r.clamp(min=0), p_pos)]
+        return tuple(torch.stack([neg, pos], 1) for neg, pos in zip(*sides))  # type: ignore[return-value]
+    dev, B = r.device, _BUCKETS
+    r = r.contiguous()
+    bits = r.view(torch.int32)
+    # negative floats: (bits >> SHIFT) + B = |r| bucket in [0, B); positive ones land in [B, 2B)
+    key = bits >> _SHIFT
+    key += (torch.arange(n, dtype=torch.int32, device=dev) * (2 * B) + B)[:, None]
+    mag = r.abs()
+    hist = torch.zeros(n * 2 * B, dtype=torch.float64, device=dev)
+    hist.index_add_(0, key.view(-1), mag.view(-1).double())
+    cum = hist.view(n, 2, B).cumsum(2)
+    total = cum[:, :, -1]
+    limit = total * torch.tensor([p_neg, p_pos], dtype=torch.float64, device=dev)
+    kb = (cum <= limit[:, :, None]).sum(2)  # buckets pruned whole; bucket kb holds the cut
+    below = torch.where(kb > 0, cum.gather(2, (kb - 1).clamp(min=0)[:, :, None]).squeeze(2), 0.0)
+    full = kb >= B  # every bucket within the budget: prune the whole side
+    seg = torch.arange(2 * n, device=dev).view(n, 2)  # segment id = 2 * row + side
+    target = torch.where(full, -1, seg * B + kb).to(torch.int32)
+    inside = (key == target[:, :1]) | (key == target[:, 1:])
+    flat_idx = inside.view(-1).nonzero().squeeze(1)
+    keys = key.view(-1)[flat_idx].long()
+    magbits = (bits.view(-1)[flat_idx] & 0x7FFFFFFF).long()
+    segs = keys // B
+    order = ((segs << 32) | magbits).sort().indices
+    segs, magbits = segs[order], magbits[order]
+    vals = magbits.to(torch.int32).view(torch.float32)
+    counts = torch.bincount(segs, minlength=2 * n)
+    starts = counts.cumsum(0) - counts
+    # per-segment running sums in a padded table: one global cumsum would lose the tiny values
+    # of a segment against the mass of the segments before it
+    col = torch.arange(segs.numel(), device=dev) - starts[segs]
+    table = torch.zeros(2 * n, int(counts.max()) + 1 if segs.numel() else 1, dtype=torch.float64, device=dev)
+    table[segs, col] = vals.double()
+    run = table.cumsum(1)
+    lim, bel = limit.reshape(-1), below.reshape(-1)
+    k_in = (run + bel[:, None] <= lim[:, None]).sum(1)  # padding never fits: the bucket overflows
+    inf = torch.full((2 * n,), float("inf"), dtype=torch.float32, device=dev)
+    pos = (starts + k_in).clamp(max=max(vals.numel() - 1, 0))
+    t = torch.where(full.reshape(-1) | (counts == 0), inf, vals[pos] if vals.numel() else inf)
+    # ties at the cut are kept: the pruned part of the bucket ends at the first copy of t
+    tkey = (torch.arange(2 * n, device=dev) << 32) | (t.view(torch.int32) & 0x7FFFFFFF).long()
+    first = torch.searchsorted((segs << 32) | magbits, tkey)
+    taken = (first - starts).clamp(min=0, max=run.shape[1])
+    part = torch.where(taken > 0, run.gather(1, (taken - 1).clamp(min=0)[:, None]).squeeze(1), 0.0)
+    pruned = torch.where(full.reshape(-1), total.reshape(-1), bel + part)
+    return t.view(n, 2), pruned.view(n, 2), total
+
+
+def keep_mask(r: Tensor, p_pos: float, p_neg: float) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """Boolean mask (like ``r``, (N, ...)) of the entries pruning keeps, and the pruned and
+    total masses per sample and side ((N, 2) each, column 0 negative, column 1 positive)."""
+    flat = r.reshape(r.shape[0], -1)
+    t, pruned, total = cut(flat, p_pos, p_neg)
+    positive = flat > 0
+    keep = flat.abs() >= torch.where(positive, t[:, 1:], t[:, :1])
+    return keep.reshape(r.shape), (pruned, total)
+
+
+def prune_lambda(r: Tensor, p_pos: float, p_neg: float) -> Tensor:
+    """PLRP-lambda on ``r`` (N, ...): zero the pruned entries, rescale each sign's kept mass."""
+    if p_pos <= 0 and p_neg <= 0:
+        return r
+    flat = r.reshape(r.shape[0], -1)
+    t, pruned, total = cut(flat, p_pos, p_neg)
+    kept = total - pruned
+    scale = torch.where(kept > 0, total / kept.clamp(min=1e-300), 0.0).to(r.dtype)
+    positive = flat > 0
+    keep = flat.abs() >= torch.where(positive, t[:, 1:], t[:, :1])
+    out = flat * torch.where(positive, scale[:, 1:], scale[:, :1])
+    return out.masked_fill_(~keep, 0.0).reshape(r.shape)
