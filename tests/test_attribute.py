@@ -1,0 +1,108 @@
+"""Stage attribute: the right windows, explained by their own class logit, streamed to npz."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import write_lines
+from seqlrp.arrays import open_npz
+from seqlrp.attribute import AttributeOptions, MethodSpec, attribute, run, select_rows
+from seqlrp.dataset import ExtractedData
+from seqlrp.errors import InputError, SeqlrpError
+from seqlrp.lrp import Prune, relevance
+from seqlrp.models import annotate, build, save_model
+from seqlrp.table import RegionTable
+
+SEQ_LEN = 40
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, size=(30, SEQ_LEN))
+    onehot = (codes[:, None, :] == np.arange(4)[None, :, None]).astype(np.uint8)
+    table = RegionTable()
+    for i in range(30):
+        table.append(f"chr{1 + i % 3}", 100 * i, 100 * i + SEQ_LEN, "+-"[i % 2], f"w{i}", "ab"[i % 2], ("train", "test", "test", "valid", "test")[i % 5])
+    return ExtractedData(onehot, table, ["a", "b"], SEQ_LEN)
+
+
+@pytest.fixture
+def model_path(tmp_path):
+    torch.manual_seed(0)
+    model = build("cnn", seq_len=SEQ_LEN, n_classes=2, filters=[8], kernels=[5], pools=[2], dense=[8])
+    annotate(model, classes=["a", "b"])
+    save_model(model.eval(), tmp_path / "model.pt")
+    return tmp_path / "model.pt"
+
+
+def outputs(directory):
+    return {k: directory / f"{k}.{'tsv' if k == 'regions' else 'json' if k == 'settings' else 'npz'}"
+            for k in ("ohe", "attr", "hyp", "regions", "settings")}
+
+
+def test_selects_test_split_of_the_class_and_explains_its_own_logit(tmp_path, data, model_path):
+    out = outputs(tmp_path / "b.plrp")
+    spec = MethodSpec(composite="epsilon-plus", prune={"p_pos": 0.25, "mode": "lambda"})
+    n = attribute(model_path, data, "b", "plrp", spec, out, AttributeOptions(batch_size=4, progress=False))
+    expected_rows = [i for i in range(30) if i % 2 == 1 and i % 5 in (1, 2, 4)]
+    assert n == len(expected_rows)
+    with open(out["regions"], newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert [int(r["row"]) for r in rows] == expected_rows
+    assert {r["class"] for r in rows} == {"b"} and {r["split"] for r in rows} == {"test"}
+    # what was written equals a direct call on the same windows (class "b" = logit 1)
+    from seqlrp.models import load_model
+
+    model = load_model(model_path)
+    x = torch.from_numpy(data.onehot[expected_rows].astype(np.float32))
+    direct = relevance(model, x, 1, composite="epsilon-plus", prune=Prune(0.25), return_hypothetical=True)
+    with np.load(out["attr"]) as attr, np.load(out["hyp"]) as hyp, np.load(out["ohe"]) as ohe:  # tfmodisco's reader
+        np.testing.assert_allclose(attr["arr_0"], direct.relevance.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(hyp["arr_0"], direct.hypothetical.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(ohe["arr_0"], x.numpy())
+    np.testing.assert_allclose([float(r["logit"]) for r in rows], direct.logits[:, 1].numpy(), rtol=1e-5)
+    np.testing.assert_allclose([float(r["relevance_sum"]) for r in rows], direct.relevance.sum((1, 2)).numpy(), rtol=1e-4, atol=1e-6)
+    settings = json.loads(out["settings"].read_text())
+    assert settings["prune"] == {"p_pos": 0.25, "mode": "lambda"} and settings["target_index"] == 1
+
+
+def test_relevance_is_input_times_hypothetical(tmp_path, data, model_path):
+    out = outputs(tmp_path / "a.lrp")
+    attribute(model_path, data, "a", "lrp", MethodSpec(), out, AttributeOptions(selection="all", progress=False))
+    attr, hyp, ohe = open_npz(out["attr"]), open_npz(out["hyp"]), open_npz(out["ohe"])
+    assert attr.shape == (15, 4, SEQ_LEN)
+    np.testing.assert_allclose(attr, ohe * hyp, rtol=1e-5, atol=1e-7)
+
+
+def test_bed_subset_selects_overlapping_windows(tmp_path, data):
+    # row i is chr{1 + i % 3}:[100 i, 100 i + 40), class "a" for even i, "b" for odd i
+    bed = write_lines(tmp_path / "subset.bed", [
+        "chr1\t0\t1",        # row 0 (a)
+        "chr1\t339\t341",    # row 3 (b): [300, 340) holds 339
+        "chr2\t440\t500",    # row 4 (a) is [400, 440): touching a half-open end is no overlap
+        "chr3\t500\t541",    # row 5 (b)
+        "chr3\t5000\t6000",  # nothing
+    ])
+    assert select_rows(data, "b", bed).tolist() == [3, 5]
+    assert select_rows(data, "a", bed).tolist() == [0]
+
+
+def test_errors_are_one_line(tmp_path, data, model_path):
+    with pytest.raises(SeqlrpError, match="method 'gradcam' is not configured"):
+        run({"methods": {"lrp": {}}}, {}, {}, cls="a", method="gradcam")
+    with pytest.raises(SeqlrpError, match=r"attribute.methods.lrp: unknown key\(s\) rule"):
+        MethodSpec.from_config("lrp", {"rule": "z"})
+    with pytest.raises(InputError, match="no extracted window overlaps"):
+        select_rows(data, "a", write_lines(tmp_path / "far.bed", ["chrX\t0\t10"]))
