@@ -26,6 +26,9 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
+include: "workflow/rules/attribute.smk"
+include: "workflow/rules/tracks.smk"
+include: "workflow/rules/seqlets.smk"
 
 
 rule all:

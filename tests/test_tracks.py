@@ -102,3 +102,24 @@ def test_a_failure_leaves_no_track_files(tmp_path):
     with pytest.raises(RuntimeError):
         write_tracks(broken(), {"chr1": 10}, tmp_path / "t.bedGraph.gz", tmp_path / "t.bw", "track type=bedGraph")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hypothetical_tracks_complement_channels_on_the_minus_strand():
+    from seqlrp.tracks import genome_hypothetical
+
+    # channel c holds 10 c + position: window orientation
+    hyp = (10 * np.arange(4)[:, None] + np.arange(3)[None, :]).astype(np.float32)[None].repeat(2, axis=0)
+    plus_a = genome_hypothetical(hyp, ["+", "-"], base=0)
+    np.testing.assert_array_equal(plus_a[0], [0, 1, 2])  # + window: channel A
+    np.testing.assert_array_equal(plus_a[1], [30, 31, 32])  # - window: genome A is a T on the window's strand
+    (_, starts, _, values), = genome_track(["chr1"], [5], ["-"], plus_a[1:], {"chr1": 20})
+    np.testing.assert_array_equal(starts, [5, 6, 7])
+    np.testing.assert_array_equal(values, [32, 31, 30])  # and positions run backwards
+
+
+def test_track_line_carries_method_composite_and_pruning():
+    from seqlrp.tracks_stage import track_line
+
+    line = track_line("bound", "plrp", {"composite": "epsilon-gamma", "input_rule": "zbox", "prune": {"p_pos": 0.4, "mode": "mask"}}, "mean")
+    assert line.startswith('track type=bedGraph name="bound plrp" description="seqlrp ')
+    assert "epsilon-gamma, input rule zbox, PLRP-M p+=0.4 p-=0.2" in line and "overlaps mean" in line

@@ -4,6 +4,8 @@ import json
 import subprocess
 
 import numpy as np
+import pyBigWig
+import pysam
 import pytest
 
 from conftest import BIN, REPO, SNAKEFILE, write_fasta
@@ -32,6 +34,24 @@ def test_demo_pipeline_runs_and_is_complete(tmp_path):
     assert {c for c, s in zip(table.chrom, table.split) if s == "test"} == {"chr8"}
     assert (tmp_path / "results" / "demo" / "truth.bed").stat().st_size > 0
     assert "class positive: regions 60" in (tmp_path / "results" / "logs" / "extract.log").read_text()
+    # attribution: test windows of each class, by each configured method (lrp, plrp)
+    n_test = {cls: sum(1 for c, s in zip(table.cls, table.split) if c == cls and s == "test") for cls in ("positive", "negative")}
+    for cls in ("positive", "negative"):
+        for method in ("lrp", "plrp"):
+            folder = tmp_path / "results" / "attributions" / f"{cls}.{method}"
+            with np.load(folder / "attr.npz") as attr, np.load(folder / "ohe.npz") as ohe:
+                assert attr["arr_0"].shape == ohe["arr_0"].shape == (n_test[cls], 4, 100)
+            assert json.loads((folder / "settings.json").read_text())["method"] == method
+            # genome-browser files read back with the libraries browsers use
+            track = tmp_path / "results" / "tracks" / f"{cls}.{method}"
+            with pyBigWig.open(f"{track}.bw") as bigwig:
+                assert set(bigwig.chroms()) == {f"chr{i}" for i in range(1, 9)}
+                assert bigwig.header()["nBasesCovered"] > 0
+            with pysam.TabixFile(f"{track}.bedGraph.gz") as tabix:
+                assert "chr8" in tabix.contigs
+            for line in (tmp_path / "results" / "seqlets" / f"{cls}.{method}.bed").read_text().splitlines():
+                fields = line.split("\t")
+                assert len(fields) == 9 and 0 <= int(fields[4]) <= 1000 and fields[8] in ("255,0,0", "0,0,255")
     rerun = run_snakemake(tmp_path, TINY_DEMO)
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
 

@@ -13,6 +13,7 @@ touches at most two segments.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -125,33 +126,65 @@ def genome_track(
 def write_tracks(
     intervals: Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
     chrom_sizes: Mapping[str, int],
-    bedgraph_path: str | os.PathLike,
+    bedgraph_path: str | os.PathLike | None,
     bigwig_path: str | os.PathLike,
     track_line: str,
     decimals: int = 6,
     compress_level: int = 6,
 ) -> int:
-    """Write one pass of intervals to a bgzip bedGraph (+ .tbi) and a bigWig; return positions written.
+    """Write one pass of intervals to a bigWig and (unless ``bedgraph_path`` is None) a bgzip
+    bedGraph with its tabix index; return the number of positions written.
 
     Intervals must come sorted by chromosome (in ``chrom_sizes`` order) and start, without
     overlaps — what :func:`genome_track` yields. All files appear only when complete.
     """
-    bedgraph_path, bigwig_path = Path(bedgraph_path), Path(bigwig_path)
     positions = 0
-    with atomic_path(bedgraph_path, suffix=".gz") as tmp_bedgraph, atomic_path(bigwig_path, suffix=".bw") as tmp_bigwig:
+    with contextlib.ExitStack() as stack:
+        tmp_bigwig = stack.enter_context(atomic_path(bigwig_path, suffix=".bw"))
+        bedgraph = None
+        if bedgraph_path is not None:
+            tmp_bedgraph = stack.enter_context(atomic_path(bedgraph_path, suffix=".gz"))
+            bedgraph = stack.enter_context(pysam.BGZFile(str(tmp_bedgraph), f"wb{compress_level}"))
+            bedgraph.write((track_line.rstrip("\n") + "\n").encode())
         bigwig = pyBigWig.open(str(tmp_bigwig), "w")
         try:
             bigwig.addHeader([(chrom, int(size)) for chrom, size in chrom_sizes.items()], maxZooms=10)
-            with pysam.BGZFile(str(tmp_bedgraph), f"wb{compress_level}") as bedgraph:
-                bedgraph.write((track_line.rstrip("\n") + "\n").encode())
-                for chrom, starts, ends, values in intervals:
-                    if starts.size == 0:
-                        continue
+            for chrom, starts, ends, values in intervals:
+                if starts.size == 0:
+                    continue
+                if bedgraph is not None:
                     bedgraph.write(format_bedgraph(chrom, starts, ends, values, decimals))
-                    bigwig.addEntries([chrom] * starts.size, starts.tolist(), ends=ends.tolist(), values=values.astype(np.float64).tolist())
-                    positions += int((ends - starts).sum())
+                bigwig.addEntries([chrom] * starts.size, starts, ends=ends, values=values.astype(np.float64))
+                positions += int((ends - starts).sum())
         finally:
             bigwig.close()
-        pysam.tabix_index(str(tmp_bedgraph), force=True, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=1)
-        os.replace(f"{tmp_bedgraph}.tbi", f"{bedgraph_path}.tbi")
+        if bedgraph is not None:
+            bedgraph.close()
+            pysam.tabix_index(str(tmp_bedgraph), force=True, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=1)
+            os.replace(f"{tmp_bedgraph}.tbi", f"{bedgraph_path}.tbi")
     return positions
+
+
+def chrom_sizes_from_tsv(path: str | os.PathLike) -> dict[str, int]:
+    """``chrom<TAB>size`` lines (the extract stage's ``chrom_sizes.tsv``) in file order."""
+    sizes: dict[str, int] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                chrom, size = line.rstrip("\n").split("\t")[:2]
+                sizes[chrom] = int(size)
+    return sizes
+
+
+def genome_hypothetical(hypothetical: np.ndarray, strands: Iterable[str], base: int) -> np.ndarray:
+    """Hypothetical contribution of genome base ``base`` (0..3 = A,C,G,T) per window position (n, L).
+
+    On a ``-`` strand window, channel ``c`` is the complement of the genome's plus-strand base,
+    so genome base ``b`` reads channel ``3 - b`` there; positions are reversed later, by
+    :func:`genome_track`, as for any ``-`` window.
+    """
+    minus = np.asarray(list(strands), dtype=object) == "-"
+    values = np.array(hypothetical[:, base, :], dtype=np.float32)
+    if minus.any():
+        values[minus] = np.asarray(hypothetical[np.flatnonzero(minus), 3 - base, :], dtype=np.float32)
+    return values

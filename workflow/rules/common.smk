@@ -1,4 +1,5 @@
 # Shared helpers: which inputs the run uses (user data or the generated demo) and the targets.
+import re
 import sys
 
 RESULTS = "results"
@@ -7,6 +8,9 @@ DATA_DIR = f"{RESULTS}/data"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 MODEL_DIR = f"{RESULTS}/model"
+ATTR_DIR = f"{RESULTS}/attributions"
+TRACKS_DIR = f"{RESULTS}/tracks"
+SEQLETS_DIR = f"{RESULTS}/seqlets"
 # a user checkpoint replaces training: rule import_model copies it to MODEL_DIR/model.pt
 MODEL_CHECKPOINT = config["model"].get("checkpoint")
 
@@ -17,6 +21,9 @@ if bool(config.get("genome")) != bool(config.get("regions")):
 
 USES_DEMO = not (config.get("sequences") or config.get("genome"))
 DEMO_CLASSES = {"positive": f"{DEMO_DIR}/positive.narrowPeak", "negative": f"{DEMO_DIR}/negative.bed"}
+# class names in label order, as the extract stage will number them
+CLASSES = list(config.get("sequences") or config.get("regions") or DEMO_CLASSES)
+METHODS = list(config["attribute"]["methods"])
 
 
 def input_genome():
@@ -47,4 +54,7 @@ def all_outputs():
     if not MODEL_CHECKPOINT:
         targets.append(f"{MODEL_DIR}/train_log.tsv")
     targets += [f"{MODEL_DIR}/predictions.tsv", f"{MODEL_DIR}/metrics.tsv", f"{MODEL_DIR}/roc_pr.png"]
+    targets += expand(f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json", cls=CLASSES, method=METHODS)
+    targets += expand(f"{TRACKS_DIR}/{{cls}}.{{method}}.{{ext}}", cls=CLASSES, method=METHODS, ext=["bw", "bedGraph.gz"])
+    targets += expand(f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed", cls=CLASSES, method=METHODS)
     return targets

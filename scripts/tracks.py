@@ -1,0 +1,26 @@
+"""Snakemake script for rule tracks: bedGraph.gz (+ .tbi) and bigWig of one class and method."""
+
+import os
+import sys
+
+try:
+    import seqlrp  # noqa: F401
+except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
+    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
+
+from pathlib import Path
+
+from seqlrp.stage import run_stage
+from seqlrp.tracks_stage import build_tracks
+
+
+def main(smk):
+    outputs = {"bigwig": smk.output.bigwig, "bedgraph": smk.output.bedgraph}
+    if smk.output.hypothetical:
+        outputs["hypothetical"] = list(smk.output.hypothetical)
+    cfg = smk.params.tracks
+    build_tracks(str(Path(smk.input.settings).parent), smk.input.chrom_sizes, outputs, cfg["combine"], cfg["decimals"],
+                 cfg["compress_level"])
+
+
+run_stage(snakemake, main)  # noqa: F821

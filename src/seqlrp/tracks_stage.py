@@ -1,0 +1,46 @@
+"""Stage ``tracks``: one class and method's attributions -> bedGraph.gz (+ .tbi) and bigWig files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import __version__
+from .arrays import open_npz
+from .attribute import MethodSpec
+from .table import read_regions_tsv
+from .tracks import chrom_sizes_from_tsv, genome_hypothetical, genome_track, observed_relevance, write_tracks
+
+log = logging.getLogger(__name__)
+
+
+def track_line(cls: str, method: str, settings: Mapping, combine: str, what: str = "relevance") -> str:
+    """A UCSC ``track`` line whose description carries the method, composite and pruning."""
+    spec = MethodSpec(**{k: settings[k] for k in MethodSpec.__dataclass_fields__ if k in settings})
+    description = f"seqlrp {__version__} {what}: class {cls}, method {method} ({spec.describe()}), overlaps {combine}"
+    return f'track type=bedGraph name="{cls} {method}" description="{description}" visibility=full autoScale=on alwaysZero=on'
+
+
+def build_tracks(attr_dir: str, chrom_sizes_path: str, outputs: Mapping[str, str], combine: str = "mean",
+                 decimals: int = 6, compress_level: int = 6) -> int:
+    """Write the observed-base relevance track (and, when ``outputs`` names them, A/C/G/T tracks)."""
+    attr_dir = Path(attr_dir)
+    settings = json.loads((attr_dir / "settings.json").read_text())
+    table = read_regions_tsv(attr_dir / "regions.tsv")
+    sizes = chrom_sizes_from_tsv(chrom_sizes_path)
+    values = observed_relevance(open_npz(attr_dir / "attr.npz"), open_npz(attr_dir / "ohe.npz"))
+    cls, method = settings["class"], settings["method"]
+    line = track_line(cls, method, settings, combine)
+    intervals = genome_track(table.chrom, table.start, table.strand, values, sizes, combine)
+    positions = write_tracks(intervals, sizes, outputs["bedgraph"], outputs["bigwig"], line, decimals, compress_level)
+    log.info("tracks %s.%s: %d positions from %d windows", cls, method, positions, len(table))
+    if "hypothetical" in outputs:
+        hypothetical = open_npz(attr_dir / "hyp.npz")
+        for base, bigwig in enumerate(outputs["hypothetical"]):
+            per_base = genome_hypothetical(hypothetical, table.strand, base)
+            intervals = genome_track(table.chrom, table.start, table.strand, per_base, sizes, combine)
+            write_tracks(intervals, sizes, None, bigwig, track_line(cls, method, settings, combine, f"hypothetical {'ACGT'[base]}"),
+                         decimals, compress_level)
+    return positions
