@@ -154,7 +154,7 @@ def write_tracks(
                     continue
                 if bedgraph is not None:
                     bedgraph.write(format_bedgraph(chrom, starts, ends, values, decimals))
-                bigwig.addEntries([chrom] * starts.size, starts, ends=ends, values=values.astype(np.float64))
+                _add_bigwig_blocks(bigwig, chrom, starts, ends, values)
                 positions += int((ends - starts).sum())
         finally:
             bigwig.close()
@@ -163,6 +163,21 @@ def write_tracks(
             pysam.tabix_index(str(tmp_bedgraph), force=True, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=1)
             os.replace(f"{tmp_bedgraph}.tbi", f"{bedgraph_path}.tbi")
     return positions
+
+
+def _add_bigwig_blocks(bigwig, chrom: str, starts: np.ndarray, ends: np.ndarray, values: np.ndarray) -> None:
+    """Add intervals as per-base blocks (span 1, step 1): one call per contiguous stretch.
+
+    Far faster than bedGraph-style entries, which need one chromosome string per interval.
+    """
+    lengths = ends - starts
+    per_base = np.repeat(values.astype(np.float64), lengths)
+    first_base = np.concatenate([[0], np.cumsum(lengths)])
+    gaps = np.flatnonzero(starts[1:] != ends[:-1]) + 1
+    block_first = np.concatenate([[0], gaps])
+    block_last = np.concatenate([gaps, [starts.size]])
+    for lo, hi in zip(block_first.tolist(), block_last.tolist()):
+        bigwig.addEntries(chrom, int(starts[lo]), values=per_base[first_base[lo] : first_base[hi]], span=1, step=1)
 
 
 def chrom_sizes_from_tsv(path: str | os.PathLike) -> dict[str, int]:
