@@ -9,11 +9,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
+from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tests use tiny models: one torch thread, so a busy 2-core machine cannot stall OpenMP."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def random_batchnorm(channels: int) -> nn.BatchNorm1d:
+    """A BatchNorm1d with non-trivial running statistics and affine parameters (seed torch first)."""
+    bn = nn.BatchNorm1d(channels)
+    with torch.no_grad():
+        bn.running_mean.normal_(0, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.normal_(0, 0.2)
+    return bn
 
 
 def random_sequence(length: int, seed: int) -> str:

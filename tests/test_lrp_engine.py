@@ -11,6 +11,7 @@ from torch import nn
 
 from seqlrp.layers import Exp, Residual
 from seqlrp.lrp import COMPOSITES, LRPResult, UnsupportedLayerError, relevance
+from conftest import random_batchnorm
 
 
 def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -18,19 +19,11 @@ def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
     return nn.functional.one_hot(torch.randint(0, 4, (n, length), generator=gen), 4).float().transpose(1, 2)
 
 
-def batchnorm(c: int) -> nn.BatchNorm1d:
-    bn = nn.BatchNorm1d(c)
-    with torch.no_grad():
-        bn.running_mean.normal_(0, 0.2)
-        bn.running_var.uniform_(0.5, 2.0)
-        bn.weight.uniform_(0.5, 1.5)
-        bn.bias.normal_(0, 0.2)
-    return bn
 
 
 def basset_like(bias: bool = True, bn: bool = True, length: int = 64) -> nn.Sequential:
     def norm(c):
-        return [batchnorm(c)] if bn else []
+        return [random_batchnorm(c)] if bn else []
 
     return nn.Sequential(
         nn.Conv1d(4, 12, 7, padding=3, bias=bias), *norm(12), nn.ReLU(), nn.MaxPool1d(3, stride=2, padding=1),
@@ -175,7 +168,7 @@ def test_project_architectures(arch, hparams):
     model = build(arch, seq_len=64, n_classes=2, **hparams).eval()
     for m in model.modules():
         if isinstance(m, nn.BatchNorm1d):
-            m.load_state_dict(batchnorm(m.num_features).state_dict())
+            m.load_state_dict(random_batchnorm(m.num_features).state_dict())
     x = one_hot(3, 64)
     for composite in COMPOSITES:
         r = relevance(model, x, 1, composite=composite, return_hypothetical=arch != "rescnn")

@@ -14,6 +14,7 @@ from torch import nn
 
 from seqlrp.layers import Exp, Residual
 from seqlrp.lrp import relevance
+from conftest import random_batchnorm
 
 
 def _import_zennit():
@@ -69,37 +70,29 @@ def zennit_relevance(model, x, target, composite, input_rule=None, epsilon=1e-6)
     return rel.detach()
 
 
-def batchnorm(c: int) -> nn.BatchNorm1d:
-    bn = nn.BatchNorm1d(c)
-    with torch.no_grad():
-        bn.running_mean.normal_(0, 0.2)
-        bn.running_var.uniform_(0.5, 2.0)
-        bn.weight.uniform_(0.5, 1.5)
-        bn.bias.normal_(0, 0.2)
-    return bn
 
 
 def basset(length):
     return nn.Sequential(
-        nn.Conv1d(4, 24, 11, padding=5), batchnorm(24), nn.ReLU(), nn.MaxPool1d(3),
-        nn.Conv1d(24, 16, 7, padding=3), batchnorm(16), nn.ReLU(), nn.MaxPool1d(4),
-        nn.Conv1d(16, 16, 5, padding=2), batchnorm(16), nn.ReLU(), nn.MaxPool1d(4),
-        nn.Flatten(), nn.Linear(16 * (length // 48), 32), batchnorm(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3),
+        nn.Conv1d(4, 24, 11, padding=5), random_batchnorm(24), nn.ReLU(), nn.MaxPool1d(3),
+        nn.Conv1d(24, 16, 7, padding=3), random_batchnorm(16), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(16, 16, 5, padding=2), random_batchnorm(16), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Flatten(), nn.Linear(16 * (length // 48), 32), random_batchnorm(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 3),
     )
 
 
 def avgpool_elu(length):
     return nn.Sequential(
-        nn.Conv1d(4, 16, 9, padding=4), batchnorm(16), Exp(), nn.AvgPool1d(4),
-        nn.Conv1d(16, 12, 5, padding=2), batchnorm(12), nn.ELU(), nn.AvgPool1d(2),
-        nn.Conv1d(12, 8, 3, padding=2, dilation=2, stride=2), batchnorm(8), nn.ELU(),
+        nn.Conv1d(4, 16, 9, padding=4), random_batchnorm(16), Exp(), nn.AvgPool1d(4),
+        nn.Conv1d(16, 12, 5, padding=2), random_batchnorm(12), nn.ELU(), nn.AvgPool1d(2),
+        nn.Conv1d(12, 8, 3, padding=2, dilation=2, stride=2), random_batchnorm(8), nn.ELU(),
         nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(8, 16), nn.ELU(), nn.Linear(16, 4),
     )
 
 
 def mlp(length):
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(4 * length, 48), batchnorm(48), nn.ReLU(), nn.Dropout(0.2),
+        nn.Flatten(), nn.Linear(4 * length, 48), random_batchnorm(48), nn.ReLU(), nn.Dropout(0.2),
         nn.Linear(48, 24), nn.GELU(), nn.Linear(24, 2),
     )
 
@@ -163,9 +156,9 @@ class ZennitResidual(nn.Module):
 def test_residual_sum_matches_zennit_norm_rule():
     def rescnn(block):
         return nn.Sequential(
-            nn.Conv1d(4, 8, 7, padding=3), batchnorm(8), nn.ReLU(),
-            block(nn.Sequential(nn.Conv1d(8, 8, 3, padding=2, dilation=2), batchnorm(8), nn.ReLU())),
-            block(nn.Sequential(nn.Conv1d(8, 8, 3, padding=1), batchnorm(8), nn.ELU())),
+            nn.Conv1d(4, 8, 7, padding=3), random_batchnorm(8), nn.ReLU(),
+            block(nn.Sequential(nn.Conv1d(8, 8, 3, padding=2, dilation=2), random_batchnorm(8), nn.ReLU())),
+            block(nn.Sequential(nn.Conv1d(8, 8, 3, padding=1), random_batchnorm(8), nn.ELU())),
             nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(8, 2),
         ).eval()
 

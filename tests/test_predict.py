@@ -13,13 +13,6 @@ from seqlrp.models import annotate, build, save_model
 from seqlrp.predict import METRIC_COLUMNS, metrics_rows, predict, predict_logits, softmax
 from seqlrp.table import COLUMNS, RegionTable, write_regions_tsv
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread, so a busy 2-core machine cannot stall OpenMP barriers."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def random_onehot(n, length, seed=0):

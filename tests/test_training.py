@@ -24,14 +24,6 @@ from seqlrp.training import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy 2-core machine OpenMP barriers can
-    stall each step by a scheduler slice (measured: 1 ms -> 260 ms per step)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 MOTIFS = ("GGGGAATTCCCC", "TTGACGTCAA")  # NFKB-like and CREB-like, both easy to learn
