@@ -20,7 +20,7 @@ def main(smk):
         outputs["hypothetical"] = list(smk.output.hypothetical)
     cfg = smk.params.tracks
     build_tracks(str(Path(smk.input.settings).parent), smk.input.chrom_sizes, outputs, cfg["combine"], cfg["decimals"],
-                 cfg["compress_level"])
+                 cfg["compress_level"], smk.threads)
 
 
 run_stage(snakemake, main)  # noqa: F821

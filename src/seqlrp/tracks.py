@@ -24,6 +24,7 @@ import pysam
 
 from .atomic import atomic_path
 from .bedgraph import format_bedgraph
+from .bgzf import BgzfWriter
 
 COMBINE = ("mean", "max", "absmax")
 
@@ -131,9 +132,11 @@ def write_tracks(
     track_line: str,
     decimals: int = 6,
     compress_level: int = 6,
+    threads: int = 2,
 ) -> int:
     """Write one pass of intervals to a bigWig and (unless ``bedgraph_path`` is None) a bgzip
-    bedGraph with its tabix index; return the number of positions written.
+    bedGraph with its tabix index; return the number of positions written. ``threads``
+    compress the bedGraph's BGZF blocks.
 
     Intervals must come sorted by chromosome (in ``chrom_sizes`` order) and start, without
     overlaps — what :func:`genome_track` yields. All files appear only when complete.
@@ -144,7 +147,7 @@ def write_tracks(
         bedgraph = None
         if bedgraph_path is not None:
             tmp_bedgraph = stack.enter_context(atomic_path(bedgraph_path, suffix=".gz"))
-            bedgraph = stack.enter_context(pysam.BGZFile(str(tmp_bedgraph), f"wb{compress_level}"))
+            bedgraph = stack.enter_context(BgzfWriter(tmp_bedgraph, compress_level, threads))
             bedgraph.write((track_line.rstrip("\n") + "\n").encode())
         bigwig = pyBigWig.open(str(tmp_bigwig), "w")
         try:

@@ -24,7 +24,7 @@ def track_line(cls: str, method: str, settings: Mapping, combine: str, what: str
 
 
 def build_tracks(attr_dir: str, chrom_sizes_path: str, outputs: Mapping[str, str], combine: str = "mean",
-                 decimals: int = 6, compress_level: int = 6) -> int:
+                 decimals: int = 6, compress_level: int = 6, threads: int = 2) -> int:
     """Write the observed-base relevance track (and, when ``outputs`` names them, A/C/G/T tracks)."""
     attr_dir = Path(attr_dir)
     settings = json.loads((attr_dir / "settings.json").read_text())
@@ -34,7 +34,7 @@ def build_tracks(attr_dir: str, chrom_sizes_path: str, outputs: Mapping[str, str
     cls, method = settings["class"], settings["method"]
     line = track_line(cls, method, settings, combine)
     intervals = genome_track(table.chrom, table.start, table.strand, values, sizes, combine)
-    positions = write_tracks(intervals, sizes, outputs["bedgraph"], outputs["bigwig"], line, decimals, compress_level)
+    positions = write_tracks(intervals, sizes, outputs["bedgraph"], outputs["bigwig"], line, decimals, compress_level, threads)
     log.info("tracks %s.%s: %d positions from %d windows", cls, method, positions, len(table))
     if "hypothetical" in outputs:
         hypothetical = open_npz(attr_dir / "hyp.npz")

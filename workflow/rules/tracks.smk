@@ -25,7 +25,7 @@ rule tracks:
         f"{LOGS}/tracks/{{cls}}.{{method}}.log",
     benchmark:
         f"{BENCHMARKS}/tracks/{{cls}}.{{method}}.tsv"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
