@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 _PAIRS = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode(), dtype=np.uint8).reshape(100, 2)
+_POWERS_OF_TEN = 10 ** np.arange(19, dtype=np.int64)  # 1, 10, ..., 10**18
 _TAB, _NEWLINE, _MINUS, _DOT, _ZERO = 9, 10, 45, 46, 48
 
 
@@ -28,9 +29,7 @@ def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     for pair in range(width // 2 - 1, -1, -1):
         rest, low = np.divmod(rest, 100)
         out[:, 2 * pair : 2 * pair + 2] = _PAIRS[low]
-    n_digits = np.ones(n, dtype=np.int64)
-    for power in range(1, width):
-        n_digits += values >= 10**power
+    n_digits = np.maximum(np.searchsorted(_POWERS_OF_TEN[:width], values, side="right"), 1)
     keep = np.arange(width) >= (width - n_digits)[:, np.newaxis]
     return out, keep
 

@@ -37,6 +37,8 @@ class BgzfWriter:
     """Write bytes to ``path`` as BGZF; ``threads`` compress blocks side by side.
 
     Data is buffered and compressed in batches of ``threads * 16`` blocks, written in order.
+    A batch is submitted and the previous one collected, so compression overlaps the caller's
+    work on the next data.
     """
 
     def __init__(self, path: str | os.PathLike, level: int = 6, threads: int = 2):
@@ -45,6 +47,7 @@ class BgzfWriter:
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads))
         self._batch = max(1, threads) * 16 * BLOCK_INPUT
         self._buffer = bytearray()
+        self._pending: list = []
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -54,9 +57,15 @@ class BgzfWriter:
             del self._buffer[:whole]
 
     def _flush(self, data: bytes) -> None:
-        chunks = [data[i : i + BLOCK_INPUT] for i in range(0, len(data), BLOCK_INPUT)]
-        for block in self._pool.map(compress_block, chunks, [self._level] * len(chunks)):
-            self._handle.write(block)
+        submitted = [self._pool.submit(compress_block, data[i : i + BLOCK_INPUT], self._level)
+                     for i in range(0, len(data), BLOCK_INPUT)]
+        self._collect()
+        self._pending = submitted
+
+    def _collect(self) -> None:
+        for future in self._pending:
+            self._handle.write(future.result())
+        self._pending = []
 
     def close(self) -> None:
         if self._handle.closed:
@@ -65,6 +74,7 @@ class BgzfWriter:
             if self._buffer:
                 self._flush(bytes(self._buffer))
                 self._buffer.clear()
+            self._collect()
             self._handle.write(EOF_BLOCK)
         finally:
             self._pool.shutdown()
