@@ -29,6 +29,7 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/attribute.smk"
 include: "workflow/rules/tracks.smk"
 include: "workflow/rules/seqlets.smk"
+include: "workflow/rules/motifs.smk"
 
 
 rule all:

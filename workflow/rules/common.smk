@@ -11,6 +11,7 @@ MODEL_DIR = f"{RESULTS}/model"
 ATTR_DIR = f"{RESULTS}/attributions"
 TRACKS_DIR = f"{RESULTS}/tracks"
 SEQLETS_DIR = f"{RESULTS}/seqlets"
+MOTIFS_DIR = f"{RESULTS}/motifs"
 # a user checkpoint replaces training: rule import_model copies it to MODEL_DIR/model.pt
 MODEL_CHECKPOINT = config["model"].get("checkpoint")
 
@@ -46,6 +47,13 @@ def extract_inputs(wildcards):
     return [input_genome(), *input_regions().values()]
 
 
+def motif_truth(wildcards):
+    """Known motif sites to mark in the motifs stage's region pictures: the demo's truth, motifs.truth, or none."""
+    if USES_DEMO:
+        return {"truth": f"{DEMO_DIR}/truth.bed"}
+    return {"truth": config["motifs"]["truth"]} if config["motifs"].get("truth") else {}
+
+
 def all_outputs():
     targets = [f"{DATA_DIR}/onehot.npy", f"{DATA_DIR}/regions.tsv", f"{DATA_DIR}/dataset.json"]
     if USES_DEMO:
@@ -57,4 +65,6 @@ def all_outputs():
     targets += expand(f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json", cls=CLASSES, method=METHODS)
     targets += expand(f"{TRACKS_DIR}/{{cls}}.{{method}}.{{ext}}", cls=CLASSES, method=METHODS, ext=["bw", "bedGraph.gz"])
     targets += expand(f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed", cls=CLASSES, method=METHODS)
+    targets += expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/{{name}}", cls=CLASSES, method=METHODS,
+                      name=["motifs.meme", "tomtom.tsv", "motifs.tsv", "logos", "regions"])
     return targets

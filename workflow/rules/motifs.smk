@@ -1,0 +1,58 @@
+# Stage motifs: TF-MoDISco (tfmodisco-lite) on one-hot input and hypothetical contributions,
+# TOMTOM (memelite) against JASPAR, logomaker logos of motifs and of the top windows.
+
+
+# JASPAR matrices from pyjaspar's bundled database, read once per run for every motifs job.
+rule jaspar:
+    output:
+        f"{MOTIFS_DIR}/jaspar.npz",
+    params:
+        motifs=config["motifs"],
+    log:
+        f"{LOGS}/motifs/jaspar.log",
+    benchmark:
+        f"{BENCHMARKS}/motifs/jaspar.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/jaspar.py"
+
+
+rule motifs:
+    input:
+        unpack(motif_truth),
+        database=f"{MOTIFS_DIR}/jaspar.npz",
+        ohe=f"{ATTR_DIR}/{{cls}}.{{method}}/ohe.npz",
+        hyp=f"{ATTR_DIR}/{{cls}}.{{method}}/hyp.npz",
+        attr=f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz",
+        regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
+        settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
+    output:
+        meme=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.meme",
+        npz=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.npz",
+        tomtom=f"{MOTIFS_DIR}/{{cls}}.{{method}}/tomtom.tsv",
+        summary=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.tsv",
+        instances=f"{MOTIFS_DIR}/{{cls}}.{{method}}/instances.bed",
+        logos=directory(f"{MOTIFS_DIR}/{{cls}}.{{method}}/logos"),
+        regions=directory(f"{MOTIFS_DIR}/{{cls}}.{{method}}/regions"),
+    params:
+        motifs=config["motifs"],
+    wildcard_constraints:
+        cls="|".join(re.escape(c) for c in CLASSES),
+        method="|".join(re.escape(m) for m in METHODS),
+    log:
+        f"{LOGS}/motifs/{{cls}}.{{method}}.log",
+    benchmark:
+        f"{BENCHMARKS}/motifs/{{cls}}.{{method}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/motifs.py"
