@@ -178,7 +178,9 @@ def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray,
         lo = most_relevant_stretch(relevance.sum(axis=0), width)
         spans = (window_spans(truth, chrom, start, end, strand, "truth")
                  + window_spans(instances, chrom, start, end, strand, "match"))
-        title = (f"{label}  #{rank + 1} {windows['name'][i]}  {chrom}:{start}-{end}({strand})"
+        location = f"{chrom}:{start}-{end}({strand})"
+        name = windows["name"][i]
+        title = (f"{label}  #{rank + 1} {'' if name.startswith(location[:-3]) else name + '  '}{location}"
                  f"{'  reverse complement' if strand == '-' else ''}  logit {windows['logit'][i]:.3g}")
         fig = region_figure(relevance[:, lo : lo + width], spans, title, lo)
         save_figure(fig, directory / f"{rank + 1:02d}.{chrom}_{start}_{end}.png")
