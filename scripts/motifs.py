@@ -17,7 +17,7 @@ from seqlrp.stage import run_stage
 def main(smk):
     inputs = dict(smk.input.items())
     run(dict(smk.params.motifs), str(Path(inputs["settings"]).parent), inputs["database"], dict(smk.output.items()),
-        truth_path=inputs.get("truth"), threads=smk.threads)
+        truth_path=inputs.get("truth"), threads=smk.threads, seqlets_path=inputs["seqlets"])
 
 
 run_stage(snakemake, main)  # noqa: F821

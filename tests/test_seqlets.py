@@ -58,3 +58,19 @@ def test_bed9_in_genome_coordinates_on_both_strands(tmp_path):
     assert [fields[4] for fields in lines] == ["500", "250", "1000"]
     assert [fields[8] for fields in lines] == ["0,0,255", "255,0,0", "255,0,0"]
     assert [fields[5] for fields in lines] == ["-", "-", "+"]
+
+
+def test_seqlets_take_the_name_of_the_motif_they_overlap_most(tmp_path):
+    from seqlrp.seqlets import name_seqlets
+
+    (tmp_path / "s.bed").write_text(
+        "chr1\t100\t120\tc.m.0\t900\t+\t100\t120\t255,0,0\n"
+        "chr1\t200\t210\tc.m.1\t300\t-\t200\t210\t0,0,255\n"
+        "chr2\t100\t120\tc.m.2\t100\t+\t100\t120\t255,0,0\n"
+    )
+    (tmp_path / "i.bed").write_text("chr1\t95\t104\tc.m.pos_1\t0\t+\nchr1\t104\t118\tc.m.pos_0\t0\t-\nchr2\t120\t130\tc.m.pos_0\t0\t+\n")
+    named = name_seqlets(tmp_path / "s.bed", tmp_path / "i.bed", {"c.m.pos_0": "CTCF(MA0139.2)"}, tmp_path / "out.bed")
+    rows = [line.split("\t") for line in (tmp_path / "out.bed").read_text().splitlines()]
+    assert named == 1
+    assert [r[3] for r in rows] == ["CTCF(MA0139.2)", "c.m.1", "c.m.2"]  # chr2: touching at 120 is no overlap
+    assert all(len(r) == 9 for r in rows) and rows[0][8] == "255,0,0"

@@ -10,6 +10,8 @@ Outputs in ``results/motifs/{class}.{method}/``:
   per query its ``max_hits`` best targets and every target with q < ``q_threshold``;
 * ``motifs.tsv`` — one line per motif: its best match over both entries (lowest q, then p);
 * ``instances.bed`` — the motifs' seqlets in genome coordinates (BED6, name = motif id);
+* ``seqlets.bed`` — the FDR-called seqlets (rule seqlets) named after the motif whose instance
+  overlaps them most: ``FACTOR(JASPAR ID)`` when its match is significant, else the motif id;
 * ``logos/{pos|neg}_{k}.png|svg`` — CWM, PWM and best-match logos (:func:`seqlrp.logos.motif_figure`);
 * ``regions/{rank}.{chrom}_{start}_{end}.png`` — relevance logos of the ``n_regions`` windows of
   highest logit, with truth sites (demo, or ``motifs.truth``) and motif instances marked.
@@ -34,6 +36,7 @@ from .atomic import atomic_write_text
 from .errors import InputError
 from .logos import Match, Span, motif_figure, region_figure, save_figure
 from .meme import write_meme
+from .seqlets import name_seqlets
 from .motifs import Motif, build_motifs, meme_entries, run_modisco, save_motifs_npz, select_windows, write_instances_bed
 from .regions import read_regions
 from .tomtom import Hit, MotifDatabase, fetch_jaspar, load_database, save_database, tomtom_hits, write_tomtom_tsv
@@ -189,7 +192,8 @@ def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray,
 
 
 def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.PathLike, outputs: Mapping[str, str],
-        truth_path: str | os.PathLike | None = None, threads: int | None = None) -> int:
+        truth_path: str | os.PathLike | None = None, threads: int | None = None,
+        seqlets_path: str | os.PathLike | None = None) -> int:
     """Discover, match and draw the motifs of the attributions in ``attr_dir``; return the motif count."""
     attr_dir = Path(attr_dir)
     settings = json.loads((attr_dir / "settings.json").read_text())
@@ -229,6 +233,11 @@ def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.Pa
     matched = {m.identifier: f"{m.short_name} {significant[m.identifier].target_name}" if m.identifier in significant
                else m.short_name for m in motifs}
     flip = frozenset(m for m, hit in significant.items() if hit.strand == "-")
+    if seqlets_path is not None and "seqlets" in outputs:
+        factor = {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
+                  if m.identifier in significant else m.short_name for m in motifs}
+        n_named = name_seqlets(seqlets_path, outputs["instances"], factor, outputs["seqlets"])
+        log.info("motifs %s: %d seqlets named after the motif they hold", label, n_named)
     slowest_region = draw_regions(Path(outputs["regions"]), windows, open_npz(attr_dir / "attr.npz"), onehot,
                                   config["n_regions"], truth, _intervals(outputs["instances"], matched, flip), label,
                                   config["region_width"])

@@ -116,3 +116,34 @@ def write_seqlets_bed(
     with atomic_write_text(path) as handle:
         handle.writelines(line for *_, line in lines)
     return len(lines)
+
+
+def name_seqlets(seqlets_bed: str | os.PathLike, instances_bed: str | os.PathLike, labels: Mapping[str, str],
+                 out_path: str | os.PathLike) -> int:
+    """Copy a seqlets BED9, naming each seqlet after the motif whose instance overlaps it most.
+
+    ``instances_bed``: BED (chrom, start, end, motif id, ...) of motif instances; ``labels``:
+    motif id -> the name to write (e.g. the matched JASPAR factor). Seqlets that overlap no
+    instance keep their name. Returns the number of seqlets named after a motif.
+    """
+    by_chrom: dict[str, list[tuple[int, int, str]]] = {}
+    with open(instances_bed, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) >= 4:
+                by_chrom.setdefault(fields[0], []).append((int(fields[1]), int(fields[2]), fields[3]))
+    named = 0
+    lines = []
+    with open(seqlets_bed, encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.rstrip("\n").split("\t")
+            start, end = int(fields[1]), int(fields[2])
+            overlaps = [(min(end, hi) - max(start, lo), motif) for lo, hi, motif in by_chrom.get(fields[0], [])
+                        if lo < end and start < hi]
+            if overlaps:
+                fields[3] = labels.get(max(overlaps)[1], max(overlaps)[1])
+                named += 1
+            lines.append("\t".join(fields) + "\n")
+    with atomic_write_text(out_path) as handle:
+        handle.writelines(lines)
+    return named

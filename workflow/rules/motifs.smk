@@ -31,12 +31,14 @@ rule motifs:
         attr=f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz",
         regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
         settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
+        seqlets=f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed",
     output:
         meme=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.meme",
         npz=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.npz",
         tomtom=f"{MOTIFS_DIR}/{{cls}}.{{method}}/tomtom.tsv",
         summary=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.tsv",
         instances=f"{MOTIFS_DIR}/{{cls}}.{{method}}/instances.bed",
+        seqlets=f"{MOTIFS_DIR}/{{cls}}.{{method}}/seqlets.bed",
         logos=directory(f"{MOTIFS_DIR}/{{cls}}.{{method}}/logos"),
         regions=directory(f"{MOTIFS_DIR}/{{cls}}.{{method}}/regions"),
     params:
