@@ -15,15 +15,13 @@ import pysam
 
 from .errors import InputError
 from .onehot import N_CODE, codes_from_bytes
-
-_GZIP_MAGIC = b"\x1f\x8b"
-
+from .textfiles import GZIP_MAGIC
 
 def _is_plain_gzip(path: Path) -> bool:
     """True for a gzip file that is not BGZF (BGZF carries a 'BC' extra subfield in every block)."""
     with open(path, "rb") as handle:
         header = handle.read(18)
-    if header[:2] != _GZIP_MAGIC:
+    if header[:2] != GZIP_MAGIC:
         return False
     has_extra = len(header) >= 4 and header[3] & 0x04
     return not (has_extra and header[12:14] == b"BC")

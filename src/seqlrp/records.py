@@ -14,13 +14,13 @@ the first word of the header, with coordinates relative to the record.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .textfiles import open_text
 
 _COORDINATE_HEADER = re.compile(
     r"^(?:(?P<label>.+?)::)?(?P<chrom>[^\s:]+):(?P<start>\d+)-(?P<end>\d+)"
@@ -62,13 +62,6 @@ def parse_header(header: str) -> tuple[str, int, int, str, str] | None:
     return match["chrom"], int(match["start"]), int(match["end"]), strand, label
 
 
-def _open_text(path: Path):
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="ascii", errors="replace")
-    return open(path, encoding="ascii", errors="replace")
-
 
 def _iter_fasta(handle, path: Path):
     """Yield ``(header_line_no, header, sequence)``; sequence lines are joined, whitespace dropped."""
@@ -94,7 +87,7 @@ def read_records(path: str | os.PathLike) -> list[SequenceRecord]:
         raise InputError(path, "sequence FASTA not found")
     records: list[SequenceRecord] = []
     own_contigs: dict[str, int] = {}
-    with _open_text(path) as handle:
+    with open_text(path, encoding="ascii") as handle:
         for record_line, header, sequence in _iter_fasta(handle, path):
             token = header.split(None, 1)[0] if header else ""
             if not sequence:

@@ -6,12 +6,12 @@ or ``.``); a narrowPeak's column 10 is the summit offset from ``start`` (-1: non
 
 from __future__ import annotations
 
-import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .textfiles import open_text
 
 _HEADER_PREFIXES = ("#", "track", "browser")
 _STRANDS = {"+", "-", "."}
@@ -37,13 +37,6 @@ class Region:
         return (self.start + self.end) // 2
 
 
-def _open_text(path: Path):
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
 
 def _parse_int(text: str, column: str, path: Path, line: int) -> int:
     try:
@@ -63,7 +56,7 @@ def read_regions(path: str | os.PathLike) -> list[Region]:
     if not path.exists():
         raise InputError(path, "region file not found")
     regions: list[Region] = []
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
             text = raw.rstrip("\r\n")
             if not text.strip() or text.startswith(_HEADER_PREFIXES):
