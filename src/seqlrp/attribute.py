@@ -61,6 +61,11 @@ class MethodSpec:
             raise SeqlrpError(f"attribute.methods.{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
         return cls(**{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.items()})
 
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> "MethodSpec":
+        """The spec recorded in an attribution's ``settings.json`` (other keys are ignored)."""
+        return cls(**{k: settings[k] for k in cls.__dataclass_fields__ if k in settings})
+
     def pruner(self) -> Prune | None:
         if not self.prune:
             return None

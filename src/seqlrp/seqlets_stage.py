@@ -28,9 +28,10 @@ def null_relevance(model_path, onehot: np.ndarray, target: int, spec: MethodSpec
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(onehot), size=min(n_null, len(onehot)), replace=False))
     shuffled = shuffle_onehot(np.asarray(onehot[pick]), n_shuffles=n_shuffles, seed=seed)
-    model = load_model(model_path).to(choose_device(device))
+    torch_device = choose_device(device)
+    model = load_model(model_path).to(torch_device)
     chunks = [observed_relevance(result.relevance.float().cpu().numpy(), x)
-              for x, result in explain(model, shuffled, target, spec, choose_device(device), batch_size)]
+              for x, result in explain(model, shuffled, target, spec, torch_device, batch_size)]
     return np.concatenate(chunks)
 
 
@@ -40,7 +41,7 @@ def run(config: Mapping, attr_dir: str, model_path: str, chrom_sizes_path: str, 
     configure_threads(threads)
     attr_dir = Path(attr_dir)
     settings = json.loads((attr_dir / "settings.json").read_text())
-    spec = MethodSpec(**{k: settings[k] for k in MethodSpec.__dataclass_fields__ if k in settings})
+    spec = MethodSpec.from_settings(settings)
     table = read_regions_tsv(attr_dir / "regions.tsv")
     onehot = open_npz(attr_dir / "ohe.npz")
     values = observed_relevance(open_npz(attr_dir / "attr.npz"), onehot)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def track_line(cls: str, method: str, settings: Mapping, combine: str, what: str = "relevance") -> str:
     """A UCSC ``track`` line whose description carries the method, composite and pruning."""
-    spec = MethodSpec(**{k: settings[k] for k in MethodSpec.__dataclass_fields__ if k in settings})
+    spec = MethodSpec.from_settings(settings)
     description = f"seqlrp {__version__} {what}: class {cls}, method {method} ({spec.describe()}), overlaps {combine}"
     return f'track type=bedGraph name="{cls} {method}" description="{description}" visibility=full autoScale=on alwaysZero=on'
 
