@@ -1,11 +1,12 @@
 """Every bad input named in the foundation issue: one clear line, non-zero exit, no output left."""
 
 import gzip
+import re
 import shutil
 
 import pytest
 
-from conftest import run_snakemake, write_fasta, write_lines
+from conftest import run_snakemake, write_lines
 from seqlrp.errors import InputError, SeqlrpError
 from seqlrp.extract import ExtractOptions, dataset_from_genome
 from seqlrp.genome import Genome
@@ -101,11 +102,10 @@ def _assert_failed_cleanly(result, workdir, pattern):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if "seqlrp: error:" in line]
     assert len(lines) >= 1, result.stderr[-3000:]
-    import re
-
     assert re.search(pattern, lines[0]), lines[0]
-    assert not (workdir / "results" / "data" / "onehot.npy").exists()
-    assert not list((workdir / "results" / "data").glob("*")) if (workdir / "results" / "data").exists() else True
+    data_dir = workdir / "results" / "data"
+    assert not (data_dir / "onehot.npy").exists()
+    assert not data_dir.exists() or not any(data_dir.iterdir())
 
 
 @pytest.mark.workflow
@@ -156,8 +156,6 @@ def test_pipeline_missing_fasta_is_reported_before_running(tmp_path):
     ],
 )
 def test_pipeline_config_errors(tmp_path, override, pattern):
-    import re
-
     result = run_snakemake(tmp_path / "run", override, "-n")
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]

@@ -1,6 +1,5 @@
 """Coordinates: known sequences at known positions, both strands, summits, chromosome ends."""
 
-import gzip
 import json
 
 import numpy as np

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from seqlrp.seqlets import Seqlet, call_seqlets, fdr_threshold, window_scores, write_seqlets_bed
 

@@ -21,7 +21,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +138,6 @@ class AttributeOptions:
     batch_size: int = 128
     device: str = "auto"
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def attribute(
