@@ -11,7 +11,7 @@ CONFIG   ?= config/config.yaml
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.seqlrp-installed
 
-.PHONY: demo test venv lint bench clean
+.PHONY: demo test venv lint bench report-check clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
+
+# renders results/report.html in headless Chromium (Debian: apt-get install chromium), fails when the
+# page misses a section or references anything outside itself; writes results/report.png to look at
+report-check: $(STAMP)
+	$(BIN)/python -m seqlrp.render_check results/report.html --screenshot results/report.png
 
 clean:
 	rm -rf results .snakemake

@@ -1,0 +1,25 @@
+"""Snakemake script for rule report: the self-contained HTML report of the run (results/report.html)."""
+
+import os
+import sys
+
+try:
+    import seqlrp  # noqa: F401
+except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
+    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
+
+from pathlib import Path
+
+from seqlrp.report import ReportOptions, write_report
+from seqlrp.stage import run_stage
+
+
+def main(smk):
+    config = dict(smk.params.config)
+    output = smk.output.html
+    write_report(output, Path(output).parent, config, list(smk.params.classes), list(smk.params.methods),
+                 evaluation=bool(smk.params.evaluation), inputs=list(smk.params.inputs),
+                 options=ReportOptions.from_config(config.get("report")), config_sha256=smk.params.config_sha256)
+
+
+run_stage(snakemake, main)  # noqa: F821
