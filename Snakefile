@@ -30,6 +30,9 @@ include: "workflow/rules/attribute.smk"
 include: "workflow/rules/tracks.smk"
 include: "workflow/rules/seqlets.smk"
 include: "workflow/rules/motifs.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/diagnostics.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,4 +1,4 @@
-"""Snakemake script for rule attribute: relevance of one class's windows with one method."""
+"""Snakemake script for rule attribute: join one class and method's shards into the attribution files."""
 
 import os
 import sys
@@ -8,13 +8,13 @@ try:
 except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
     sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
 
-from seqlrp.attribute import run
+from seqlrp.attribute import gather_attributions
 from seqlrp.stage import run_stage
 
 
 def main(smk):
-    run(dict(smk.params.attribute), dict(smk.input.items()), dict(smk.output.items()),
-        cls=smk.wildcards.cls, method=smk.wildcards.method, threads=smk.threads)
+    shard_dirs = sorted({os.path.dirname(path) for path in smk.input.shards}, key=lambda d: int(os.path.basename(d)))
+    gather_attributions(shard_dirs, dict(smk.output.items()))
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -21,6 +21,8 @@ def main(smk):
         "seed": smk.params.seed,
         "extract": dict(smk.params.extract),
         "split": dict(smk.params.split),
+        "tile": dict(smk.params.tile) if smk.params.tile else None,
+        "classes": list(smk.params.classes),
     }
     extract(config, dict(smk.output.items()), progress=True)
 

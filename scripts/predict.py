@@ -1,4 +1,4 @@
-"""Snakemake script for rule predict: batched inference, predictions, metrics and ROC/PR figure."""
+"""Snakemake script for rule predict: join the shards' logits; predictions, metrics and ROC/PR figure."""
 
 import os
 import sys
@@ -8,12 +8,13 @@ try:
 except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
     sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
 
-from seqlrp.predict import predict
+from seqlrp.predict import gather_predictions
 from seqlrp.stage import run_stage
 
 
 def main(smk):
-    predict(dict(smk.params.predict), dict(smk.input.items()), dict(smk.output.items()), threads=smk.threads)
+    inputs = dict(smk.input.items())
+    gather_predictions(inputs, list(smk.input.shards), dict(smk.output.items()))
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -11,7 +11,7 @@ except ImportError:  # a conda env (--sdm conda) without the package: use the re
 from pathlib import Path
 
 from seqlrp.stage import run_stage
-from seqlrp.tracks_stage import build_tracks
+from seqlrp.tracks_stage import build_tracks, track_provenance
 
 
 def main(smk):
@@ -19,8 +19,9 @@ def main(smk):
     if smk.output.hypothetical:
         outputs["hypothetical"] = list(smk.output.hypothetical)
     cfg = smk.params.tracks
+    provenance = track_provenance(smk.input.model, smk.params.config_sha256)
     build_tracks(str(Path(smk.input.settings).parent), smk.input.chrom_sizes, outputs, cfg["combine"], cfg["decimals"],
-                 cfg["compress_level"], smk.threads)
+                 cfg["compress_level"], smk.threads, provenance)
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,12 +65,43 @@ def small_genome(tmp_path) -> tuple[Path, dict[str, str]]:
     return write_fasta(tmp_path / "genome.fa", chroms), chroms
 
 
-def run_snakemake(workdir: Path, config: dict | None = None, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the pipeline in ``workdir`` with ``config`` written to ``workdir/config.yaml``."""
+TINY_DEMO = {
+    "seq_len": 100,
+    "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 60},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_run(tmp_path_factory) -> Path:
+    """One complete pipeline run of the tiny demo (``TINY_DEMO``), shared by the workflow tests.
+
+    Tests that change files work on a copy (:func:`copy_run`); the run itself stays as made.
+    """
+    workdir = tmp_path_factory.mktemp("tiny_demo")
+    result = run_snakemake(workdir, TINY_DEMO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def copy_run(run: Path, target: Path) -> Path:
+    """A copy of a finished run with file times kept, so Snakemake sees it up to date."""
+    shutil.copytree(run, target, symlinks=True)
+    return target
+
+
+def run_snakemake(workdir: Path, config: dict | None = None, *args: str, timeout: int = 600,
+                  prefix: list[str] | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the pipeline in ``workdir`` with ``config`` written to ``workdir/config.yaml``.
+
+    ``prefix`` goes before the command (e.g. ``setpriv`` to run as another user); ``env`` adds
+    environment variables.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2"]
+    # arguments (targets, options) before --configfile, which would take a target for a config file
+    command = [*(prefix or []), str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2",
+               *args]
     if config is not None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         command += ["--configfile", str(workdir / "config.yaml")]
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)
+    env = dict(os.environ, **(env or {}), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)

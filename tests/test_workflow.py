@@ -1,5 +1,7 @@
 """The Snakemake pipeline end to end on tiny configs, in temporary directories."""
 
+import gzip
+import hashlib
 import json
 import subprocess
 
@@ -8,21 +10,14 @@ import pyBigWig
 import pysam
 import pytest
 
-from conftest import BIN, REPO, SNAKEFILE, write_fasta
+from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, write_fasta
 from seqlrp.table import read_regions_tsv
 
-TINY_DEMO = {
-    "seq_len": 100,
-    "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 60},
-}
-
-
 @pytest.mark.workflow
-def test_demo_pipeline_runs_and_is_complete(tmp_path):
+def test_demo_pipeline_runs_and_is_complete(tiny_demo_run):
     from conftest import run_snakemake
 
-    result = run_snakemake(tmp_path, TINY_DEMO)
-    assert result.returncode == 0, result.stderr[-3000:]
+    tmp_path = tiny_demo_run
     data = tmp_path / "results" / "data"
     x = np.load(data / "onehot.npy")
     table = read_regions_tsv(data / "regions.tsv")
@@ -34,6 +29,7 @@ def test_demo_pipeline_runs_and_is_complete(tmp_path):
     assert {c for c, s in zip(table.chrom, table.split) if s == "test"} == {"chr8"}
     assert (tmp_path / "results" / "demo" / "truth.bed").stat().st_size > 0
     assert "class positive: regions 60" in (tmp_path / "results" / "logs" / "extract.log").read_text()
+    model_sha256 = hashlib.sha256((tmp_path / "results" / "model" / "model.pt").read_bytes()).hexdigest()
     # attribution: test windows of each class, by each configured method (lrp, plrp)
     n_test = {cls: sum(1 for c, s in zip(table.cls, table.split) if c == cls and s == "test") for cls in ("positive", "negative")}
     for cls in ("positive", "negative"):
@@ -49,6 +45,14 @@ def test_demo_pipeline_runs_and_is_complete(tmp_path):
                 assert bigwig.header()["nBasesCovered"] > 0
             with pysam.TabixFile(f"{track}.bedGraph.gz") as tabix:
                 assert "chr8" in tabix.contigs
+                assert all(not line.startswith(("track", "#")) for line in tabix.fetch("chr8"))
+            with gzip.open(f"{track}.bedGraph.gz", "rt") as handle:
+                header = [handle.readline().rstrip("\n") for _ in range(2)]
+            # provenance in the header: versions, the model's and the config's SHA-256
+            assert header[0].startswith("track type=bedGraph") and header[1].startswith("#seqlrp provenance: seqlrp=")
+            provenance = dict(item.split("=", 1) for item in header[1].split(": ", 1)[1].split())
+            assert provenance["model_sha256"] == model_sha256 and len(provenance["config_sha256"]) == 64
+            assert {"torch", "numpy"} <= set(provenance)
             for line in (tmp_path / "results" / "seqlets" / f"{cls}.{method}.bed").read_text().splitlines():
                 fields = line.split("\t")
                 assert len(fields) == 9 and 0 <= int(fields[4]) <= 1000 and fields[8] in ("255,0,0", "0,0,255")

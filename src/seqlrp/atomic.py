@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .errors import output_error
+
 
 def _default_mode() -> int:
     umask = os.umask(0)
@@ -25,16 +27,24 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     The temporary file lives in the same directory, so the final ``os.replace`` is atomic on
     POSIX file systems. ``suffix`` keeps a meaningful extension for writers that insist on one
     (``np.save`` appends ``.npy`` otherwise).
+    A full disk, an exceeded quota or a missing permission raise
+    :class:`~seqlrp.errors.OutputError` naming ``path`` (one line for the user).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    except OSError as err:
+        raise (output_error(target, err) or err) from err
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, _FILE_MODE)  # mkstemp creates 0600; outputs get the usual umask mode
         os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise (output_error(target, err) or err) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .arrays import ChunkedArrayWriter
+from .arrays import ChunkedArrayWriter, concatenate_npz
 from .atomic import atomic_write_text
 from .dataset import ExtractedData, load_extracted
 from .device import choose_device, configure_threads
@@ -82,10 +82,15 @@ class MethodSpec:
 
 
 def select_rows(data: ExtractedData, cls: str, selection: str | os.PathLike) -> np.ndarray:
-    """Rows (n,) of class ``cls`` to explain: ``test`` split, ``all``, or windows overlapping a BED."""
-    of_class = np.asarray(data.table.cls, dtype=object) == cls
+    """Rows (n,) of class ``cls`` to explain: ``test`` split, ``all``, or windows overlapping a BED.
+
+    Unlabeled windows (genome-wide tiles) belong to every class and to no split: each class
+    explains all of them, under ``test`` as under ``all`` (a BED still narrows them down).
+    """
+    unlabeled = ~data.labeled
+    of_class = (np.asarray(data.table.cls, dtype=object) == cls) | unlabeled
     if selection == "test":
-        rows = np.flatnonzero(of_class & (data.splits == "test"))
+        rows = np.flatnonzero(of_class & ((data.splits == "test") | unlabeled))
     elif selection == "all":
         rows = np.flatnonzero(of_class)
     else:
@@ -134,10 +139,14 @@ def explain(model, onehot, target: int, spec: MethodSpec, device: torch.device, 
 
 @dataclass
 class AttributeOptions:
+    """``row_range`` (lo, hi): explain only the selected windows whose data-set row is in
+    ``[lo, hi)`` — one shard of a sharded run (None: all of them)."""
+
     selection: str = "test"
     batch_size: int = 128
     device: str = "auto"
     progress: bool = True
+    row_range: tuple[int, int] | None = None
 
 
 def attribute(
@@ -158,6 +167,9 @@ def attribute(
     model.to(device)
     target = data.classes.index(cls)
     rows = select_rows(data, cls, options.selection)
+    if options.row_range is not None:
+        lo_row, hi_row = options.row_range
+        rows = rows[(rows >= lo_row) & (rows < hi_row)]
     shape = (rows.size, 4, data.seq_len)
     logits = np.empty(rows.size, dtype=np.float64)
     sums = np.empty(rows.size, dtype=np.float64)
@@ -177,10 +189,50 @@ def attribute(
         _write_table(outputs["regions"], data, rows, logits, sums)
         settings = {"class": cls, "method": method, **asdict(spec), "selection": str(options.selection),
                     "n_windows": int(rows.size), "model": str(model_path), "target_index": target}
-        with atomic_write_text(outputs["settings"]) as handle:
-            json.dump(settings, handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        _write_settings(outputs["settings"], settings)
     return int(rows.size)
+
+
+def _write_settings(path, settings: Mapping) -> None:
+    with atomic_write_text(path) as handle:
+        json.dump(settings, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+ARRAYS = ("ohe", "attr", "hyp")
+
+
+def gather_attributions(shard_dirs: list[str | os.PathLike], outputs: Mapping[str, str | os.PathLike]) -> int:
+    """Join the shards of one class and method, in order, into ``outputs`` (ohe, attr, hyp,
+    regions, settings) — the files a one-job run writes; return the number of windows.
+
+    The arrays are copied chunk by chunk (memory stays bounded); the settings are the first
+    shard's with the total ``n_windows``.
+    """
+    shard_dirs = [Path(d) for d in shard_dirs]
+    if not shard_dirs:
+        raise SeqlrpError("attribute: no shards to gather")
+    settings = [_read_settings(d / "settings.json") for d in shard_dirs]
+    for name in ARRAYS:
+        concatenate_npz([d / f"{name}.npz" for d in shard_dirs], outputs[name])
+    with atomic_write_text(outputs["regions"]) as out:
+        for i, shard in enumerate(shard_dirs):
+            with open(shard / "regions.tsv", encoding="utf-8") as handle:
+                header = handle.readline()
+                if i == 0:
+                    out.write(header)
+                out.writelines(handle)
+    merged = {**settings[0], "n_windows": sum(int(s["n_windows"]) for s in settings)}
+    _write_settings(outputs["settings"], merged)
+    return merged["n_windows"]
+
+
+def _read_settings(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(path, f"unreadable attribution settings ({err}); delete the shard and rerun") from None
+
 
 
 class _RowView:
@@ -206,13 +258,15 @@ def _write_table(path, data: ExtractedData, rows: np.ndarray, logits: np.ndarray
                              table.cls[row], table.split[row], row, f"{logits[i]:.6g}", f"{sums[i]:.6g}"])
 
 
-def run(config: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], cls: str, method: str, threads: int | None = None) -> int:
-    """Stage entry: ``config`` is the ``attribute`` section; ``inputs`` model/onehot/regions/info."""
+def run(config: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], cls: str, method: str,
+        threads: int | None = None, row_range: tuple[int, int] | None = None) -> int:
+    """Stage entry: ``config`` is the ``attribute`` section; ``inputs`` model/onehot/regions/info;
+    ``row_range`` restricts the job to one shard of data-set rows."""
     methods = config.get("methods", {})
     if method not in methods:
         raise SeqlrpError(f"attribute: method {method!r} is not configured (configured: {', '.join(methods)})")
     spec = MethodSpec.from_config(method, methods[method])
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
     options = AttributeOptions(selection=config.get("regions", "test"), batch_size=config.get("batch_size", 128),
-                               device=config.get("device", "auto"))
+                               device=config.get("device", "auto"), row_range=row_range)
     return attribute(inputs["model"], data, cls, method, spec, outputs, options, threads)

@@ -20,6 +20,7 @@ import io
 import os
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -86,11 +87,13 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
-def _read_payload(path: Path) -> dict:
+def _read_payload(path: Path, mmap: bool = False) -> dict:
+    """The checked payload dict; ``mmap`` maps the tensors from the file instead of reading them."""
     if not path.is_file():
         raise CheckpointError(path, "no such checkpoint file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        # torch maps only its zip format; anything else is read (and refused) the ordinary way
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipfile.is_zipfile(path))
     except pickle.UnpicklingError as err:
         text = str(err)
         # the weights-only unpickler names the global (class, function) it refused to import
@@ -123,13 +126,30 @@ def _read_payload(path: Path) -> dict:
     return payload
 
 
+def read_info(path: str | os.PathLike) -> ModelInfo:
+    """The :class:`~seqlrp.models.ModelInfo` (arch, seq_len, class names, ...) stored at ``path``, cheaply.
+
+    The weights are memory-mapped, not read, and no model is built: fit for start-up checks such
+    as the class names a tiled run takes from its checkpoint. Errors as :func:`load_model`.
+    """
+    return _info(_read_payload(Path(path), mmap=True))
+
+
+def _info(payload: dict) -> ModelInfo:
+    from .models import ModelInfo
+
+    return ModelInfo(arch=payload["arch"], hparams=payload["hparams"], seq_len=payload["seq_len"],
+                     classes=[str(c) for c in payload["classes"]], alphabet=payload["alphabet"],
+                     provenance=payload["provenance"])
+
+
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
     """The model stored at ``path``, on ``device``, in eval mode, with ``seqlrp_info`` restored.
 
     Raises :class:`CheckpointError` (one line) for a missing or unreadable file, for pickled
     code, and for a file whose weights do not fit its recorded architecture.
     """
-    from .models import ModelInfo, build
+    from .models import build
 
     path = Path(path)
     payload = _read_payload(path)
@@ -142,14 +162,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
         raise CheckpointError(path, f"weights do not fit architecture {payload['arch']!r}: {first}") from None
-    model.seqlrp_info = ModelInfo(
-        arch=payload["arch"],
-        hparams=payload["hparams"],
-        seq_len=payload["seq_len"],
-        classes=[str(c) for c in payload["classes"]],
-        alphabet=payload["alphabet"],
-        provenance=payload["provenance"],
-    )
+    model.seqlrp_info = _info(payload)
     return model.to(device).eval()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import ALPHABET
 from .errors import InputError
-from .table import RegionTable, read_regions_tsv
+from .table import UNLABELED, RegionTable, read_regions_tsv
 
 
 @dataclass
@@ -29,12 +29,17 @@ class ExtractedData:
 
     @property
     def labels(self) -> np.ndarray:
-        """Class index (N,) int64, in the order of ``classes``."""
+        """Class index (N,) int64, in the order of ``classes``; -1 for unlabeled windows."""
         return self.table.labels(self.classes)
 
     @property
+    def labeled(self) -> np.ndarray:
+        """Mask (N,) bool of the windows that have a class (genome-wide tiles have none)."""
+        return np.asarray(self.table.cls, dtype=object) != UNLABELED
+
+    @property
     def splits(self) -> np.ndarray:
-        """Split name (N,) object: ``train``, ``valid`` or ``test``."""
+        """Split name (N,) object: ``train``, ``valid`` or ``test``; ``tile`` for genome-wide tiles."""
         return np.asarray(self.table.split, dtype=object)
 
 
@@ -47,13 +52,17 @@ def load_extracted(
     classes, seq_len = info.get("classes"), info.get("seq_len")
     if not isinstance(classes, list) or not classes or not isinstance(seq_len, int):
         raise InputError(info_path, "dataset summary lacks 'classes' (list) or 'seq_len' (int); rerun the extract stage")
-    onehot = np.load(onehot_path, mmap_mode="r")
+    try:
+        onehot = np.load(onehot_path, mmap_mode="r")
+    except (ValueError, EOFError, OSError) as err:
+        raise InputError(onehot_path, f"not a readable .npy array ({err}); the file may be truncated or corrupted: "
+                                      "delete it and rerun") from None
     if onehot.ndim != 3 or onehot.shape[1] != 4 or onehot.shape[2] != seq_len:
         raise InputError(onehot_path, f"expected one-hot of shape (N, 4, {seq_len}), found {onehot.shape}")
     table = read_regions_tsv(regions_path)
     if len(table) != onehot.shape[0]:
         raise InputError(regions_path, f"{len(table)} rows but the one-hot array {Path(onehot_path).name} has {onehot.shape[0]}")
-    unknown = sorted(set(table.cls) - set(classes))
+    unknown = sorted(set(table.cls) - set(classes) - {UNLABELED})
     if unknown:
         raise InputError(regions_path, f"class(es) {', '.join(unknown)} not among the data set's classes {', '.join(classes)}")
     return ExtractedData(onehot, table, list(classes), seq_len, info.get("alphabet", ALPHABET))

@@ -27,6 +27,7 @@ from .records import read_records
 from .regions import read_regions
 from .split import assign_splits
 from .table import RegionTable, write_regions_tsv
+from .tiling import extract_tiles
 
 log = logging.getLogger(__name__)
 
@@ -211,12 +212,16 @@ def write_dataset(dataset: Dataset, onehot_path, regions_path, chrom_sizes_path,
         handle.write("\n")
 
 
-def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) -> Dataset:
+def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) -> Dataset | None:
     """Run the stage from a validated config; ``outputs`` maps onehot/regions/chrom_sizes/info to paths.
 
     Config keys used: ``seq_len``, ``seed``, ``genome`` + ``regions`` or ``sequences``, and the
-    ``extract`` and ``split`` sections (see config/README.md).
+    ``extract`` and ``split`` sections (see config/README.md). With ``tile`` (genome-wide tiles,
+    :mod:`seqlrp.tiling`) the windows are streamed to disk and None is returned.
     """
+    if config.get("tile"):
+        extract_tiles(config, outputs, progress)
+        return None
     section = config.get("extract", {})
     options = ExtractOptions(
         seq_len=config["seq_len"], centre=section.get("centre", "summit"), out_of_bounds=section.get("out_of_bounds", "pad")

@@ -8,8 +8,11 @@ Outputs:
   class (score = the class's probability; accuracy of "predicted class == this class" against
   "true class == this class"), plus a row ``class = all`` per split with the macro means of
   AUROC/AUPRC and the multi-class accuracy. ``n`` counts the split's windows, ``n_class`` those
-  of the row's class. Missing values (a class absent from a split) read ``NA``;
-* ``roc_pr.png`` — ROC and precision-recall curves (see :mod:`seqlrp.plots`).
+  of the row's class. Missing values (a class absent from a split) read ``NA``. Windows without a
+  class (genome-wide tiles, split ``tile``) get no metrics: one row per such split, class ``all``,
+  metrics ``NA``, ``n_class`` 0;
+* ``roc_pr.png`` — ROC and precision-recall curves (see :mod:`seqlrp.plots`); without any
+  labeled window, a histogram of the predicted probabilities with a note instead.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
-from .atomic import atomic_write_text
+from .atomic import atomic_path, atomic_write_text
 from .checkpoint import check_compatible, load_model
 from .dataset import load_extracted
 from .device import autocast, choose_device, configure_threads
-from .errors import SeqlrpError
+from .errors import InputError, SeqlrpError
 from .metrics import accuracy, auroc, average_precision
 from .models import describe
 from .plots import plot_roc_pr
@@ -118,6 +122,31 @@ def metrics_rows(labels: np.ndarray, probs: np.ndarray, splits: np.ndarray, clas
     return rows
 
 
+def unlabeled_rows(splits: np.ndarray) -> list[dict]:
+    """One ``metrics.tsv`` row per split of unlabeled windows (splits (n,)): class ``all``, metrics NA, n_class 0."""
+    nan = float("nan")
+    return [{"split": split, "class": "all", "auroc": nan, "auprc": nan, "accuracy": nan,
+             "n": int((splits == split).sum()), "n_class": 0} for split in dict.fromkeys(splits.tolist())]
+
+
+def plot_unlabeled(probs: np.ndarray, classes: Sequence[str], path: str | os.PathLike) -> None:
+    """Write the PNG shown instead of ROC/PR curves when no window has a class: a histogram of each
+    class's predicted probability (probs (N, K)) under a note saying why there are no curves."""
+    fig = Figure(figsize=(10, 4.5), dpi=100)
+    ax = fig.subplots()
+    bins = np.linspace(0, 1, 41)
+    for k, name in enumerate(classes):
+        ax.hist(probs[:, k], bins=bins, histtype="step", lw=1.5, label=name)
+    ax.set(xlabel="predicted probability", ylabel="windows", xlim=(0, 1),
+           title=f"no labels: {len(probs)} genome-wide tiles carry no class, so there are no ROC/PR curves")
+    if len(classes):
+        ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+
+
 def _fmt(value) -> str:
     if isinstance(value, float):
         return "NA" if not np.isfinite(value) else f"{value:.6f}"
@@ -147,30 +176,69 @@ def write_predictions(
 def predict(
     section: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], *, threads: int | None = None
 ) -> list[dict]:
-    """Run the stage: ``inputs`` model/onehot/regions/info, ``outputs`` predictions/metrics/figure.
-
-    ``section`` is the config's ``predict`` section (``batch_size``, ``device``,
-    ``mixed_precision``). Returns the metrics rows.
+    """Run the stage in one job: ``inputs`` model/onehot/regions/info, ``outputs``
+    predictions/metrics/figure. ``section`` is the config's ``predict`` section (``batch_size``,
+    ``device``, ``mixed_precision``). Returns the metrics rows.
     """
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    logits = shard_logits(section, inputs, 0, len(data.table), threads=threads)
+    return finish_predictions(data, logits, outputs)
+
+
+def shard_logits(section: Mapping, inputs: Mapping[str, str], lo: int, hi: int, *, threads: int | None = None) -> np.ndarray:
+    """Logits (hi - lo, n_classes) float32 of windows ``[lo, hi)`` of the data set (one shard)."""
     configure_threads(threads)
     device = choose_device(section.get("device", "auto"))
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
     model = load_model(inputs["model"], device=device)
     check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=inputs["model"])
-    log.info("predicting %d windows on %s (batch size %d)", len(data.table), device, section.get("batch_size", 512))
-    logits = predict_logits(
-        model,
-        data.onehot,
-        batch_size=section.get("batch_size", 512),
-        device=device,
-        mixed_precision=section.get("mixed_precision", False),
-    )
+    hi = min(hi, len(data.table))
+    log.info("predicting windows %d-%d of %d on %s (batch size %d)", lo, hi, len(data.table), device,
+             section.get("batch_size", 512))
+    return predict_logits(model, data.onehot[lo:hi], batch_size=section.get("batch_size", 512), device=device,
+                          mixed_precision=section.get("mixed_precision", False))
+
+
+def predict_shard(section: Mapping, inputs: Mapping[str, str], output: str | os.PathLike, shard: int, shard_size: int,
+                  *, threads: int | None = None) -> int:
+    """Write the logits of shard ``shard`` (windows ``[shard * shard_size, (shard + 1) * shard_size)``;
+    ``shard_size`` 0 = all) to ``output`` (.npy, (n, n_classes) float32); return n."""
+    lo, hi = (0, np.iinfo(np.int64).max) if shard_size <= 0 else (shard * shard_size, (shard + 1) * shard_size)
+    logits = shard_logits(section, inputs, lo, hi, threads=threads)
+    with atomic_path(output, suffix=".npy") as tmp:
+        np.save(tmp, logits)
+    return len(logits)
+
+
+def gather_predictions(inputs: Mapping[str, str], shards: Sequence[str | os.PathLike], outputs: Mapping[str, str]) -> list[dict]:
+    """Join the shards' logits (in shard order) into predictions, metrics and the figure."""
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    parts = []
+    for path in shards:
+        try:
+            parts.append(np.load(path))
+        except (ValueError, OSError, EOFError) as err:
+            raise InputError(path, f"not a readable logits array ({err}); delete it and rerun") from None
+    logits = np.concatenate(parts) if parts else np.empty((0, len(data.classes)), dtype=np.float32)
+    if logits.shape != (len(data.table), len(data.classes)):
+        raise SeqlrpError(f"predict: the shards hold logits of shape {logits.shape}, the data set needs "
+                          f"{(len(data.table), len(data.classes))}; rerun the predict_shard jobs")
+    return finish_predictions(data, logits, outputs)
+
+
+def finish_predictions(data, logits: np.ndarray, outputs: Mapping[str, str]) -> list[dict]:
+    """Predictions, metrics and the ROC/PR figure of ``data`` (ExtractedData) from its logits (N, K)."""
     probs = softmax(logits)
-    labels, splits = data.labels, data.splits
+    labels, splits, labeled = data.labels, data.splits, data.labeled
     write_predictions(data.table, data.classes, logits, probs, outputs["predictions"])
-    rows = metrics_rows(labels, probs, splits, data.classes)
+    rows = metrics_rows(labels[labeled], probs[labeled], splits[labeled], data.classes) if labeled.any() else []
+    rows += unlabeled_rows(splits[~labeled])
     write_metrics(rows, outputs["metrics"])
-    plot_roc_pr(labels, probs, splits, data.classes, outputs["figure"])
+    if labeled.any():
+        plot_roc_pr(labels[labeled], probs[labeled], splits[labeled], data.classes, outputs["figure"])
+    else:
+        log.info("no window has a class (genome-wide tiles): no metrics, the figure shows the predicted probabilities")
+        plot_unlabeled(probs, data.classes, outputs["figure"])
     for row in rows:
         if row["class"] == "all":
             log.info(

@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from .errors import SeqlrpError
+from .errors import SeqlrpError, output_error
 
 
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
@@ -18,16 +18,26 @@ def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> Non
 
 
 def run_stage(snakemake, main: Callable[[object], object]) -> None:
-    """Run ``main(snakemake)`` with logging set up; a :class:`SeqlrpError` ends in one line, exit 1."""
+    """Run ``main(snakemake)`` with logging set up; a :class:`SeqlrpError` or a file-system error
+    (disk full, no permission, ...) ends in one line on stderr and in the log, exit status 1."""
     log_path = snakemake.log[0] if len(snakemake.log) else None
-    setup_logging(log_path)
     try:
+        setup_logging(log_path)
         main(snakemake)
     except SeqlrpError as err:
-        line = f"seqlrp: error: {err}"
-        logging.shutdown()
-        if log_path:
+        _fail(f"seqlrp: error: {err}", log_path)
+    except OSError as err:
+        where = err.filename or "output"
+        _fail(f"seqlrp: error: {output_error(where, err) or f'{where}: {err.strerror or err}'}", log_path)
+
+
+def _fail(line: str, log_path: str | None) -> None:
+    logging.shutdown()
+    if log_path:
+        try:
             with open(log_path, "a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
-        print(line, file=sys.stderr)
-        sys.exit(1)
+        except OSError:
+            pass  # the log itself is unwritable (full disk, no permission): stderr still has the line
+    print(line, file=sys.stderr)
+    sys.exit(1)

@@ -4,7 +4,8 @@ Columns: ``chrom, start, end, strand, name, class, split``. ``start``/``end`` ar
 genome coordinates, 0-based and half-open, always ``end - start == seq_len``; a window padded
 with N at a chromosome end keeps its true coordinates (``start`` may be negative, ``end`` may
 pass the chromosome length). ``strand`` ``-`` means the one-hot row is the reverse complement of
-the genome window. Row ``i`` of the table is row ``i`` of the one-hot array.
+the genome window. Row ``i`` of the table is row ``i`` of the one-hot array. ``class`` is empty
+for unlabeled windows (genome-wide tiles, whose ``split`` is ``tile``; see :mod:`seqlrp.tiling`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from .atomic import atomic_write_text
 from .errors import InputError
 
 COLUMNS = ("chrom", "start", "end", "strand", "name", "class", "split")
+UNLABELED = ""
+"""The class of a window that has none (a genome-wide tile)."""
 
 
 @dataclass
@@ -50,8 +53,9 @@ class RegionTable:
         return zip(self.chrom, self.start, self.end, self.strand, self.name, self.cls, self.split)
 
     def labels(self, classes: list[str]) -> np.ndarray:
-        """Class index (N,) int64 of every row, in the order of ``classes``."""
+        """Class index (N,) int64 of every row, in the order of ``classes``; -1 for an unlabeled row (class "")."""
         index = {name: i for i, name in enumerate(classes)}
+        index[UNLABELED] = -1
         return np.array([index[c] for c in self.cls], dtype=np.int64)
 
 

@@ -1,4 +1,8 @@
 # Shared helpers: which inputs the run uses (user data or the generated demo) and the targets.
+import os
+import hashlib
+import json
+import math
 import re
 import sys
 
@@ -12,18 +16,70 @@ ATTR_DIR = f"{RESULTS}/attributions"
 TRACKS_DIR = f"{RESULTS}/tracks"
 SEQLETS_DIR = f"{RESULTS}/seqlets"
 MOTIFS_DIR = f"{RESULTS}/motifs"
+EVAL_DIR = f"{RESULTS}/evaluation"
+REPORT = f"{RESULTS}/report.html"
 # a user checkpoint replaces training: rule import_model copies it to MODEL_DIR/model.pt
 MODEL_CHECKPOINT = config["model"].get("checkpoint")
+# GPUs a model job (train, predict, attribute, evaluate, diagnostics) asks the scheduler for
+GPUS = config["gpu"]
+# provenance recorded in the tracks: the SHA-256 of the settings that shape them (the config with
+# defaults filled in, less the sections of later stages and of scheduling, whose changes leave
+# the tracks as they are and so must not rerun them)
+NOT_SHAPING_TRACKS = ("seqlets", "motifs", "evaluate", "diagnostics", "report", "gpu", "shard_size")
+CONFIG_SHA256 = hashlib.sha256(json.dumps({k: v for k, v in config.items() if k not in NOT_SHAPING_TRACKS},
+                                          sort_keys=True, default=str).encode()).hexdigest()
+# data-set rows per predict/attribute job (0 = one job)
+SHARD_SIZE = config["shard_size"]
+ATTR_FILES = ["ohe.npz", "attr.npz", "hyp.npz", "regions.tsv", "settings.json"]
 
+
+def tile_settings(section, checkpoint):
+    """The `tile` section with `size` and `stride` filled in, and the model's class names (logit order).
+
+    Both come from the checkpoint, read at start-up without loading its weights; a tile size other
+    than the model's seq_len, a stride above it or an unusable checkpoint end the run with one line.
+    """
+    try:
+        from seqlrp.checkpoint import read_info
+        from seqlrp.errors import SeqlrpError
+    except ImportError:  # snakemake from an environment without the package: use the repository's copy
+        sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+        from seqlrp.checkpoint import read_info
+        from seqlrp.errors import SeqlrpError
+    try:
+        info = read_info(checkpoint)
+    except SeqlrpError as err:
+        sys.exit(f"seqlrp: error: {err}")
+    size = section.get("size") or info.seq_len
+    if size != info.seq_len:
+        sys.exit(f"seqlrp: error: config: tile.size {size} differs from the seq_len {info.seq_len} of model.checkpoint "
+                 f"{checkpoint}: tiles are the model's input windows (leave tile.size out to take the model's)")
+    stride = section.get("stride") or size
+    if stride > size:
+        sys.exit(f"seqlrp: error: config: tile.stride {stride} exceeds tile.size {size}: the bases between tiles would go unexplained")
+    return {**section, "size": size, "stride": stride}, list(info.classes)
+
+
+# genome-wide tiling (config `tile`) replaces the regions: windows over whole chromosomes, which have
+# no labels, so a trained model explains them and its checkpoint names the classes
+TILE, TILE_CLASSES = None, None
+if config.get("tile") is not None:  # `tile: {}` tiles with every default
+    if config.get("regions") or config.get("sequences"):
+        sys.exit("seqlrp: error: config: give either 'tile' (windows over whole chromosomes) or 'regions' or 'sequences', not more than one")
+    if not config.get("genome"):
+        sys.exit("seqlrp: error: config: 'tile' cuts the chromosomes of 'genome': give the genome FASTA")
+    if not MODEL_CHECKPOINT:
+        sys.exit("seqlrp: error: config: 'tile' needs model.checkpoint: tiles have no labels to train a model on")
+    TILE, TILE_CLASSES = tile_settings(config["tile"], MODEL_CHECKPOINT)
 if config.get("sequences") and (config.get("genome") or config.get("regions")):
     sys.exit("seqlrp: error: config: give either 'sequences' or 'genome' + 'regions', not both")
-if bool(config.get("genome")) != bool(config.get("regions")):
+if not TILE and bool(config.get("genome")) != bool(config.get("regions")):
     sys.exit("seqlrp: error: config: 'genome' and 'regions' go together (a FASTA and one BED/narrowPeak per class)")
 
 USES_DEMO = not (config.get("sequences") or config.get("genome"))
 DEMO_CLASSES = {"positive": f"{DEMO_DIR}/positive.narrowPeak", "negative": f"{DEMO_DIR}/negative.bed"}
-# class names in label order, as the extract stage will number them
-CLASSES = list(config.get("sequences") or config.get("regions") or DEMO_CLASSES)
+# class names in label order, as the extract stage will number them (a tiled run: the model's)
+CLASSES = TILE_CLASSES or list(config.get("sequences") or config.get("regions") or DEMO_CLASSES)
 METHODS = list(config["attribute"]["methods"])
 
 
@@ -54,6 +110,57 @@ def motif_truth(wildcards):
     return {"truth": config["motifs"]["truth"]} if config["motifs"].get("truth") else {}
 
 
+def n_shards():
+    """How many shards the data set's rows make (read from the extract checkpoint's summary)."""
+    with open(checkpoints.extract.get().output.info, encoding="utf-8") as handle:
+        n_windows = json.load(handle)["n_windows"]
+    return max(1, math.ceil(n_windows / SHARD_SIZE)) if SHARD_SIZE > 0 else 1
+
+
+def predict_shards(wildcards):
+    return expand(f"{MODEL_DIR}/shards/logits.{{shard}}.npy", shard=range(n_shards()))
+
+
+def attribute_shards(wildcards):
+    return expand(f"{ATTR_DIR}/{wildcards.cls}.{wildcards.method}/shards/{{shard}}/{{name}}",
+                  shard=range(n_shards()), name=ATTR_FILES)
+
+
+def evaluation_truth():
+    """The truth BED of the ground-truth evaluation (demo truth or evaluate.truth), or None."""
+    if USES_DEMO:
+        return f"{DEMO_DIR}/truth.bed"
+    return config.get("evaluate", {}).get("truth")
+
+
+def report_inputs(wildcards):
+    """Named input groups of the report: the outputs of every stage the page shows; the evaluation's only
+    when a truth BED exists (evaluation_truth()), the training log only when the model was trained here."""
+    pairs = dict(cls=CLASSES, method=METHODS)
+    inputs = {
+        "model": f"{MODEL_DIR}/model.pt",
+        "metrics": f"{MODEL_DIR}/metrics.tsv",
+        "roc_pr": f"{MODEL_DIR}/roc_pr.png",
+        "info": f"{DATA_DIR}/dataset.json",
+        "attributions": expand(f"{ATTR_DIR}/{{cls}}.{{method}}/{{name}}", **pairs, name=["regions.tsv", "settings.json"]),
+        "tracks": expand(f"{TRACKS_DIR}/{{cls}}.{{method}}.{{ext}}", **pairs, ext=["bw", "bedGraph.gz"]),
+        "seqlets": expand(f"{SEQLETS_DIR}/{{cls}}.{{method}}.{{ext}}", **pairs, ext=["bed", "json"]),
+        "motifs": expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/{{name}}", **pairs,
+                         name=["motifs.tsv", "tomtom.tsv", "logos", "regions"]),
+        "diagnostics": [f"{EVAL_DIR}/diagnostics.tsv", f"{EVAL_DIR}/diagnostics"],
+    }
+    if not MODEL_CHECKPOINT:
+        inputs["history"] = f"{MODEL_DIR}/train_log.tsv"
+    if evaluation_truth() is not None:
+        inputs["evaluation"] = [f"{EVAL_DIR}/{name}" for name in ("summary.tsv", "deletion.tsv", "sweep.png", "deletion.png")]
+    return inputs
+
+
+def report_input_files():
+    """The run's input files, listed in the report with size and SHA-256 (None entries are skipped)."""
+    return [*extract_inputs(None), MODEL_CHECKPOINT, evaluation_truth(), config["motifs"].get("truth")]
+
+
 def all_outputs():
     targets = [f"{DATA_DIR}/onehot.npy", f"{DATA_DIR}/regions.tsv", f"{DATA_DIR}/dataset.json"]
     if USES_DEMO:
@@ -67,4 +174,7 @@ def all_outputs():
     targets += expand(f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed", cls=CLASSES, method=METHODS)
     targets += expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/{{name}}", cls=CLASSES, method=METHODS,
                       name=["motifs.meme", "tomtom.tsv", "motifs.tsv", "logos", "regions"])
+    if evaluation_truth():
+        targets += [f"{EVAL_DIR}/{name}" for name in ("summary.tsv", "deletion.tsv", "sweep.png", "deletion.png")]
+    targets += [f"{EVAL_DIR}/diagnostics.tsv", f"{EVAL_DIR}/diagnostics", REPORT]
     return targets

@@ -1,7 +1,8 @@
-# Stage extract: regions (or FASTA records) -> one-hot windows, regions table, splits.
+# Stage extract: regions (or FASTA records, or genome-wide tiles) -> one-hot windows, regions table, splits.
+# A checkpoint: the number of windows it finds decides how many predict/attribute shards follow.
 
 
-rule extract:
+checkpoint extract:
     input:
         extract_inputs,
     output:
@@ -17,6 +18,8 @@ rule extract:
         seed=config["seed"],
         extract=config["extract"],
         split=config["split"],
+        tile=TILE or {},
+        classes=CLASSES,
     log:
         f"{LOGS}/extract.log",
     benchmark:

@@ -9,6 +9,7 @@ rule tracks:
         regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
         settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
         chrom_sizes=f"{DATA_DIR}/chrom_sizes.tsv",
+        model=f"{MODEL_DIR}/model.pt",
     output:
         bigwig=f"{TRACKS_DIR}/{{cls}}.{{method}}.bw",
         bedgraph=f"{TRACKS_DIR}/{{cls}}.{{method}}.bedGraph.gz",
@@ -18,6 +19,7 @@ rule tracks:
         else [],
     params:
         tracks=config["tracks"],
+        config_sha256=CONFIG_SHA256,
     wildcard_constraints:
         cls="|".join(re.escape(c) for c in CLASSES),
         method="|".join(re.escape(m) for m in METHODS),

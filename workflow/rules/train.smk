@@ -45,6 +45,7 @@ else:
         resources:
             mem_mb=8000,
             runtime=240,
+            gpu=GPUS,
         conda:
             "../../envs/seqlrp.yaml"
         script:

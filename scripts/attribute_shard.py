@@ -1,0 +1,22 @@
+"""Snakemake script for rule attribute_shard: relevance of one class's windows in one shard of rows."""
+
+import os
+import sys
+
+try:
+    import seqlrp  # noqa: F401
+except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
+    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
+
+from seqlrp.attribute import run
+from seqlrp.stage import run_stage
+
+
+def main(smk):
+    shard, size = int(smk.wildcards.shard), smk.params.shard_size
+    rows = (shard * size, (shard + 1) * size) if size > 0 else None
+    run(dict(smk.params.attribute), dict(smk.input.items()), dict(smk.output.items()),
+        cls=smk.wildcards.cls, method=smk.wildcards.method, threads=smk.threads, row_range=rows)
+
+
+run_stage(snakemake, main)  # noqa: F821
