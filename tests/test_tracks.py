@@ -123,3 +123,14 @@ def test_track_line_carries_method_composite_and_pruning():
     line = track_line("bound", "plrp", {"composite": "epsilon-gamma", "input_rule": "zbox", "prune": {"p_pos": 0.4, "mode": "mask"}}, "mean")
     assert line.startswith('track type=bedGraph name="bound plrp" description="seqlrp ')
     assert "epsilon-gamma, input rule zbox, PLRP-M p+=0.4 p-=0.2" in line and "overlaps mean" in line
+
+
+def test_observed_relevance_in_chunks_equals_one_pass():
+    rng = np.random.default_rng(3)
+    relevance = rng.standard_normal((11, 4, 9)).astype(np.float32)
+    onehot = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (11, 9))].transpose(0, 2, 1).copy()
+    onehot[4, :, 6] = 0  # an N base
+    expected = (relevance * onehot).sum(axis=1)
+    expected[4, 6] = np.nan
+    for chunk in (1, 3, 11, 64):
+        np.testing.assert_array_equal(observed_relevance(relevance, onehot, chunk=chunk), expected)

@@ -309,16 +309,17 @@ def evaluate(model_path: str | os.PathLike, data: ExtractedData, truth_path: str
     rows_out, curves, random_curves = [], [], {}
     # identical settings are computed once (and reported with that run's time); identical score
     # maps (plrp-p0 and unpruned LRP) share one deletion curve
-    computed: dict[tuple, tuple[np.ndarray, float]] = {}
+    computed: dict[tuple, tuple[np.ndarray, float]] = {}  # scores (n, L) and seconds, not the (n, 4, L) maps
     deleted: dict[tuple, np.ndarray] = {}
     jobs = [(cls, method) for cls in classes for method in options.methods]
     for cls, method in tqdm(jobs, desc="evaluate", unit="method", disable=not options.progress):
         n = min(len(cls.rows), options.ism_max_windows) if method.name == "ism" else len(cls.rows)
         key = (cls.name, _settings_key(method) or method.name)
         if key not in computed:
-            computed[key] = timed_attribution(model, method, cls.onehot[:n], cls.target, device, options)
-        attr, seconds = computed[key]
-        s = scores(method, attr, cls.onehot[:n])
+            attr, seconds = timed_attribution(model, method, cls.onehot[:n], cls.target, device, options)
+            computed[key] = (scores(method, attr, cls.onehot[:n]), seconds)
+            del attr
+        s, seconds = computed[key]
         drop_key = (cls.name, hashlib.sha256(s.tobytes()).hexdigest())
         if drop_key not in deleted:
             deleted[drop_key] = deletion_drops(logit_of(cls.target), cls.onehot[:n], cls.shuffled[:n], s,

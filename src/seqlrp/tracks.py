@@ -28,11 +28,19 @@ from .bigwig import BigWigWriter
 COMBINE = ("mean", "max", "absmax")
 
 
-def observed_relevance(relevance: np.ndarray, onehot: np.ndarray) -> np.ndarray:
-    """Relevance of the observed base (N, L) float32 from (N, 4, L) arrays; NaN where the base is N."""
-    onehot = np.asarray(onehot)
-    values = (np.asarray(relevance, dtype=np.float32) * onehot).sum(axis=1, dtype=np.float32)
-    values[onehot.sum(axis=1) == 0] = np.nan
+def observed_relevance(relevance: np.ndarray, onehot: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Relevance of the observed base (N, L) float32 from (N, 4, L) arrays; NaN where the base is N.
+
+    Works through ``chunk`` windows at a time, so memory-mapped inputs are never loaded whole
+    (the (N, 4, L) product of 100,000 1 kb windows alone would be 1.6 GB).
+    """
+    n, _, length = relevance.shape
+    values = np.empty((n, length), dtype=np.float32)
+    for lo in range(0, n, chunk):
+        x = np.asarray(onehot[lo : lo + chunk])
+        part = (np.asarray(relevance[lo : lo + chunk], dtype=np.float32) * x).sum(axis=1, dtype=np.float32)
+        part[x.sum(axis=1) == 0] = np.nan
+        values[lo : lo + chunk] = part
     return values
 
 
