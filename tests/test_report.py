@@ -207,6 +207,15 @@ def test_input_files_are_listed_with_size_and_hash(tmp_path):
     assert "2.0 KiB" in summary and "10 B" in summary and "missing" in summary
 
 
+def test_tiled_runs_caption_the_probability_histogram_not_a_roc(tmp_path):
+    results = make_run(tmp_path)
+    assert "ROC and precision-recall curves of the test split" in section(report(results), "classifier")
+    write_tsv(results / "model" / "metrics.tsv", ["split", "class", "auroc", "auprc", "accuracy", "n", "n_class"],
+              [["tile", "all", "NA", "NA", "NA", "40", "0"]])
+    classifier = section(report(results), "classifier")
+    assert "Predicted probabilities of the tiles" in classifier and "curves of the test split" not in classifier
+
+
 def test_missing_metrics_is_an_error_and_writes_nothing(tmp_path):
     results = make_run(tmp_path)
     (results / "model" / "metrics.tsv").unlink()

@@ -282,9 +282,12 @@ class _Builder:
         blocks = [element("p", "One-vs-rest per class and split; ", code("class = all"),
                           " is the macro average. ", code("n"), " windows in the split, ", code("n_class"),
                           " of that class."),
-                  tsv_table(metrics),
-                  self.png(self.results / "model" / "roc_pr.png", "ROC and precision-recall curves of the test split "
-                           f"({self.rel(self.results / 'model' / 'roc_pr.png')})")]
+                  tsv_table(metrics)]
+        figure_path = self.results / "model" / "roc_pr.png"
+        unlabeled = bool(metrics.rows) and all(row["split"] == "tile" for row in metrics.rows)
+        what = ("Predicted probabilities of the tiles (genome-wide tiling has no labels, so no ROC)" if unlabeled
+                else "ROC and precision-recall curves of the test split")
+        blocks.append(self.png(figure_path, f"{what} ({self.rel(figure_path)})"))
         history_path = self.results / "model" / "train_log.tsv"
         if history_path.is_file():
             history, problem = self.optional_tsv(history_path, ("epoch",))
