@@ -1,8 +1,8 @@
 # Shared helpers: which inputs the run uses (user data or the generated demo) and the targets.
-import os
 import hashlib
 import json
 import math
+import os
 import re
 import sys
 
@@ -20,7 +20,7 @@ EVAL_DIR = f"{RESULTS}/evaluation"
 REPORT = f"{RESULTS}/report.html"
 # a user checkpoint replaces training: rule import_model copies it to MODEL_DIR/model.pt
 MODEL_CHECKPOINT = config["model"].get("checkpoint")
-# GPUs a model job (train, predict, attribute, evaluate, diagnostics) asks the scheduler for
+# GPUs a model job (train, predict_shard, attribute_shard, evaluate, diagnostics) asks the scheduler for
 GPUS = config["gpu"]
 # provenance recorded in the tracks: the SHA-256 of the settings that shape them (the config with
 # defaults filled in, less the sections of later stages and of scheduling, whose changes leave
