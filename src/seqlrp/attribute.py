@@ -87,10 +87,9 @@ def select_rows(data: ExtractedData, cls: str, selection: str | os.PathLike) -> 
     Unlabeled windows (genome-wide tiles) belong to every class and to no split: each class
     explains all of them, under ``test`` as under ``all`` (a BED still narrows them down).
     """
-    unlabeled = ~data.labeled
-    of_class = (np.asarray(data.table.cls, dtype=object) == cls) | unlabeled
+    of_class = data.of_class(cls)
     if selection == "test":
-        rows = np.flatnonzero(of_class & ((data.splits == "test") | unlabeled))
+        rows = np.flatnonzero(of_class & ((data.splits == "test") | ~data.labeled))
     elif selection == "all":
         rows = np.flatnonzero(of_class)
     else:

@@ -37,6 +37,10 @@ class ExtractedData:
         """Mask (N,) bool of the windows that have a class (genome-wide tiles have none)."""
         return np.asarray(self.table.cls, dtype=object) != UNLABELED
 
+    def of_class(self, cls: str) -> np.ndarray:
+        """Mask (N,) of the windows of class ``cls``; unlabeled windows (tiles) count for every class."""
+        return (np.asarray(self.table.cls, dtype=object) == cls) | ~self.labeled
+
     @property
     def splits(self) -> np.ndarray:
         """Split name (N,) object: ``train``, ``valid`` or ``test``; ``tile`` for genome-wide tiles."""

@@ -228,9 +228,9 @@ def select_windows(data: ExtractedData, cls: str, has_truth: np.ndarray, options
     Windows of ``options.splits`` come first, split by split; every split is used when those
     hold none. At most ``options.max_windows``.
     """
-    unlabeled = ~data.labeled  # genome-wide tiles: candidates of every class, counted in the first preferred split
-    of_class = ((np.asarray(data.table.cls, dtype=object) == cls) | unlabeled) & has_truth
-    splits = np.where(unlabeled, options.splits[0], data.splits)
+    of_class = data.of_class(cls) & has_truth
+    # genome-wide tiles have no split: they count in the first preferred one
+    splits = np.where(data.labeled, data.splits, options.splits[0])
     rng = np.random.default_rng([options.seed, data.classes.index(cls)])
     chosen = [rng.permutation(np.flatnonzero(of_class & (splits == s))) for s in options.splits]
     rows = np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)

@@ -1,4 +1,5 @@
-"""Figures of the model stage: ROC and precision-recall curves, one line per class.
+"""Figures of the model stage: ROC and precision-recall curves, one line per class (or, for
+unlabeled genome-wide tiles, a histogram of the predicted probabilities).
 
 Drawn on a bare :class:`matplotlib.figure.Figure` (Agg canvas), so no GUI backend and no pyplot
 global state are involved.
@@ -64,3 +65,21 @@ def plot_roc_pr(
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     return split
+
+
+def plot_unlabeled(probs: np.ndarray, classes: Sequence[str], path: str | os.PathLike) -> None:
+    """Write the PNG shown instead of ROC/PR curves when no window has a class: a histogram of each
+    class's predicted probability (probs (N, K)) under a note saying why there are no curves."""
+    fig = Figure(figsize=(10, 4.5), dpi=100)
+    ax = fig.subplots()
+    bins = np.linspace(0, 1, 41)
+    for k, name in enumerate(classes):
+        ax.hist(probs[:, k], bins=bins, histtype="step", lw=1.5, label=name)
+    ax.set(xlabel="predicted probability", ylabel="windows", xlim=(0, 1),
+           title=f"no labels: {len(probs)} genome-wide tiles carry no class, so there are no ROC/PR curves")
+    if len(classes):
+        ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")

@@ -24,17 +24,16 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from torch import nn
 
 from .atomic import atomic_path, atomic_write_text
 from .checkpoint import check_compatible, load_model
-from .dataset import load_extracted
+from .dataset import ExtractedData, load_extracted
 from .device import autocast, choose_device, configure_threads
 from .errors import InputError, SeqlrpError
 from .metrics import accuracy, auroc, average_precision
 from .models import describe
-from .plots import plot_roc_pr
+from .plots import plot_roc_pr, plot_unlabeled
 from .split import SPLITS
 from .table import COLUMNS, RegionTable
 
@@ -129,24 +128,6 @@ def unlabeled_rows(splits: np.ndarray) -> list[dict]:
              "n": int((splits == split).sum()), "n_class": 0} for split in dict.fromkeys(splits.tolist())]
 
 
-def plot_unlabeled(probs: np.ndarray, classes: Sequence[str], path: str | os.PathLike) -> None:
-    """Write the PNG shown instead of ROC/PR curves when no window has a class: a histogram of each
-    class's predicted probability (probs (N, K)) under a note saying why there are no curves."""
-    fig = Figure(figsize=(10, 4.5), dpi=100)
-    ax = fig.subplots()
-    bins = np.linspace(0, 1, 41)
-    for k, name in enumerate(classes):
-        ax.hist(probs[:, k], bins=bins, histtype="step", lw=1.5, label=name)
-    ax.set(xlabel="predicted probability", ylabel="windows", xlim=(0, 1),
-           title=f"no labels: {len(probs)} genome-wide tiles carry no class, so there are no ROC/PR curves")
-    if len(classes):
-        ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-
-
 def _fmt(value) -> str:
     if isinstance(value, float):
         return "NA" if not np.isfinite(value) else f"{value:.6f}"
@@ -181,17 +162,17 @@ def predict(
     ``device``, ``mixed_precision``). Returns the metrics rows.
     """
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
-    logits = shard_logits(section, inputs, 0, len(data.table), threads=threads)
+    logits = shard_logits(section, inputs["model"], data, 0, len(data.table), threads=threads)
     return finish_predictions(data, logits, outputs)
 
 
-def shard_logits(section: Mapping, inputs: Mapping[str, str], lo: int, hi: int, *, threads: int | None = None) -> np.ndarray:
-    """Logits (hi - lo, n_classes) float32 of windows ``[lo, hi)`` of the data set (one shard)."""
+def shard_logits(section: Mapping, model_path: str | os.PathLike, data: ExtractedData, lo: int, hi: int, *,
+                 threads: int | None = None) -> np.ndarray:
+    """Logits (hi - lo, n_classes) float32 of windows ``[lo, hi)`` of ``data`` (one shard)."""
     configure_threads(threads)
     device = choose_device(section.get("device", "auto"))
-    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
-    model = load_model(inputs["model"], device=device)
-    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=inputs["model"])
+    model = load_model(model_path, device=device)
+    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
     hi = min(hi, len(data.table))
     log.info("predicting windows %d-%d of %d on %s (batch size %d)", lo, hi, len(data.table), device,
              section.get("batch_size", 512))
@@ -204,7 +185,8 @@ def predict_shard(section: Mapping, inputs: Mapping[str, str], output: str | os.
     """Write the logits of shard ``shard`` (windows ``[shard * shard_size, (shard + 1) * shard_size)``;
     ``shard_size`` 0 = all) to ``output`` (.npy, (n, n_classes) float32); return n."""
     lo, hi = (0, np.iinfo(np.int64).max) if shard_size <= 0 else (shard * shard_size, (shard + 1) * shard_size)
-    logits = shard_logits(section, inputs, lo, hi, threads=threads)
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    logits = shard_logits(section, inputs["model"], data, lo, hi, threads=threads)
     with atomic_path(output, suffix=".npy") as tmp:
         np.save(tmp, logits)
     return len(logits)
@@ -226,8 +208,8 @@ def gather_predictions(inputs: Mapping[str, str], shards: Sequence[str | os.Path
     return finish_predictions(data, logits, outputs)
 
 
-def finish_predictions(data, logits: np.ndarray, outputs: Mapping[str, str]) -> list[dict]:
-    """Predictions, metrics and the ROC/PR figure of ``data`` (ExtractedData) from its logits (N, K)."""
+def finish_predictions(data: ExtractedData, logits: np.ndarray, outputs: Mapping[str, str]) -> list[dict]:
+    """Predictions, metrics and the ROC/PR figure of ``data`` from its logits (N, K)."""
     probs = softmax(logits)
     labels, splits, labeled = data.labels, data.splits, data.labeled
     write_predictions(data.table, data.classes, logits, probs, outputs["predictions"])
