@@ -42,11 +42,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from . import baselines
-from .atomic import atomic_path, atomic_write_text
+from .atomic import atomic_write_text
 from .attribute import MethodSpec
 from .dataset import ExtractedData, load_extracted
 from .device import choose_device, configure_threads
@@ -64,6 +63,7 @@ from .evaluation import (
     relevance_mass_accuracy,
     truth_mask,
 )
+from .evaluation_plots import plot_deletion, plot_sweep
 from .lrp import relevance
 from .models import check_compatible, describe, load_model
 from .predict import predict_logits
@@ -338,7 +338,9 @@ def evaluate(model_path: str | os.PathLike, data: ExtractedData, truth_path: str
 
     write_summary(outputs["summary"], rows_out)
     write_deletion(outputs["deletion"], curves)
-    plot_sweep(outputs["sweep"], rows_out, options.methods)
+    composite = next((m.composite for m in options.methods if m.family == "plrp" and m.name.startswith("plrp-")),
+                     "epsilon-plus")
+    plot_sweep(outputs["sweep"], rows_out, composite)
     plot_deletion(outputs["deletion_plot"], curves, rows_out, random_curves, options.fractions)
     return rows_out
 
@@ -367,73 +369,6 @@ def write_deletion(path: str | os.PathLike, curves: Sequence[tuple[str, str, flo
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(DELETION_COLUMNS)
         writer.writerows([cls, method, f"{fraction:g}", _fmt(float(drop))] for cls, method, fraction, drop in curves)
-
-
-def _class_names(rows: Sequence[Mapping]) -> list[str]:
-    return list(dict.fromkeys(r["class"] for r in rows))
-
-
-def plot_sweep(path: str | os.PathLike, rows: Sequence[Mapping], methods: Sequence[Method]) -> None:
-    """AUROC, RMA and Gini (columns) against p (rows: classes); PLRP-lambda and PLRP-M lines, LRP dashed."""
-    classes = _class_names(rows) or ["(no class)"]
-    metrics = (("auroc", "AUROC"), ("rma", "relevance mass accuracy"), ("gini", "Gini index of |R|"))
-    composite = next((m.composite for m in methods if m.family == "plrp" and m.name.startswith("plrp-")), "epsilon-plus")
-    fig = Figure(figsize=(12, 3.4 * len(classes)), dpi=100)
-    axes = np.atleast_2d(fig.subplots(len(classes), 3, squeeze=False))
-    for i, cls in enumerate(classes):
-        of_class = {r["method"]: r for r in rows if r["class"] == cls}
-        for j, (key, label) in enumerate(metrics):
-            ax = axes[i, j]
-            for mode, colour, marker in (("lambda", "tab:blue", "o"), ("mask", "tab:orange", "s")):
-                points = sorted((r["p"], r[key]) for r in of_class.values()
-                                if r["method"].startswith("plrp-") and r["prune_mode"] in (mode, ""))
-                if points:
-                    ax.plot(*zip(*points), color=colour, marker=marker, lw=1.5,
-                            label=f"PLRP-{'λ' if mode == 'lambda' else 'M'}")
-            reference = of_class.get(f"lrp-{composite}")
-            if reference is not None and np.isfinite(reference[key]):
-                ax.axhline(reference[key], color="grey", ls="--", lw=1, label=f"LRP {composite}")
-            ax.set(xlabel="pruned share p (p⁻ = p/2)", ylabel=label, title=f"{cls}: {label}")
-            ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-
-
-def plot_deletion(path: str | os.PathLike, curves: Sequence[tuple[str, str, float, float]], rows: Sequence[Mapping],
-                  random_curves: Mapping[str, np.ndarray], fractions: Sequence[float]) -> None:
-    """Mean logit drop against the replaced fraction, one panel per class; PLRP sweep lines in grey."""
-    classes = _class_names(rows) or ["(no class)"]
-    fig = Figure(figsize=(6.5 * len(classes), 4.8), dpi=100)
-    axes = fig.subplots(1, len(classes), squeeze=False)[0]
-    family = {(r["class"], r["method"]): r for r in rows}
-    for ax, cls in zip(axes, classes):
-        methods = list(dict.fromkeys(m for c, m, _, _ in curves if c == cls))
-        colours = iter(f"C{k % 10}" for k in range(len(methods)))
-        swept = False
-        largest = max((r["n_sequences"] for r in rows if r["class"] == cls), default=0)
-        for method in methods:
-            xs, ys = zip(*[(f, d) for c, m, f, d in curves if c == cls and m == method])
-            if method.startswith("plrp-"):
-                ax.plot(xs, ys, color="lightgrey", lw=0.8, zorder=1, label=None if swept else "PLRP sweep")
-                swept = True
-                continue
-            row = family[(cls, method)]
-            subset = f", n={row['n_sequences']}" if row["n_sequences"] < largest else ""
-            ax.plot(xs, ys, color=next(colours), lw=1.5, marker=".", zorder=2,
-                    label=f"{method} (AOPC {row['aopc']:.3g}{subset})")
-        if cls in random_curves:
-            ax.plot(fractions, random_curves[cls], color="black", ls=":", lw=1.2, label="random order")
-        ax.set(xlabel="share of positions replaced (most relevant first)", ylabel="mean logit drop",
-               title=f"deletion, {cls}")
-        ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
 
 
 def run(section: Mapping, attribute_methods: Mapping[str, Mapping], seed: int, inputs: Mapping[str, str],
