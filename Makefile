@@ -11,7 +11,7 @@ CONFIG   ?= config/config.yaml
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.seqlrp-installed
 
-.PHONY: demo test venv lint bench report-check clean
+.PHONY: demo test venv lint check-config bench report-check clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile $(CONFIG)
+
+# one line per problem (file:line: key: problem) for config files Snakemake cannot even parse,
+# and the schema check of the merged files, without starting the pipeline
+check-config: $(STAMP)
+	$(BIN)/python -m seqlrp.config_file config/config.yaml $(CONFIG)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py

@@ -1,5 +1,6 @@
 # seqlrp: explain one-hot DNA classifiers with (pruned) Layer-wise Relevance Propagation.
 # Thin entry point: configuration, schema validation, stage includes and the default target.
+import os
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -7,18 +8,35 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+try:
+    import seqlrp  # noqa: F401
+except ImportError:  # snakemake from an environment without the package: use the repository's copy
+    sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from seqlrp.config_file import read_yaml_file, schema_error_line
+from seqlrp.errors import SeqlrpError
 
-configfile: "config/config.yaml"
+DEFAULT_CONFIG = "config/config.yaml"
+# Snakemake parses --configfile files before this file runs (a broken one ends there: `make
+# check-config` names its line); the default config is parsed here, so it gets one line too
+try:
+    if os.path.exists(DEFAULT_CONFIG):
+        read_yaml_file(DEFAULT_CONFIG)
+except SeqlrpError as err:
+    sys.exit(f"seqlrp: error: {err}")
 
+
+configfile: DEFAULT_CONFIG
+
+
+# the config files in merge order (later override earlier): the default, then --configfile ones
+CONFIG_FILES = sorted(workflow.configfiles, key=lambda f: str(f) != DEFAULT_CONFIG)
 
 try:
     validate(config, "workflow/schemas/config.schema.yaml")
 except WorkflowError as err:
-    # One line instead of Snakemake's dump of the whole schema: file, key path, problem.
+    # One line instead of Snakemake's dump of the whole schema: the file holding the key, its line, the problem.
     problem = err.__context__ or err  # the jsonschema ValidationError Snakemake wrapped
-    where = ".".join(str(p) for p in getattr(problem, "absolute_path", [])) or "top level"
-    source = ", ".join(str(f) for f in workflow.configfiles) or "config"
-    sys.exit(f"seqlrp: error: {source}: {where}: {getattr(problem, 'message', problem)}")
+    sys.exit(f"seqlrp: error: {schema_error_line(problem, CONFIG_FILES)}")
 
 
 include: "workflow/rules/common.smk"
@@ -33,6 +51,7 @@ include: "workflow/rules/motifs.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/igv.smk"
 
 
 rule all:

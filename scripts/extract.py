@@ -23,6 +23,7 @@ def main(smk):
         "split": dict(smk.params.split),
         "tile": dict(smk.params.tile) if smk.params.tile else None,
         "classes": list(smk.params.classes),
+        "index_dir": smk.params.index_dir,
     }
     extract(config, dict(smk.output.items()), progress=True)
 

@@ -49,7 +49,7 @@ def outputs(directory):
 def test_selects_test_split_of_the_class_and_explains_its_own_logit(tmp_path, data, model_path):
     out = outputs(tmp_path / "b.plrp")
     spec = MethodSpec(composite="epsilon-plus", prune={"p_pos": 0.25, "mode": "lambda"})
-    n = attribute(model_path, data, "b", "plrp", spec, out, AttributeOptions(batch_size=4, progress=False))
+    n = attribute(model_path, data, "b", "plrp", spec, out, AttributeOptions(selection="test", batch_size=4, progress=False))
     expected_rows = [i for i in range(30) if i % 2 == 1 and i % 5 in (1, 2, 4)]
     assert n == len(expected_rows)
     with open(out["regions"], newline="") as handle:

@@ -93,7 +93,7 @@ def test_class_with_no_usable_region(tmp_path, small_genome):
 # --- the same through the pipeline: exit code, one line on stderr, nothing left behind -------
 
 def _pipeline_config(tmp_path, fasta, bed, **extra):
-    config = {"genome": str(fasta), "regions": {"a": str(bed), "b": str(bed)}, "seq_len": 10}
+    config = {"genome": str(fasta), "regions": {"a": str(bed), "b": str(bed)}, "seq_len": 64}
     config.update(extra)
     return config
 
@@ -147,10 +147,10 @@ def test_pipeline_missing_fasta_is_reported_before_running(tmp_path):
 @pytest.mark.parametrize(
     "override,pattern",
     [
-        ({"seq_lenn": 100}, r"config\.yaml: top level: Additional properties are not allowed \('seq_lenn' was unexpected\)"),
-        ({"extract": {"padding": "N"}}, r"config\.yaml: extract: Additional properties are not allowed \('padding' was"),
-        ({"seq_len": 0}, r"config\.yaml: seq_len: 0 is less than the minimum of 1"),
-        ({"seq_len": -3}, r"config\.yaml: seq_len: -3 is less than the minimum of 1"),
+        ({"seq_lenn": 100}, r"config\.yaml:1: top level: Additional properties are not allowed \('seq_lenn' was unexpected\)"),
+        ({"extract": {"padding": "N"}}, r"config\.yaml:\d+: extract: Additional properties are not allowed \('padding' was"),
+        ({"seq_len": 0}, r"config\.yaml:\d+: seq_len: 0 is less than the minimum of 1"),
+        ({"seq_len": -3}, r"config\.yaml:\d+: seq_len: -3 is less than the minimum of 1"),
         ({"genome": "g.fa"}, r"config: 'genome' and 'regions' go together"),
         ({"sequences": {"a": "a.fa"}, "genome": "g.fa", "regions": {"a": "a.bed"}}, r"either 'sequences' or 'genome'"),
     ],

@@ -95,16 +95,17 @@ def test_discovery_end_to_end_recovers_planted_jaspar_motif(tmp_path, jaspar):
     assert (out / "logos" / f"{short}.png").stat().st_size > 5000 and (out / "logos" / f"{short}.svg").exists()
     assert len(list((out / "regions").glob("*.png"))) == 2
     assert (out / "regions" / "01.chr1_149000_149100.png").exists()  # highest logit first
-    instances = (out / "instances.bed").read_text().splitlines()
+    track, *instances = (out / "instances.bed").read_text().splitlines()
+    assert track.startswith('track name="bound lrp motif instances"') and 'itemRgb="On"' in track
     assert len(instances) >= int(found[0]["n_seqlets"])
-    # the seqlets of the CTCF motif sit on the planted instances
+    # the seqlets of the CTCF motif sit on the planted instances, named after the matched factor
     hits_planted = 0
     for line in instances:
         chrom, lo, hi, name = line.split("\t")[:4]
         i = int(lo) // 1000
         lo_site = 1000 * i + starts[i] if i % 2 == 0 else 1000 * i + 100 - starts[i] - 15  # odd rows: - windows
         site = (lo_site, lo_site + 15)
-        hits_planted += name == found[0]["motif"] and int(lo) < site[1] and int(hi) > site[0]
+        hits_planted += name == f"{found[0]['best_name']}({CTCF})" and int(lo) < site[1] and int(hi) > site[0]
     assert hits_planted >= 0.9 * int(found[0]["n_seqlets"])
 
 
@@ -237,8 +238,8 @@ def test_meme_entries_and_instances(tmp_path):
         assert [m.name for m in biomotifs.parse(handle, "minimal")] == ["pos.lrp.pos_0", "pos.lrp.pos_0.cwm"]
     # window 0 on +: [100 + 2, 100 + 7) +; window 1 on - with end 300: [300 - 8, 300 - 3), reverse motif -> +
     write_instances_bed(tmp_path / "i.bed", [motif], ["chr1", "chr2"], np.array([100, 200]), np.array([200, 300]), ["+", "-"])
-    assert (tmp_path / "i.bed").read_text().splitlines() == ["chr1\t102\t107\tpos.lrp.pos_0\t0\t+",
-                                                            "chr2\t292\t297\tpos.lrp.pos_0\t0\t+"]
+    assert (tmp_path / "i.bed").read_text().splitlines() == ["chr1\t102\t107\tpos.lrp.pos_0\t0\t+\t102\t107\t255,0,0",
+                                                            "chr2\t292\t297\tpos.lrp.pos_0\t0\t+\t292\t297\t255,0,0"]
     hits = [Hit("pos.lrp.pos_0", "X", "x", 1e-3, 0.2, 0, 5, "+"), Hit("pos.lrp.pos_0.cwm", "Y", "y", 1e-4, 0.01, 0, 5, "+")]
     assert best_hits([motif], hits)["pos.lrp.pos_0"] == (hits[1], "cwm")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,38 @@ def _default_mode() -> int:
 
 
 _FILE_MODE = _default_mode()
+
+# what tempfile.mkstemp puts between prefix and suffix: 8 characters of [a-z0-9_]
+_RANDOM_PART = r"[a-z0-9_]{8}"
+
+
+def _temporary_name(name: str) -> re.Pattern:
+    """The names :func:`atomic_path` gives the temporary files of ``name``."""
+    return re.compile(rf"\.{re.escape(name)}\.{_RANDOM_PART}\.tmp(\.[A-Za-z0-9]+)*")
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an interrupted writer of ``path`` left beside it; return them.
+
+    A process killed outright (``kill -9``, an out-of-memory kill, a cluster's time limit) cannot
+    remove its temporary file. Call this when the job that writes ``path`` starts again. For a
+    directory ``path`` (a stage writing a folder of files) the temporaries inside it go too.
+    Only names :func:`atomic_path` makes are touched.
+    """
+    target = Path(path)
+    removed: list[Path] = []
+    candidates: list[tuple[Path, re.Pattern]] = []
+    if target.parent.is_dir():
+        pattern = _temporary_name(target.name)
+        candidates += [(entry, pattern) for entry in target.parent.iterdir()]
+    if target.is_dir():
+        any_name = re.compile(rf"\..+\.{_RANDOM_PART}\.tmp(\.[A-Za-z0-9]+)*")
+        candidates += [(entry, any_name) for entry in target.rglob(".*.tmp*")]
+    for entry, pattern in candidates:
+        if pattern.fullmatch(entry.name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 @contextlib.contextmanager

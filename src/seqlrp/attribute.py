@@ -141,7 +141,7 @@ class AttributeOptions:
     """``row_range`` (lo, hi): explain only the selected windows whose data-set row is in
     ``[lo, hi)`` — one shard of a sharded run (None: all of them)."""
 
-    selection: str = "test"
+    selection: str = "all"
     batch_size: int = 128
     device: str = "auto"
     progress: bool = True
@@ -266,6 +266,6 @@ def run(config: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], 
         raise SeqlrpError(f"attribute: method {method!r} is not configured (configured: {', '.join(methods)})")
     spec = MethodSpec.from_config(method, methods[method])
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
-    options = AttributeOptions(selection=config.get("regions", "test"), batch_size=config.get("batch_size", 128),
+    options = AttributeOptions(selection=config.get("regions", "all"), batch_size=config.get("batch_size", 128),
                                device=config.get("device", "auto"), row_range=row_range)
     return attribute(inputs["model"], data, cls, method, spec, outputs, options, threads)

@@ -164,7 +164,9 @@ def format_bedgraph(chrom: str, starts: np.ndarray, ends: np.ndarray, values: np
 class BedGraphWriter:
     """Write ``path`` (bgzip bedGraph) and ``index_path`` (its tabix index) in one pass.
 
-    ``track_line`` (without newline; None for none) opens the file and is skipped by the index.
+    ``track_line`` (without final newline; None for none) opens the file: one or more header
+    lines (a ``#seqlrp provenance`` comment, then the ``track`` line), all skipped by the index,
+    whose ``line_skip`` is their count (what ``tabix -p bed -S <count>`` writes).
     Intervals come through :meth:`add`, one chromosome after another (a chromosome may span
     several calls but may not come back later), sorted by start and not overlapping.
     ``compress_level`` follows :func:`seqlrp.bgzf.compress_block` (1-3 ISA-L, 4-9 zlib);
@@ -181,8 +183,9 @@ class BedGraphWriter:
         self._bgzf = BgzfWriter(path, compress_level, threads)
         skip = 0
         if track_line is not None:
-            self._bgzf.write((track_line.rstrip("\n") + "\n").encode())
-            skip = 1
+            header = track_line.rstrip("\n") + "\n"
+            self._bgzf.write(header.encode())
+            skip = header.count("\n")
         self._index = TabixIndexBuilder(line_skip=skip)
         self._buffer = np.empty(0, dtype=np.uint8)  # reused text buffer: no fresh pages per call
         self._closed = False

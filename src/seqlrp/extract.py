@@ -25,7 +25,7 @@ from .genome import Genome, gather_windows
 from .onehot import codes_from_str, onehot_from_codes, reverse_complement_codes
 from .records import read_records
 from .regions import read_regions
-from .split import assign_splits
+from .split import assign_splits, duplicate_groups
 from .table import RegionTable, write_regions_tsv
 from .tiling import extract_tiles
 
@@ -33,6 +33,36 @@ log = logging.getLogger(__name__)
 
 CENTRES = ("summit", "midpoint")
 OUT_OF_BOUNDS = ("pad", "drop")
+# a record shorter than seq_len is padded with N; past this factor the windows are mostly padding
+MAX_PADDING_FACTOR = 2
+# one-hot rows converted at a time when writing onehot.npy
+ONEHOT_CHUNK_BYTES = 64 << 20
+# share of the machine's memory extraction may plan to use
+MEMORY_SHARE = 0.8
+
+
+def physical_memory() -> int:
+    """Bytes of memory of this machine (0 when the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_memory(n_windows: int, seq_len: int, longest: int, available: int | None = None) -> None:
+    """Refuse, before allocating, an extraction that cannot fit in memory.
+
+    Extraction holds the codes (n_windows, seq_len) uint8, one chromosome's codes with seq_len of
+    N padding on both sides (``longest`` + 2 seq_len bytes) and a 64 MiB one-hot chunk.
+    ``available`` defaults to :func:`physical_memory`; 0 skips the check.
+    """
+    available = physical_memory() if available is None else available
+    needed = n_windows * seq_len + longest + 2 * seq_len + ONEHOT_CHUNK_BYTES
+    if available and needed > MEMORY_SHARE * available:
+        raise SeqlrpError(
+            f"extracting {n_windows:,} windows of seq_len {seq_len:,} needs about {needed / 2**30:.1f} GiB of memory, "
+            f"more than {MEMORY_SHARE:.0%} of this machine's {available / 2**30:.1f} GiB: lower seq_len or split the regions"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +131,13 @@ def windows_from_regions(
             chrom_len = genome.lengths.get(region.chrom)
             if chrom_len is None:
                 raise InputError(path, _chrom_mismatch_message(region.chrom, genome, region_chroms), region.line)
+            if region.end > chrom_len:
+                raise InputError(
+                    path,
+                    f"region {region.chrom}:{region.start}-{region.end} ends past the end of {region.chrom}, which is "
+                    f"{chrom_len:,} bp long in {genome.path.name}: are the regions from another genome build?",
+                    region.line,
+                )
             start = options.window_start(region.centre(options.centre == "summit"))
             if start < 0 or start + length > chrom_len:
                 if options.out_of_bounds == "drop":
@@ -133,13 +170,24 @@ def codes_from_genome(genome: Genome, table: RegionTable, length: int, progress:
 
 
 def dataset_from_genome(
-    genome_path: str | os.PathLike, class_files: Mapping[str, str | os.PathLike], options: ExtractOptions, progress: bool = True
+    genome_path: str | os.PathLike, class_files: Mapping[str, str | os.PathLike], options: ExtractOptions, progress: bool = True,
+    index_dir: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Extract the windows of BED/narrowPeak regions (one file per class) from a genome FASTA."""
+    """Extract the windows of BED/narrowPeak regions (one file per class) from a genome FASTA.
+
+    A missing or stale FASTA index is rebuilt into ``index_dir`` (see :class:`seqlrp.genome.Genome`).
+    """
     if not class_files:
         raise SeqlrpError("no classes: 'regions' must map at least one class name to a BED/narrowPeak file")
-    with Genome(genome_path) as genome:
+    with Genome(genome_path, index_dir=index_dir) as genome:
+        longest = max(genome.lengths, key=genome.lengths.get)
+        if options.seq_len > genome.lengths[longest]:
+            raise SeqlrpError(
+                f"seq_len {options.seq_len:,} is longer than the longest chromosome of {genome.path.name} "
+                f"({longest}, {genome.lengths[longest]:,} bp): every window would be mostly N padding"
+            )
         table, counts = windows_from_regions(genome, class_files, options)
+        check_memory(len(table), options.seq_len, genome.lengths[longest])
         codes = codes_from_genome(genome, table, options.seq_len, progress)
         sizes = dict(genome.lengths)
     return Dataset(codes, table, list(class_files), sizes, {"source": "genome", "genome": str(genome_path), "counts": counts})
@@ -161,9 +209,17 @@ def dataset_from_records(
     rows: list[np.ndarray] = []
     sizes: dict[str, int] = {}
     counts: dict[str, dict[str, int]] = {}
+    records = {cls: read_records(path) for cls, path in class_fastas.items()}
+    longest = max((len(r.sequence) for recs in records.values() for r in recs), default=0)
+    if length > MAX_PADDING_FACTOR * longest:
+        raise SeqlrpError(
+            f"seq_len {length:,} is more than {MAX_PADDING_FACTOR}x the longest sequence ({longest:,} bp) of "
+            f"{', '.join(map(str, class_fastas.values()))}: every window would be mostly N padding"
+        )
+    check_memory(sum(map(len, records.values())), length, longest)
     for cls, path in class_fastas.items():
         tally = Counter(regions=0, padded=0, dropped=0, cropped=0)
-        for record in read_records(path):
+        for record in records[cls]:
             tally["regions"] += 1
             start = options.window_start((record.start + record.end) // 2)
             end = start + length
@@ -190,13 +246,15 @@ def dataset_from_records(
     return Dataset(codes, table, list(class_fastas), sizes, {"source": "sequences", "counts": counts})
 
 
-def write_dataset(dataset: Dataset, onehot_path, regions_path, chrom_sizes_path, info_path, chunk: int = 8192) -> None:
+def write_dataset(dataset: Dataset, onehot_path, regions_path, chrom_sizes_path, info_path, chunk: int | None = None) -> None:
     """Write one-hot (N, 4, L) uint8 ``.npy``, regions TSV, contig sizes and a JSON summary.
 
     Each file appears only once complete (temporary file + rename). The one-hot array is
-    written in chunks through a memory map, so memory stays at the size of the codes.
+    written in chunks of ``chunk`` rows (default: 64 MiB of one-hot) through a memory map, so
+    memory stays at the size of the codes.
     """
     n, length = dataset.codes.shape
+    chunk = chunk or max(1, ONEHOT_CHUNK_BYTES // (4 * length))
     with atomic_path(onehot_path, suffix=".npy") as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, 4, length))
         for lo in range(0, n, chunk):
@@ -210,6 +268,23 @@ def write_dataset(dataset: Dataset, onehot_path, regions_path, chrom_sizes_path,
     with atomic_write_text(info_path) as handle:
         json.dump(dataset.info, handle, indent=2, sort_keys=True)
         handle.write("\n")
+
+
+def log_duplicates(dataset: Dataset, groups: np.ndarray) -> dict[str, int]:
+    """Log how many windows repeat an earlier one (same bases on either strand) and how many of
+    those carry another class's label; return both counts for ``dataset.json``."""
+    repeats = np.flatnonzero(groups != np.arange(groups.size))
+    classes = np.asarray(dataset.table.cls, dtype=object)
+    conflicting = int(np.count_nonzero(classes[repeats] != classes[groups[repeats]]))
+    if not repeats.size:
+        log.info("duplicates: none (no window repeats another)")
+    else:
+        log.warning("duplicates: %d of %d windows repeat an earlier window (identical bases on either strand); each "
+                    "stays in the split of its first copy", repeats.size, groups.size)
+    if conflicting:
+        log.warning("duplicates: %d windows are identical to a window of another class: the model cannot tell "
+                    "them apart", conflicting)
+    return {"repeated_windows": int(repeats.size), "across_classes": conflicting}
 
 
 def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) -> Dataset | None:
@@ -229,8 +304,10 @@ def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) 
     if config.get("sequences"):
         dataset = dataset_from_records(config["sequences"], options)
     else:
-        dataset = dataset_from_genome(config["genome"], config["regions"], options, progress)
+        dataset = dataset_from_genome(config["genome"], config["regions"], options, progress, index_dir=config.get("index_dir"))
     split_cfg = config.get("split", {})
+    groups = duplicate_groups(dataset.codes)
+    duplicates = log_duplicates(dataset, groups)
     splits, method = assign_splits(
         dataset.table.chrom,
         dataset.table.cls,
@@ -239,6 +316,7 @@ def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) 
         valid_fraction=split_cfg.get("valid_fraction", 0.1),
         test_fraction=split_cfg.get("test_fraction", 0.1),
         seed=config.get("seed", 0),
+        groups=groups,
     )
     dataset.table.split = list(splits)
     per_split = Counter(zip(dataset.table.cls, dataset.table.split))
@@ -251,6 +329,7 @@ def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) 
         split_counts={c: {s: per_split[(c, s)] for s in ("train", "valid", "test")} for c in dataset.classes},
         centre=options.centre,
         out_of_bounds=options.out_of_bounds,
+        duplicates=duplicates,
     )
     for cls, tally in dataset.info["counts"].items():
         log.info("class %s: %s", cls, ", ".join(f"{k} {v}" for k, v in tally.items()))

@@ -1,30 +1,49 @@
 """Random access to a genome FASTA (plain or bgzip-compressed) through pysam/htslib.
 
-pysam is used here because htslib reads bgzip-compressed FASTA directly and builds the
-``.fai``/``.gzi`` index when it is missing; a plain-gzip FASTA cannot be indexed and is refused
-with a hint to recompress it with ``bgzip``.
+pysam is used here because htslib reads bgzip-compressed FASTA directly; a plain-gzip FASTA
+cannot be indexed and is refused with a hint to recompress it with ``bgzip``. The ``.fai``/
+``.gzi`` index beside the genome is used only when it fits the file; a missing or stale one is
+rebuilt into a directory of seqlrp's, and a truncated bgzip file is refused
+(:mod:`seqlrp.fasta_index`).
 """
 
 from __future__ import annotations
 
+import gzip
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pysam
 
 from .errors import InputError
+from .fasta_index import locate_index
 from .onehot import N_CODE, codes_from_bytes
-from .textfiles import GZIP_MAGIC
+from .textfiles import GZIP_MAGIC, UTF8_BOM
 
-def _is_plain_gzip(path: Path) -> bool:
-    """True for a gzip file that is not BGZF (BGZF carries a 'BC' extra subfield in every block)."""
+
+def _gzip_kind(path: Path) -> str | None:
+    """``"bgzf"``, ``"gzip"`` (plain gzip, not BGZF) or None (not compressed), from the first bytes.
+
+    BGZF carries a 'BC' extra subfield in every block.
+    """
     with open(path, "rb") as handle:
         header = handle.read(18)
     if header[:2] != GZIP_MAGIC:
-        return False
+        return None
     has_extra = len(header) >= 4 and header[3] & 0x04
-    return not (has_extra and header[12:14] == b"BC")
+    return "bgzf" if has_extra and header[12:14] == b"BC" else "gzip"
+
+
+def _starts_with_bom(path: Path, compressed: bool) -> bool:
+    """True when the (decompressed) file begins with a UTF-8 byte order mark (False when the first
+    block cannot be read: the truncation check names that problem)."""
+    try:
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as handle:
+            return handle.read(len(UTF8_BOM)) == UTF8_BOM
+    except (OSError, EOFError):
+        return False
 
 
 class Genome:
@@ -33,30 +52,60 @@ class Genome:
     Coordinates are 0-based, half-open. ``window_codes`` pads with N outside the chromosome.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, index_dir: str | os.PathLike | None = None):
+        """Open ``path``; a missing or stale index is rebuilt into ``index_dir``.
+
+        With ``index_dir`` None a temporary directory is used instead, removed by :meth:`close`.
+        Nothing is ever written beside the genome.
+        """
         self.path = Path(path)
+        self._scratch: tempfile.TemporaryDirectory | None = None
         if not self.path.exists():
             raise InputError(self.path, "genome FASTA not found")
         if self.path.is_dir():
             raise InputError(self.path, "genome FASTA is a directory, expected a file")
-        if _is_plain_gzip(self.path):
+        kind = _gzip_kind(self.path)
+        if kind == "gzip":
             raise InputError(
                 self.path,
                 "plain-gzip FASTA cannot be indexed for random access; recompress it with bgzip "
                 f"(gunzip -c {self.path.name} | bgzip > {self.path.stem}.bgz) or decompress it",
             )
+        if _starts_with_bom(self.path, compressed=kind == "bgzf"):
+            raise InputError(
+                self.path,
+                "the FASTA starts with a UTF-8 byte order mark (added by some Windows editors), which htslib cannot "
+                "index; remove it, e.g. sed -i '1s/^\\xEF\\xBB\\xBF//' on the uncompressed file",
+                1,
+            )
+        if index_dir is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="seqlrp-index-")
+            index_dir = self._scratch.name
         try:
-            self._fasta = pysam.FastaFile(str(self.path))
+            index = locate_index(self.path, Path(index_dir), bgzip=kind == "bgzf")
+            self._fasta = pysam.FastaFile(str(self.path), filepath_index=str(index.fai),
+                                          filepath_index_compressed=None if index.gzi is None else str(index.gzi))
         except (OSError, ValueError) as err:
+            self._cleanup()
             raise InputError(self.path, f"cannot open or index FASTA ({err})") from None
+        except BaseException:
+            self._cleanup()
+            raise
         self.lengths: dict[str, int] = dict(zip(self._fasta.references, self._fasta.lengths))
         if not self.lengths:
+            self.close()
             raise InputError(self.path, "FASTA has no sequences")
         self._cached_chrom: str | None = None
         self._cached_codes: np.ndarray | None = None
 
+    def _cleanup(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
     def close(self) -> None:
         self._fasta.close()
+        self._cleanup()
 
     def __enter__(self) -> "Genome":
         return self

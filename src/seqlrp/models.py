@@ -27,6 +27,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from . import ALPHABET
@@ -231,6 +232,16 @@ def _build_rescnn(seq_len: int, n_classes: int, hp: dict[str, Any]) -> nn.Sequen
 
 
 _BUILDERS = {"mlp": _build_mlp, "cnn": _build_cnn, "rescnn": _build_rescnn}
+
+
+def check_architecture(arch: str, hparams: dict[str, Any], *, seq_len: int, n_classes: int) -> None:
+    """Raise :class:`SeqlrpError` (one line) when :func:`build` would refuse these settings.
+
+    The model is built on the ``meta`` device: shapes are checked, no weights are allocated, and
+    torch's random generator is not drawn from. Used at start-up, before any job runs.
+    """
+    with torch.device("meta"):
+        build(arch, seq_len=seq_len, n_classes=n_classes, **hparams)
 
 
 def build(arch: str, *, seq_len: int, n_classes: int, **hparams: Any) -> nn.Sequential:

@@ -32,13 +32,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .atomic import atomic_path, atomic_write_text
 from .meme import MemeMotif
+from .seqlets import BLUE, RED
 
 log = logging.getLogger(__name__)
 
@@ -289,14 +290,16 @@ def save_motifs_npz(path: str | os.PathLike, motifs: Sequence[Motif]) -> None:
         np.savez(tmp, **arrays)
 
 
-def write_instances_bed(path: str | os.PathLike, motifs: Sequence[Motif], chroms: Sequence[str], starts: np.ndarray,
-                        ends: np.ndarray, strands: Sequence[str]) -> int:
-    """Seqlets of every motif as BED6 in genome coordinates (0-based, half-open); return the line count.
+def motif_instances(motifs: Sequence[Motif], chroms: Sequence[str], starts: np.ndarray, ends: np.ndarray,
+                    strands: Sequence[str]) -> list[tuple[str, int, int, str, str]]:
+    """Seqlets of every motif in genome coordinates (0-based, half-open), as sorted
+    ``(chrom, start, end, motif identifier, strand)``.
 
-    name = motif identifier, score = 0, strand = the strand the motif reads on in the genome
-    (a ``-`` window flips it). Sorted by chromosome name, start, end, name.
+    ``chroms``/``starts``/``ends``/``strands``: the attribution windows, indexed by a seqlet's row.
+    The strand is the one the motif reads on in the genome (a ``-`` window flips it). Sorted by
+    chromosome name, start, end, identifier.
     """
-    lines = []
+    instances = []
     for motif in motifs:
         for row, start, end, reverse in motif.seqlets:
             if strands[row] == "-":
@@ -305,8 +308,28 @@ def write_instances_bed(path: str | os.PathLike, motifs: Sequence[Motif], chroms
             else:
                 lo, hi = int(starts[row]) + int(start), int(starts[row]) + int(end)
                 strand = "-" if reverse else "+"
-            lines.append((chroms[row], lo, hi, motif.identifier, strand))
-    lines.sort()
+            instances.append((chroms[row], lo, hi, motif.identifier, strand))
+    instances.sort()
+    return instances
+
+
+def write_instances_bed(path: str | os.PathLike, motifs: Sequence[Motif], chroms: Sequence[str], starts: np.ndarray,
+                        ends: np.ndarray, strands: Sequence[str], labels: Mapping[str, str] | None = None,
+                        track_line: str | None = None) -> int:
+    """Seqlets of every motif as BED9 in genome coordinates (0-based, half-open); return the line count.
+
+    Lines as :func:`motif_instances`: name = ``labels[identifier]`` (the identifier when absent;
+    the motifs stage gives ``FACTOR(JASPAR ID)`` for a significant match), score 0, strand = the
+    strand the motif reads on, thick part = the whole instance, colour red for a motif of positive
+    contribution and blue for a negative one (as the seqlets). ``track_line`` (no newline) opens
+    the file when given.
+    """
+    labels = labels or {}
+    colour = {motif.identifier: RED if motif.sign > 0 else BLUE for motif in motifs}
+    instances = motif_instances(motifs, chroms, starts, ends, strands)
     with atomic_write_text(path) as handle:
-        handle.writelines(f"{c}\t{lo}\t{hi}\t{name}\t0\t{strand}\n" for c, lo, hi, name, strand in lines)
-    return len(lines)
+        if track_line is not None:
+            handle.write(track_line + "\n")
+        handle.writelines(f"{c}\t{lo}\t{hi}\t{labels.get(motif, motif)}\t0\t{strand}\t{lo}\t{hi}\t{colour[motif]}\n"
+                          for c, lo, hi, motif, strand in instances)
+    return len(instances)

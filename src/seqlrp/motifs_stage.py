@@ -9,9 +9,12 @@ Outputs in ``results/motifs/{class}.{method}/``:
 * ``tomtom.tsv`` — every entry of ``motifs.meme`` against the database (see :mod:`seqlrp.tomtom`):
   per query its ``max_hits`` best targets and every target with q < ``q_threshold``;
 * ``motifs.tsv`` — one line per motif: its best match over both entries (lowest q, then p);
-* ``instances.bed`` — the motifs' seqlets in genome coordinates (BED6, name = motif id);
+* ``instances.bed`` — the motifs' seqlets in genome coordinates (BED9, red positive, blue negative
+  motifs), named as :func:`motif_labels` says: ``FACTOR(JASPAR ID)`` when the motif's best match
+  is significant, else the motif's short name (``pos_0``);
 * ``seqlets.bed`` — the FDR-called seqlets (rule seqlets) named after the motif whose instance
-  overlaps them most: ``FACTOR(JASPAR ID)`` when its match is significant, else the motif id;
+  overlaps them most, by the same names (both BED files open with a UCSC ``track`` line naming
+  class and method, see :mod:`seqlrp.trackline`);
 * ``logos/{pos|neg}_{k}.png|svg`` — CWM, PWM and best-match logos (:func:`seqlrp.logos.motif_figure`);
 * ``regions/{rank}.{chrom}_{start}_{end}.png`` — relevance logos of the ``n_regions`` windows of
   highest logit, with truth sites (demo, or ``motifs.truth``) and motif instances marked.
@@ -31,15 +34,18 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .arrays import open_npz
 from .atomic import atomic_write_text
 from .errors import InputError
 from .logos import Match, Span, motif_figure, region_figure, save_figure
 from .meme import write_meme
 from .seqlets import name_seqlets
-from .motifs import Motif, build_motifs, meme_entries, run_modisco, save_motifs_npz, select_windows, write_instances_bed
+from .motifs import (Motif, build_motifs, meme_entries, motif_instances, run_modisco, save_motifs_npz, select_windows,
+                     write_instances_bed)
 from .regions import read_regions
 from .tomtom import Hit, MotifDatabase, fetch_jaspar, load_database, save_database, tomtom_hits, write_tomtom_tsv
+from .trackline import bed_track_line
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,14 @@ def best_hits(motifs: Sequence[Motif], hits: Sequence[Hit]) -> dict[str, tuple[H
     return best
 
 
+def motif_labels(motifs: Sequence[Motif], significant: Mapping[str, Hit]) -> dict[str, str]:
+    """Motif id -> the name its instances and seqlets carry in the BED files: ``FACTOR(JASPAR ID)``
+    of its best match when that is in ``significant`` (e.g. ``CTCF(MA0139.2)``), else its short
+    name (``pos_0``)."""
+    return {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
+            if m.identifier in significant else m.short_name for m in motifs}
+
+
 def write_summary(path: str | os.PathLike, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],
                   q_threshold: float) -> None:
     """``motifs.tsv``: one line per motif (:data:`SUMMARY_COLUMNS`); empty match fields when none."""
@@ -123,18 +137,20 @@ def window_spans(intervals: Sequence[tuple[str, int, int, str, str]], chrom: str
     return spans
 
 
-def _intervals(path: str | os.PathLike | None, labels: Mapping[str, str] | None = None,
-               flip: frozenset = frozenset()) -> list:
-    """BED intervals as ``(chrom, start, end, label, strand)``; label = name, renamed via ``labels``.
-
-    The strand of names in ``flip`` is reversed (a motif whose best match aligned on the other strand).
-    """
-    if not path or os.path.getsize(path) == 0:
-        return []
+def _relabelled(intervals: Sequence[tuple[str, int, int, str, str]], labels: Mapping[str, str] | None = None,
+                flip: frozenset = frozenset()) -> list:
+    """Intervals ``(chrom, start, end, name, strand)`` with names renamed via ``labels``; the strand
+    of names in ``flip`` is reversed (a motif whose best match aligned on the other strand)."""
     labels = labels or {}
     other = {"+": "-", "-": "+", ".": "."}
-    return [(r.chrom, r.start, r.end, labels.get(r.name, r.name), other[r.strand] if r.name in flip else r.strand)
-            for r in read_regions(path)]
+    return [(c, lo, hi, labels.get(name, name), other[s] if name in flip else s) for c, lo, hi, name, s in intervals]
+
+
+def _intervals(path: str | os.PathLike | None, labels: Mapping[str, str] | None = None) -> list:
+    """BED intervals as ``(chrom, start, end, label, strand)``; label = name, renamed via ``labels``."""
+    if not path or os.path.getsize(path) == 0:
+        return []
+    return _relabelled([(r.chrom, r.start, r.end, r.name, r.strand) for r in read_regions(path)], labels)
 
 
 def most_relevant_stretch(values: np.ndarray, width: int) -> int:
@@ -191,6 +207,21 @@ def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray,
     return slowest
 
 
+# below this many windows TF-MoDISco rarely gathers enough seqlets of one sign for a single motif
+# (on a two-class ChIP-seq set, 198 windows a class gave no motif for one class)
+FEW_WINDOWS_FOR_MOTIFS = 500
+
+
+def warn_if_too_few_windows(label: str, n_windows: int, selection: object = None) -> bool:
+    """Log a warning (and return True) when ``n_windows`` is too few for TF-MoDISco to find motifs."""
+    if n_windows >= FEW_WINDOWS_FOR_MOTIFS:
+        return False
+    hint = " (attribute.regions: all explains every window of the class)" if selection not in (None, "all") else ""
+    log.warning("motifs %s: only %d windows; TF-MoDISco usually needs %d or more to find a motif, so it may find "
+                "none%s", label, n_windows, FEW_WINDOWS_FOR_MOTIFS, hint)
+    return True
+
+
 def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.PathLike, outputs: Mapping[str, str],
         truth_path: str | os.PathLike | None = None, threads: int | None = None,
         seqlets_path: str | os.PathLike | None = None) -> int:
@@ -205,6 +236,7 @@ def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.Pa
                                    f"({len(windows['chrom'])} rows) do not match")
     started = time.perf_counter()
     rows = select_windows(np.asarray(windows["logit"]), config["max_windows"])
+    warn_if_too_few_windows(label, rows.size, settings.get("selection"))
     patterns = run_modisco(onehot, hypothetical, rows, config, threads)
     motifs = build_motifs(onehot, hypothetical, patterns, f"{label}.", config["trim_threshold"], config["pseudocount"])
     log.info("motifs %s: %d motifs from %d windows in %.1f s", label, len(motifs), len(rows), time.perf_counter() - started)
@@ -212,8 +244,6 @@ def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.Pa
     entries = meme_entries(motifs)
     write_meme(entries, outputs["meme"])
     save_motifs_npz(outputs["npz"], motifs)
-    write_instances_bed(outputs["instances"], motifs, windows["chrom"], np.asarray(windows["start"]),
-                        np.asarray(windows["end"]), windows["strand"])
     database = load_database(database_path)
     hits = tomtom_hits({e.identifier: e.probabilities for e in entries}, database, config["max_hits"], threads,
                        keep_q=config["q_threshold"])
@@ -228,18 +258,32 @@ def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.Pa
     slowest = draw_motif_logos(Path(outputs["logos"]), motifs, best, database)
     names = dict(zip(database.ids, database.names))
     truth = _intervals(truth_path, {i: f"{i} {names[i]}" for i in names})
-    # instances are labelled by motif and significant best match, their strand in the match's orientation
     significant = {m: hit for m, (hit, _) in best.items() if hit.q_value < config["q_threshold"]}
+    cls, method = settings["class"], settings["method"]
+    # the BED files name instances and seqlets FACTOR(JASPAR ID) (significant match) or by motif
+    factor = motif_labels(motifs, significant)
+    write_instances_bed(outputs["instances"], motifs, windows["chrom"], np.asarray(windows["start"]),
+                        np.asarray(windows["end"]), windows["strand"], factor, bed_track_line(
+                            f"{cls} {method} motif instances",
+                            f"seqlrp {__version__} motif instances: class {cls}, method {method}; named FACTOR(JASPAR ID) "
+                            f"when the best TOMTOM match has q < {config['q_threshold']}, else by motif; "
+                            "red positive, blue negative contribution"))
+    if seqlets_path is not None and "seqlets" in outputs:
+        # instances.bed already carries the names: no renaming left to do
+        n_named = name_seqlets(seqlets_path, outputs["instances"], {}, outputs["seqlets"], bed_track_line(
+            f"{cls} {method} seqlets by motif",
+            f"seqlrp {__version__} seqlets: class {cls}, method {method}, each named after the motif instance it "
+            f"overlaps most: FACTOR(JASPAR ID) when the motif's best TOMTOM match has q < {config['q_threshold']}; "
+            "red positive, blue negative relevance"))
+        log.info("motifs %s: %d seqlets named after the motif they hold", label, n_named)
+    # the pictures label instances by motif and significant best match, their strand in the match's orientation
     matched = {m.identifier: f"{m.short_name} {significant[m.identifier].target_name}" if m.identifier in significant
                else m.short_name for m in motifs}
     flip = frozenset(m for m, hit in significant.items() if hit.strand == "-")
-    if seqlets_path is not None and "seqlets" in outputs:
-        factor = {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
-                  if m.identifier in significant else m.short_name for m in motifs}
-        n_named = name_seqlets(seqlets_path, outputs["instances"], factor, outputs["seqlets"])
-        log.info("motifs %s: %d seqlets named after the motif they hold", label, n_named)
+    instances = motif_instances(motifs, windows["chrom"], np.asarray(windows["start"]), np.asarray(windows["end"]),
+                                windows["strand"])
     slowest_region = draw_regions(Path(outputs["regions"]), windows, open_npz(attr_dir / "attr.npz"), onehot,
-                                  config["n_regions"], truth, _intervals(outputs["instances"], matched, flip), label,
+                                  config["n_regions"], truth, _relabelled(instances, matched, flip), label,
                                   config["region_width"])
     log.info("motifs %s: slowest motif figure %.2f s (PNG + SVG), slowest region picture %.2f s", label, slowest,
              slowest_region)

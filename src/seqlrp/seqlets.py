@@ -8,7 +8,8 @@ For the positive side, the threshold is the smallest ``t`` with
 false discovery rate among windows called), and likewise for the negative side. Windows above
 threshold are merged into seqlets; each is written as BED9 in genome coordinates (0-based,
 half-open; ``-`` strand windows mapped back), strand = the window's strand, score 0-1000 by
-|summed relevance|, red (positive) or blue (negative).
+|summed relevance|, red (positive) or blue (negative), after a UCSC ``track`` line that names the
+class and method (:mod:`seqlrp.trackline`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .atomic import atomic_write_text
+from .trackline import is_header
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +96,12 @@ def write_seqlets_bed(
     strands: list[str],
     chrom_sizes: Mapping[str, int],
     name_prefix: str,
+    track_line: str | None = None,
 ) -> int:
-    """Write seqlets as sorted BED9 in genome coordinates; return the number of lines."""
+    """Write seqlets as sorted BED9 in genome coordinates; return the number of seqlets written.
+
+    ``track_line`` (see :func:`seqlrp.trackline.bed_track_line`; no newline) opens the file when given.
+    """
     order = {chrom: i for i, chrom in enumerate(chrom_sizes)}
     top = max((abs(s.total) for s in seqlets), default=0.0) or 1.0
     lines = []
@@ -114,28 +120,36 @@ def write_seqlets_bed(
                       f"{chrom}\t{lo}\t{hi}\t{name_prefix}{k}\t{score}\t{strands[seqlet.row]}\t{lo}\t{hi}\t{colour}\n"))
     lines.sort(key=lambda item: item[:3])
     with atomic_write_text(path) as handle:
+        if track_line is not None:
+            handle.write(track_line + "\n")
         handle.writelines(line for *_, line in lines)
     return len(lines)
 
 
 def name_seqlets(seqlets_bed: str | os.PathLike, instances_bed: str | os.PathLike, labels: Mapping[str, str],
-                 out_path: str | os.PathLike) -> int:
+                 out_path: str | os.PathLike, track_line: str | None = None) -> int:
     """Copy a seqlets BED9, naming each seqlet after the motif whose instance overlaps it most.
 
-    ``instances_bed``: BED (chrom, start, end, motif id, ...) of motif instances; ``labels``:
-    motif id -> the name to write (e.g. the matched JASPAR factor). Seqlets that overlap no
-    instance keep their name. Returns the number of seqlets named after a motif.
+    ``instances_bed``: BED (chrom, start, end, motif id or label, ...) of motif instances;
+    ``labels``: name in ``instances_bed`` -> the name to write (e.g. the matched JASPAR factor;
+    names not in it are written as they are). Seqlets that overlap no instance keep their name.
+    Header lines of both inputs are skipped; the copy opens with ``track_line`` when given, else
+    with the header lines of ``seqlets_bed``. Returns the number of seqlets named after a motif.
     """
     by_chrom: dict[str, list[tuple[int, int, str]]] = {}
     with open(instances_bed, encoding="utf-8") as handle:
         for line in handle:
             fields = line.rstrip("\n").split("\t")
-            if len(fields) >= 4:
+            if not is_header(line) and len(fields) >= 4:
                 by_chrom.setdefault(fields[0], []).append((int(fields[1]), int(fields[2]), fields[3]))
     named = 0
-    lines = []
+    lines = [] if track_line is None else [track_line + "\n"]
     with open(seqlets_bed, encoding="utf-8") as handle:
         for line in handle:
+            if is_header(line):
+                if track_line is None:
+                    lines.append(line)
+                continue
             fields = line.rstrip("\n").split("\t")
             start, end = int(fields[1]), int(fields[2])
             overlaps = [(min(end, hi) - max(start, lo), motif) for lo, hi, motif in by_chrom.get(fields[0], [])

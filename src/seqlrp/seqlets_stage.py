@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import __version__
 from .arrays import open_npz
 from .attribute import MethodSpec, explain
 from .atomic import atomic_write_text
@@ -17,6 +18,7 @@ from .models import load_model
 from .seqlets import call_seqlets, fdr_threshold, window_scores, write_seqlets_bed
 from .shuffle import shuffle_onehot
 from .table import read_regions_tsv
+from .trackline import bed_track_line
 from .tracks import chrom_sizes_from_tsv, observed_relevance
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,13 @@ def null_relevance(model_path, onehot: np.ndarray, target: int, spec: MethodSpec
     chunks = [observed_relevance(result.relevance.float().cpu().numpy(), x)
               for x, result in explain(model, shuffled, target, spec, torch_device, batch_size)]
     return np.concatenate(chunks)
+
+
+def seqlets_track_line(cls: str, method: str, spec: MethodSpec, fdr: float) -> str:
+    """The seqlets BED's ``track`` line: name ``{cls} {method} seqlets``, the method and the FDR in the description."""
+    return bed_track_line(f"{cls} {method} seqlets",
+                          f"seqlrp {__version__} seqlets: class {cls}, method {method} ({spec.describe()}), FDR {fdr}; "
+                          "red positive, blue negative relevance")
 
 
 def run(config: Mapping, attr_dir: str, model_path: str, chrom_sizes_path: str, outputs: Mapping[str, str],
@@ -54,7 +63,8 @@ def run(config: Mapping, attr_dir: str, model_path: str, chrom_sizes_path: str, 
     seqlets = call_seqlets(values, window, t_pos, t_neg, config["flank"])
     prefix = f"{settings['class']}.{settings['method']}."
     n = write_seqlets_bed(outputs["bed"], seqlets, table.chrom, np.asarray(table.start), np.asarray(table.end),
-                          table.strand, chrom_sizes_from_tsv(chrom_sizes_path), prefix)
+                          table.strand, chrom_sizes_from_tsv(chrom_sizes_path), prefix,
+                          seqlets_track_line(settings["class"], settings["method"], spec, config["fdr"]))
     summary = {"class": settings["class"], "method": settings["method"], "window": window, "flank": config["flank"],
                "fdr": config["fdr"], "threshold_positive": t_pos, "threshold_negative": t_neg,
                "null_windows": int(null.shape[0]), "windows": len(table), "seqlets": n,

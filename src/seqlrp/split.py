@@ -4,15 +4,43 @@ Held-out chromosomes keep overlapping or nearby windows from leaking between spl
 named chromosomes would leave any class without regions in train, valid or test (too few
 contigs, names absent, FASTA records without coordinates), the split falls back to a random one,
 stratified by class and reproducible by seed.
+
+Identical windows (the same bases on either strand: a region listed twice, a repeat) form one
+group, and a group lies in one split: that of its first window. Otherwise a test window could be
+a training window again and the test metrics would flatter the model.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from .onehot import reverse_complement_codes
+
 SPLITS = ("train", "valid", "test")
+
+
+def duplicate_groups(codes: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Group (N,) int64 of each window of ``codes`` (N, L): the row of the first window with the same
+    bases on either strand (a window that repeats none is its own group, ``groups[i] == i``)."""
+    groups = np.empty(codes.shape[0], dtype=np.int64)
+    first: dict[bytes, int] = {}
+    for lo in range(0, codes.shape[0], chunk):
+        block = np.ascontiguousarray(codes[lo : lo + chunk])
+        reverse = np.ascontiguousarray(reverse_complement_codes(block))
+        for offset, (forward_row, reverse_row) in enumerate(zip(block, reverse)):
+            digests = (hashlib.blake2b(forward_row.tobytes(), digest_size=16).digest(),
+                       hashlib.blake2b(reverse_row.tobytes(), digest_size=16).digest())
+            groups[lo + offset] = first.setdefault(min(digests), lo + offset)
+    return groups
+
+
+def keep_groups_together(splits: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, int]:
+    """Splits (N,) with every window moved into its group's first window's split; and how many moved."""
+    together = splits[groups]
+    return together, int(np.count_nonzero(together != splits))
 
 
 def chromosome_split(chroms: Sequence[str], valid_chroms: Sequence[str], test_chroms: Sequence[str]) -> np.ndarray:
@@ -21,20 +49,26 @@ def chromosome_split(chroms: Sequence[str], valid_chroms: Sequence[str], test_ch
     return np.array(["test" if c in test else "valid" if c in valid else "train" for c in chroms], dtype=object)
 
 
-def random_split(classes: Sequence[str], valid_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
-    """Seeded random split (N,), stratified by class; each split gets ≥1 window when a class has ≥3."""
+def random_split(classes: Sequence[str], valid_fraction: float, test_fraction: float, seed: int,
+                 groups: np.ndarray | None = None) -> np.ndarray:
+    """Seeded random split (N,), stratified by class; each split gets ≥1 window when a class has ≥3.
+
+    With ``groups`` (:func:`duplicate_groups`) whole groups are drawn, each counted for the class
+    of its first window, and every window takes its group's split.
+    """
     classes = np.asarray(classes, dtype=object)
     out = np.full(classes.size, "train", dtype=object)
+    firsts = np.ones(classes.size, dtype=bool) if groups is None else groups == np.arange(classes.size)
     rng = np.random.default_rng(seed)
     for name in sorted(set(classes.tolist())):
-        members = np.flatnonzero(classes == name)
+        members = np.flatnonzero((classes == name) & firsts)
         order = rng.permutation(members)
         n = members.size
         n_test = max(1, round(test_fraction * n)) if n >= 3 else 0
         n_valid = max(1, round(valid_fraction * n)) if n >= 3 else 0
         out[order[:n_test]] = "test"
         out[order[n_test : n_test + n_valid]] = "valid"
-    return out
+    return out if groups is None else out[groups]
 
 
 def assign_splits(
@@ -46,9 +80,15 @@ def assign_splits(
     valid_fraction: float,
     test_fraction: float,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]:
-    """Split (N,) of every window and a sentence saying which method was used and why."""
+    """Split (N,) of every window and a sentence saying which method was used and why.
+
+    ``groups`` (:func:`duplicate_groups`) keeps identical windows in one split.
+    """
     by_chrom = chromosome_split(chroms, valid_chroms, test_chroms)
+    if groups is not None:
+        by_chrom, _ = keep_groups_together(by_chrom, groups)
     class_array = np.asarray(classes, dtype=object)
     missing = [
         f"{name}/{split}"
@@ -61,6 +101,6 @@ def assign_splits(
             f"held-out chromosomes (valid: {', '.join(valid_chroms) or '-'}; test: {', '.join(test_chroms) or '-'})"
         )
     reason = f"held-out chromosomes leave no regions for {', '.join(missing)}"
-    return random_split(classes, valid_fraction, test_fraction, seed), (
+    return random_split(classes, valid_fraction, test_fraction, seed, groups), (
         f"seeded random split (seed {seed}, valid {valid_fraction}, test {test_fraction}) because {reason}"
     )

@@ -6,6 +6,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from .atomic import remove_stale_temporaries
 from .errors import SeqlrpError, output_error
 
 
@@ -23,12 +24,23 @@ def run_stage(snakemake, main: Callable[[object], object]) -> None:
     log_path = snakemake.log[0] if len(snakemake.log) else None
     try:
         setup_logging(log_path)
+        clean_up_after_kill(snakemake.output)
         main(snakemake)
     except SeqlrpError as err:
         _fail(f"seqlrp: error: {err}", log_path)
     except OSError as err:
         where = err.filename or "output"
         _fail(f"seqlrp: error: {output_error(where, err) or f'{where}: {err.strerror or err}'}", log_path)
+
+
+def clean_up_after_kill(outputs) -> int:
+    """Remove the temporary files a killed earlier run of this job left beside its outputs."""
+    removed = [tmp for output in outputs for tmp in remove_stale_temporaries(output)]
+    if removed:
+        logging.getLogger(__name__).warning(
+            "removed %d temporary file(s) left by an interrupted earlier run: %s", len(removed),
+            ", ".join(str(path) for path in removed[:5]) + (" ..." if len(removed) > 5 else ""))
+    return len(removed)
 
 
 def _fail(line: str, log_path: str | None) -> None:

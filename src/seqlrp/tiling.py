@@ -170,15 +170,15 @@ def write_tiles(genome: Genome, plan: Sequence[ChromTiles], size: int, onehot_pa
 def extract_tiles(config: Mapping, outputs: Mapping[str, str | os.PathLike], progress: bool = True) -> dict:
     """Run the extract stage for a tiled config; return the ``dataset.json`` summary it writes.
 
-    Config keys used: ``genome``, ``tile`` (with ``size``) and ``classes`` (the model's, in
-    logit order). ``outputs`` maps onehot/regions/chrom_sizes/info to paths, as for
-    :func:`seqlrp.extract.extract`.
+    Config keys used: ``genome``, ``tile`` (with ``size``), ``classes`` (the model's, in
+    logit order) and ``index_dir`` (where a missing or stale FASTA index is rebuilt).
+    ``outputs`` maps onehot/regions/chrom_sizes/info to paths, as for :func:`seqlrp.extract.extract`.
     """
     options = TileOptions.from_config(config["tile"])
     classes = [str(c) for c in config.get("classes") or []]
     if not classes:
         raise SeqlrpError("tiles have no labels: the model's class names are needed (give model.checkpoint)")
-    with Genome(config["genome"]) as genome:
+    with Genome(config["genome"], index_dir=config.get("index_dir")) as genome:
         plan = plan_tiles(genome, options, progress)
         n = write_tiles(genome, plan, options.size, outputs["onehot"], outputs["regions"], progress)
         sizes = dict(genome.lengths)

@@ -20,14 +20,18 @@ log = logging.getLogger(__name__)
 
 def track_line(cls: str, method: str, settings: Mapping, combine: str, what: str = "relevance",
                provenance: Mapping[str, str] | None = None) -> str:
-    """A UCSC ``track`` line whose description carries the method, composite and pruning, and,
-    with ``provenance``, a ``#`` comment line after it (browsers and tabix skip it) with
-    package versions, the model's and the config's SHA-256 (``key=value`` pairs)."""
+    """The bedGraph header: a UCSC ``track`` line (name ``{cls} {method}``) whose description carries
+    the method, composite and pruning, preceded, with ``provenance``, by a ``#`` comment line with
+    package versions, the model's and the config's SHA-256 (``key=value`` pairs).
+
+    The comment comes first so that ``tabix -H`` (which prints the leading ``#`` lines) shows it;
+    UCSC and IGV skip ``#`` lines before the track line, and the index skips both lines
+    (re-index with ``tabix -p bed -S 2``; see :class:`seqlrp.bedgraph.BedGraphWriter`)."""
     spec = MethodSpec.from_settings(settings)
     description = f"seqlrp {__version__} {what}: class {cls}, method {method} ({spec.describe()}), overlaps {combine}"
     line = f'track type=bedGraph name="{cls} {method}" description="{description}" visibility=full autoScale=on alwaysZero=on'
     if provenance:
-        line += "\n#seqlrp provenance: " + " ".join(f"{key}={value}" for key, value in provenance.items())
+        line = "#seqlrp provenance: " + " ".join(f"{key}={value}" for key, value in provenance.items()) + "\n" + line
     return line
 
 

@@ -142,6 +142,9 @@ def train_model(
     device = choose_device(options.device)
     classes = list(classes)
     n_classes, seq_len = len(classes), int(onehot.shape[-1])
+    if n_classes < 2:
+        raise SeqlrpError(f"a classifier needs at least two classes, got {n_classes} ({', '.join(map(repr, classes))}): "
+                          "with one class every window has the same label and the loss is 0 from the start")
     labels, splits = np.asarray(labels, dtype=np.int64), np.asarray(splits, dtype=object)
     train_rows, valid_rows = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "valid")
     if train_rows.size < 2:

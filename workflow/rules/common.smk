@@ -39,13 +39,9 @@ def tile_settings(section, checkpoint):
     Both come from the checkpoint, read at start-up without loading its weights; a tile size other
     than the model's seq_len, a stride above it or an unusable checkpoint end the run with one line.
     """
-    try:
-        from seqlrp.checkpoint import read_info
-        from seqlrp.errors import SeqlrpError
-    except ImportError:  # snakemake from an environment without the package: use the repository's copy
-        sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-        from seqlrp.checkpoint import read_info
-        from seqlrp.errors import SeqlrpError
+    from seqlrp.checkpoint import read_info
+    from seqlrp.errors import SeqlrpError
+
     try:
         info = read_info(checkpoint)
     except SeqlrpError as err:
@@ -81,6 +77,46 @@ DEMO_CLASSES = {"positive": f"{DEMO_DIR}/positive.narrowPeak", "negative": f"{DE
 # class names in label order, as the extract stage will number them (a tiled run: the model's)
 CLASSES = TILE_CLASSES or list(config.get("sequences") or config.get("regions") or DEMO_CLASSES)
 METHODS = list(config["attribute"]["methods"])
+
+
+def config_error(key_paths, problem):
+    """End the run with one line naming the config file (and line) that holds the first of
+    ``key_paths`` (tuples of keys) found in a config file."""
+    from seqlrp.config_file import locate, where
+
+    found = next((path for path in key_paths if locate(path, CONFIG_FILES) is not None), key_paths[0])
+    sys.exit(f"seqlrp: error: {where(found, CONFIG_FILES)}: {problem}")
+
+
+def check_start_up():
+    """Checks of the merged config that the schema cannot express, before any job runs: class and
+    method names are safe single path components (they become file names), a classifier gets at
+    least two classes, and the model's hyperparameters fit its architecture and seq_len."""
+    from seqlrp.names import first_bad_name
+
+    class_key = "sequences" if config.get("sequences") else "regions"
+    bad_class = first_bad_name(CLASSES, "class name")
+    if bad_class is not None:
+        if TILE:
+            sys.exit(f"seqlrp: error: {MODEL_CHECKPOINT}: {bad_class[1]} (tiled runs take the class names from model.checkpoint)")
+        config_error([(class_key, bad_class[0])], bad_class[1])
+    bad_method = first_bad_name(METHODS, "method name")
+    if bad_method is not None:
+        config_error([("attribute", "methods", bad_method[0])], bad_method[1])
+    if not TILE and len(CLASSES) < 2:
+        config_error([(class_key,)], f"a classifier needs at least two classes, got {len(CLASSES)} ({', '.join(map(repr, CLASSES))}): "
+                     "add a background class (e.g. flanking or GC-matched regions) to contrast it with")
+    if not MODEL_CHECKPOINT:
+        from seqlrp.errors import SeqlrpError
+        from seqlrp.models import check_architecture
+
+        try:
+            check_architecture(config["model"]["arch"], config["model"]["hparams"], seq_len=config["seq_len"], n_classes=len(CLASSES))
+        except SeqlrpError as err:
+            config_error([("model", "hparams"), ("model", "arch"), ("seq_len",)], str(err))
+
+
+check_start_up()
 
 
 def input_genome():
@@ -177,4 +213,5 @@ def all_outputs():
     if evaluation_truth():
         targets += [f"{EVAL_DIR}/{name}" for name in ("summary.tsv", "deletion.tsv", "sweep.png", "deletion.png")]
     targets += [f"{EVAL_DIR}/diagnostics.tsv", f"{EVAL_DIR}/diagnostics", REPORT]
+    targets.append(f"{RESULTS}/igv_session.xml")
     return targets

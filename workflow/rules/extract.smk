@@ -20,6 +20,7 @@ checkpoint extract:
         split=config["split"],
         tile=TILE or {},
         classes=CLASSES,
+        index_dir=f"{RESULTS}/genome_index",  # a missing or stale .fai/.gzi is rebuilt here, never beside the genome
     log:
         f"{LOGS}/extract.log",
     benchmark:
