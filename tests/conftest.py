@@ -68,6 +68,7 @@ def small_genome(tmp_path) -> tuple[Path, dict[str, str]]:
 TINY_DEMO = {
     "seq_len": 100,
     "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 60},
+    "motifs": {"leiden_runs": 10},  # as config/config.yaml runs the demo
 }
 
 

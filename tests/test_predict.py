@@ -121,6 +121,7 @@ def tiny_config(**overrides):
         "demo": {"chrom_len": 20000, "n_per_class": 120},
         "model": {"arch": "cnn", "hparams": {"filters": [16], "kernels": [11], "pools": [4], "dense": [16]}},
         "train": {"epochs": 2, "device": "cpu"},
+        "motifs": {"leiden_runs": 10},
         **overrides,
     }
 
