@@ -37,12 +37,6 @@ def duplicate_groups(codes: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return groups
 
 
-def keep_groups_together(splits: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, int]:
-    """Splits (N,) with every window moved into its group's first window's split; and how many moved."""
-    together = splits[groups]
-    return together, int(np.count_nonzero(together != splits))
-
-
 def chromosome_split(chroms: Sequence[str], valid_chroms: Sequence[str], test_chroms: Sequence[str]) -> np.ndarray:
     """Split name (N,) per window: ``test`` / ``valid`` on the named chromosomes, else ``train``."""
     valid, test = set(valid_chroms), set(test_chroms)
@@ -88,7 +82,7 @@ def assign_splits(
     """
     by_chrom = chromosome_split(chroms, valid_chroms, test_chroms)
     if groups is not None:
-        by_chrom, _ = keep_groups_together(by_chrom, groups)
+        by_chrom = by_chrom[groups]  # every window into the split of its group's first window
     class_array = np.asarray(classes, dtype=object)
     missing = [
         f"{name}/{split}"
