@@ -98,15 +98,25 @@ def test_model_in_training_mode_is_explained_as_in_eval_mode():
     assert model.training
 
 
-def test_unsupported_layer_names_type_and_path():
+def test_op_without_a_rule_names_op_module_path_and_source_line():
     model = nn.Sequential(collections.OrderedDict(
         stem=nn.Conv1d(4, 4, 3),
-        features=nn.Sequential(nn.ReLU(), nn.Conv1d(4, 4, 3), nn.ReLU(), nn.Tanh()),
+        features=nn.Sequential(nn.ReLU(), nn.Conv1d(4, 4, 3), nn.ReLU(), nn.Softmax(dim=1)),
     ))
-    with pytest.raises(UnsupportedLayerError, match=r"Tanh at 'features\.3'"):
+    with pytest.raises(UnsupportedLayerError, match=r"no rule for op aten\._?softmax\.\w+ at module 'features\.3' \(activation\.py:\d+: .*\).*supported: affine: conv1d"):
         relevance(model, one_hot(1, 16), 0)
-    with pytest.raises(UnsupportedLayerError, match=r"LSTM at '0\.body\.0'"):
-        relevance(nn.Sequential(Residual(nn.Sequential(nn.LSTM(4, 4)))), one_hot(1, 16), 0)
+
+    class Gated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 8, 3)
+
+        def forward(self, x):
+            h = self.conv(x)
+            return (h * torch.sigmoid(h)).mean(-1)
+
+    with pytest.raises(UnsupportedLayerError, match=r"aten\.mul\.Tensor of two activations at the model's forward \(test_lrp_engine\.py:\d+: return \(h \* torch\.sigmoid\(h\)\)"):
+        relevance(Gated(), one_hot(1, 16), 0)
 
 
 @pytest.mark.parametrize("composite", list(COMPOSITES))

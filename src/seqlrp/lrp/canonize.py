@@ -1,214 +1,273 @@
-"""Turn a model into a flat list of :mod:`~seqlrp.lrp.graph` nodes, BatchNorm folded in.
+"""Where the rules go on a captured graph: the plan of one explanation, BatchNorm folded.
 
-Nothing of the caller's model is changed: folded weights are new tensors, other weights are
-read (and cast only if ``x`` has another device or dtype). Nested ``nn.Sequential`` are
-flattened; :class:`seqlrp.layers.Residual` becomes a node holding its body's nodes. A
-BatchNorm1d right after a Conv1d/Linear of the same scope is folded into it, with Zennit's
-formula ``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta``;
-any other BatchNorm1d is applied in the forward pass and passes relevance through (Zennit's
-``Pass``). BatchNorm and Dropout always act as in evaluation mode, whatever ``model.training``.
+:func:`plan` reads a :class:`~.capture.Program` once per explained output and finds
 
-Zennit's merge leaves the BatchNorm in place as "identity" (mean 0, var 1, weight 1, bias 0),
-which still divides by ``sqrt(1 + eps)``. By default (``exact_batchnorm=False``) a folded
-BatchNorm keeps that step too, as a pass-through node: relevance then equals Zennit's to float32
-rounding even where epsilon-LRP is ill-conditioned (ELU/Exp networks), at the price of
-explaining a function that differs from the model by a factor ``1/sqrt(1 + eps)`` (5e-6 at
-PyTorch's default eps) per BatchNorm. ``exact_batchnorm=True`` folds exactly.
+* the ops on the way from the input to that output (``order``; the rest is never run) and the
+  family of each (:mod:`.ops`); an op without a rule raises :class:`UnsupportedLayerError`
+  naming the op, its module path and source line, and the supported ops;
+* the Conv1d/Linear ops (``affines``) and the **input layers**, those that see the input
+  through routing ops only (they get ``input_rule``, are never pruned and give the
+  hypothetical contributions);
+* the BatchNorms to fold: a BatchNorm whose input is a Conv1d/Linear op that feeds nothing else
+  (along the real data flow, not registration order) is folded into it with Zennit's formula
+  ``w' = w * g / sqrt(var + eps)``, ``b' = (b - mean) * g / sqrt(var + eps) + beta``; any other
+  BatchNorm is applied with its running statistics and passes relevance through (Zennit's
+  ``Pass``).
+
+Zennit's merge leaves a folded BatchNorm in place as "identity" (mean 0, var 1, weight 1, bias
+0), which still divides by ``sqrt(1 + eps)``. By default (``exact_batchnorm=False``) a folded
+BatchNorm keeps that step too: relevance then equals Zennit's to float32 rounding even where
+epsilon-LRP is ill-conditioned (ELU/Exp networks), at the price of explaining a function that
+differs from the model by a factor ``1/sqrt(1 + eps)`` (5e-6 at PyTorch's default eps) per
+BatchNorm. ``exact_batchnorm=True`` folds exactly. Folded parameters are new tensors: nothing
+of the caller's model changes.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.fx import Node
 
-from ..errors import SeqlrpError
-from ..layers import Exp, Residual
-from .graph import Affine, AvgPool, Elementwise, Identity, MaxPool, Node, Reshape
-from .graph import Residual as ResidualNode
+from .capture import Program, UnsupportedLayerError, module_path, where
+from .graph import Affine
+from .ops import CONSTANT_OPS, FAMILY_OF, SUPPORTED, op_name
 
-SUPPORTED = (
-    "Conv1d, Linear, BatchNorm1d, ReLU, ELU, GELU, Softplus, seqlrp.layers.Exp, MaxPool1d, AdaptiveMaxPool1d, "
-    "AvgPool1d, AdaptiveAvgPool1d, Dropout, Identity, Flatten, Sequential, seqlrp.layers.Residual"
-)
+__all__ = ["Plan", "UnsupportedLayerError", "plan", "make_affine", "fold", "batchnorm_forward"]
 
-
-class UnsupportedLayerError(SeqlrpError, TypeError):
-    """A model contains a layer the LRP engine has no rule for; the message names type and path."""
+_ROUTING = ("route", "identity")
 
 
-def _where(path: str) -> str:
-    return f"'{path}'" if path else "the model's top level"
+@dataclass
+class Plan:
+    """What an explanation of one output of a program needs (see the module docstring)."""
+
+    output: Node
+    order: list[Node]
+    live: set[Node]
+    family: dict[Node, str]
+    affines: list[Node]
+    paths: dict[Node, str]
+    folds: dict[Node, Node]  # batchnorm -> the affine it folds into
+    input_layers: set[Node]
+    hyp_ok: bool
+    layer_inputs: list[tuple[str, Node, Node]] = field(default_factory=list)  # (module path, input, first op)
 
 
-def _activation(module: nn.Module):
-    """A non-in-place function for a supported activation module, or None."""
-    if isinstance(module, nn.ReLU):
-        return F.relu
-    if isinstance(module, nn.ELU):
-        return partial(F.elu, alpha=module.alpha)
-    if isinstance(module, nn.GELU):
-        return partial(F.gelu, approximate=module.approximate)
-    if isinstance(module, nn.Softplus):
-        return partial(F.softplus, beta=module.beta, threshold=module.threshold)
-    if isinstance(module, Exp):
-        return torch.exp
-    return None
+def _live_inputs(node: Node, live: set[Node]) -> list[Node]:
+    return [n for n in node.all_input_nodes if n in live]
 
 
-def _tensor(t: Tensor | None, like: Tensor) -> Tensor | None:
-    return None if t is None else t.detach().to(device=like.device, dtype=like.dtype)
+def _family(node: Node, live: set[Node]) -> str:
+    name = op_name(node)
+    if name == "getitem":
+        return "getitem"
+    family = FAMILY_OF.get(name)
+    n_live = len(_live_inputs(node, live))
+    if family == "scale":
+        divisor = node.args[1] if len(node.args) > 1 else None
+        if n_live != 1 or (name == "div" and isinstance(divisor, Node) and divisor in live):
+            raise UnsupportedLayerError(
+                f"LRP: no rule for {node.target} of two activations at {where(node)} "
+                f"(a product of activations needs the gating rules of attention models; supported: {SUPPORTED})"
+            )
+    elif family == "affine":
+        x_arg = node.args[1] if name == "addmm" else node.args[0]
+        if n_live != 1 or not (isinstance(x_arg, Node) and x_arg in live):
+            raise UnsupportedLayerError(
+                f"LRP: {node.target} at {where(node)} computes its weights from the input; "
+                "only layers with constant weights can be explained"
+            )
+    elif family is None:
+        raise UnsupportedLayerError(f"LRP: no rule for op {node.target} at {where(node)} (supported: {SUPPORTED})")
+    return family
 
 
-def _affine(module: nn.Module, path: str, like: Tensor) -> Affine:
-    weight, bias = _tensor(module.weight, like), _tensor(module.bias, like)
-    if isinstance(module, nn.Linear):
+def _ancestors(output: Node) -> set[Node]:
+    seen, stack = set(), [output]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(node.all_input_nodes)
+    return seen
+
+
+def _is_affine_x(node: Node, src: Node) -> bool:
+    """Whether ``src`` is the data input (not the weight) of the affine op ``node``."""
+    return (node.args[1] if op_name(node) == "addmm" else node.args[0]) is src
+
+
+def plan(program: Program, output: Node) -> Plan:
+    """The :class:`Plan` of explaining ``output`` (a node of ``program.graph``), cached."""
+    cached = program.analysis.get(output)
+    if cached is not None:
+        return cached
+    needed = _ancestors(output)
+    live = {program.input}
+    order, family = [], {}
+    for node in program.graph.nodes:
+        if node not in needed or node.op != "call_function":
+            continue
+        order.append(node)
+        if op_name(node) in CONSTANT_OPS or op_name(node) == "detach":
+            continue  # a shape, or a tensor treated as a constant
+        if _live_inputs(node, live):
+            live.add(node)
+            family[node] = _family(node, live)
+    if output not in live:
+        raise ValueError("the explained output does not depend on the model's input")
+    users = {n: [u for u in n.users if u in needed] for n in live}
+    affines = [n for n in order if family.get(n) == "affine"]
+    paths, seen = {}, {}
+    for node in affines:
+        path = module_path(node) or node.name
+        seen[path] = seen.get(path, 0) + 1
+        paths[node] = path if seen[path] == 1 else f"{path}#{seen[path]}"
+    folds = {}
+    for node in order:
+        if family.get(node) != "batchnorm":
+            continue
+        src = node.args[0]
+        if family.get(src) == "affine" and len(users[src]) == 1:
+            folds[node] = src
+    # the input layers: affines reached from the input through routing ops only
+    near = {program.input}
+    for node in order:
+        if family.get(node) in _ROUTING and all(n in near for n in _live_inputs(node, live)):
+            near.add(node)
+    input_layers = {n for n in affines if any(_is_affine_x(n, s) for s in _live_inputs(n, live) if s in near)}
+    hyp_ok = bool(input_layers) and all(
+        u in near or u in input_layers for n in near for u in users.get(n, [])
+    )
+    if not input_layers and affines:
+        input_layers = {affines[0]}
+    result = Plan(output, order, live, family, affines, paths, folds, input_layers, hyp_ok)
+    result.layer_inputs = _layer_inputs(result, program)
+    program.analysis[output] = result
+    return result
+
+
+def _layer_inputs(p: Plan, program: Program) -> list[tuple[str, Node, Node]]:
+    """(module path, the node that feeds the module) from the output down, as ``return_layers``
+    reports them: every module on the explained path (an op of the top level: its node name)."""
+    found: dict[str, tuple[Node, Node]] = {}
+    for node in reversed(p.order):
+        if node not in p.live:
+            continue
+        srcs = _live_inputs(node, p.live)
+        if not srcs:
+            continue
+        stack = node.meta.get("nn_module_stack") or {}
+        paths = [v[0] for v in stack.values() if v[0]] or [node.name]
+        for path in reversed(paths):
+            src = srcs[0]
+            src_paths = {v[0] for v in (src.meta.get("nn_module_stack") or {}).values()}
+            if path not in found and path not in src_paths:
+                found[path] = (src, node)
+    return [(path, src, node) for path, (src, node) in found.items()]
+
+
+# -- building the affine layers of one call ----------------------------------------------------
+def _ints(v, n: int = 1) -> list[int]:
+    return [int(i) for i in v] if isinstance(v, (list, tuple)) else [int(v)] * n
+
+
+def make_affine(node: Node, env: dict, path: str) -> Affine:
+    """The :class:`~.graph.Affine` of a conv1d/convolution/linear/addmm/mm/matmul op, its
+    parameters read from ``env`` (already cast to the input's dtype and device)."""
+    name = op_name(node)
+    args = list(node.args)
+
+    def arg(i: int, key: str, default=None):
+        if len(args) > i:
+            return args[i]
+        return node.kwargs.get(key, default)
+
+    def value(v):
+        return env[v] if isinstance(v, Node) else v
+
+    if name in ("linear", "mm", "matmul", "addmm"):
+        if name == "linear":
+            weight, bias = value(arg(1, "weight")), value(arg(2, "bias"))
+        elif name == "addmm":
+            if float(node.kwargs.get("beta", 1)) != 1 or float(node.kwargs.get("alpha", 1)) != 1:
+                raise UnsupportedLayerError(f"LRP: addmm with beta/alpha other than 1 at {where(node)}")
+            bias, weight = value(args[0]), value(args[2]).t()
+        else:
+            weight, bias = value(args[1]), None
+            if weight.dim() != 2:
+                raise UnsupportedLayerError(f"LRP: {node.target} with a {weight.dim()}-d constant at {where(node)}; only a 2-d weight is a Linear layer")
+            weight = weight.t()
+        if bias is not None and bias.dim() != 1:
+            raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} adds a bias of shape {tuple(bias.shape)}, not one per output")
         return Affine(path, weight=weight, bias=bias, conv=False, kind=nn.Linear)
-    if module.padding_mode != "zeros":
-        raise UnsupportedLayerError(
-            f"LRP: Conv1d at {_where(path)} uses padding_mode={module.padding_mode!r}; only 'zeros' is supported"
-        )
-    if isinstance(module.padding, str):  # "valid" or "same" (stride 1); "same" puts the odd pad on the right
-        total = 0 if module.padding == "valid" else module.dilation[0] * (module.kernel_size[0] - 1)
+    weight, bias = value(arg(1, "weight")), value(arg(2, "bias"))
+    if name == "convolution":
+        stride, padding, dilation = args[3], args[4], args[5]
+        if args[6]:
+            raise UnsupportedLayerError(f"LRP: transposed convolution at {where(node)} has no rule")
+        groups = args[8]
+    else:
+        stride, padding, dilation, groups = arg(3, "stride", [1]), arg(4, "padding", [0]), arg(5, "dilation", [1]), arg(6, "groups", 1)
+    if weight.dim() != 3:
+        raise UnsupportedLayerError(f"LRP: {weight.dim() - 2}-d convolution at {where(node)}; only Conv1d has a rule")
+    (stride,), (dilation,) = _ints(stride)[:1], _ints(dilation)[:1]
+    if isinstance(padding, str):  # "valid" or "same" (stride 1): the odd pad goes on the right
+        total = 0 if padding == "valid" else dilation * (weight.shape[-1] - 1)
         pad = (total // 2, total - total // 2)
     else:
-        pad = (module.padding[0], module.padding[0])
-    return Affine(
-        path, weight=weight, bias=bias, conv=True, stride=module.stride[0], pad=pad,
-        dilation=module.dilation[0], groups=module.groups, kind=nn.Conv1d,
-    )
+        pad = (_ints(padding)[0],) * 2
+    return Affine(path, weight=weight, bias=bias, conv=True, stride=stride, pad=pad, dilation=dilation,
+                  groups=int(groups), kind=nn.Conv1d)
 
 
-def _bn_stats(bn: nn.BatchNorm1d, path: str, like: Tensor):
-    if bn.running_mean is None or bn.running_var is None:
+def _bn_args(node: Node, env: dict) -> tuple[Tensor | None, Tensor | None, Tensor, Tensor, float]:
+    """(weight, bias, running mean, running var, eps) of a batch_norm op."""
+    args = [None] + [env[a] if isinstance(a, Node) else a for a in node.args[1:]]
+    if op_name(node) == "batch_norm":
+        _, weight, bias, mean, var, _, _, eps = args[:8]
+    else:  # _native_batch_norm_legit_no_training(input, weight, bias, mean, var, momentum, eps)
+        _, weight, bias, mean, var, _, eps = args[:7]
+    if mean is None or var is None:
         raise UnsupportedLayerError(
-            f"LRP: BatchNorm1d at {_where(path)} has no running statistics (track_running_stats=False); "
+            f"LRP: BatchNorm at {where(node)} has no running statistics (track_running_stats=False); "
             "it cannot be folded or evaluated per sample"
         )
-    mean, var = _tensor(bn.running_mean, like), _tensor(bn.running_var, like)
-    gamma = _tensor(bn.weight, like) if bn.weight is not None else torch.ones_like(mean)
-    beta = _tensor(bn.bias, like) if bn.bias is not None else torch.zeros_like(mean)
-    return mean, var, gamma, beta
+    return weight, bias, mean, var, float(eps)
 
 
-def _fold(affine: Affine, bn: nn.BatchNorm1d, path: str, like: Tensor) -> None:
-    """Fold ``bn`` into ``affine`` (new tensors; the module's own parameters are untouched)."""
-    mean, var, gamma, beta = _bn_stats(bn, path, like)
-    scale = gamma / (var + bn.eps) ** 0.5
+def fold(affine: Affine, bn: Node, env: dict) -> None:
+    """Fold the batch_norm op ``bn`` into ``affine`` (new tensors)."""
+    weight, bias, mean, var, eps = _bn_args(bn, env)
+    gamma = weight if weight is not None else torch.ones_like(mean)
+    beta = bias if bias is not None else torch.zeros_like(mean)
+    if mean.numel() != affine.weight.shape[0]:
+        raise UnsupportedLayerError(f"LRP: BatchNorm at {where(bn)} has {mean.numel()} channels, its input {affine.weight.shape[0]}")
+    scale = gamma / (var + eps) ** 0.5
     index = (slice(None),) + (None,) * (affine.weight.dim() - 1)
     affine.weight = affine.weight * scale[index]
-    bias = affine.bias if affine.bias is not None else torch.zeros_like(mean)
-    affine.bias = (bias - mean) * scale + beta
+    b = affine.bias if affine.bias is not None else torch.zeros_like(mean)
+    affine.bias = (b - mean) * scale + beta
 
 
-def _zennit_identity(bn: nn.BatchNorm1d, path: str, like: Tensor) -> Identity:
-    """What Zennit's merged BatchNorm still computes: ``x / sqrt(1 + eps)``, relevance passed."""
-    c = bn.num_features
-    zeros, ones = like.new_zeros(c), like.new_ones(c)
-    return Identity(path, fn=partial(F.batch_norm, running_mean=zeros, running_var=ones, weight=ones,
-                                     bias=zeros, training=False, eps=bn.eps))
-
-
-def _batchnorm(bn: nn.BatchNorm1d, path: str, like: Tensor) -> Identity:
-    mean, var, gamma, beta = _bn_stats(bn, path, like)
-    return Identity(path, fn=partial(F.batch_norm, running_mean=mean, running_var=var, weight=gamma,
-                                     bias=beta, training=False, eps=bn.eps))
-
-
-def _maxpool(module: nn.Module, path: str) -> MaxPool:
-    if isinstance(module, nn.AdaptiveMaxPool1d):
-        fn = partial(F.adaptive_max_pool1d, output_size=module.output_size, return_indices=True)
-    else:
-        fn = partial(
-            F.max_pool1d, kernel_size=module.kernel_size, stride=module.stride, padding=module.padding,
-            dilation=module.dilation, ceil_mode=module.ceil_mode, return_indices=True,
-        )
-    return MaxPool(path, fn=fn)
-
-
-def _single(v):
-    return v[0] if isinstance(v, (tuple, list)) else v
-
-
-def _avgpool(module: nn.Module, path: str, stabilizer: float) -> AvgPool:
-    if isinstance(module, nn.AdaptiveAvgPool1d):
-        def grad(s: Tensor, x: Tensor) -> Tensor:
-            return torch.ops.aten._adaptive_avg_pool2d_backward(s.unsqueeze(-2), x.unsqueeze(-2)).squeeze(-2)
-
-        return AvgPool(path, fn=module.forward, grad=grad, stabilizer=stabilizer)
-    k, st, p = _single(module.kernel_size), _single(module.stride), _single(module.padding)
-
-    def grad(s: Tensor, x: Tensor) -> Tensor:
-        return torch.ops.aten.avg_pool2d_backward(
-            s.unsqueeze(-2), x.unsqueeze(-2), [1, k], [1, st], [0, p], module.ceil_mode, module.count_include_pad, None
-        ).squeeze(-2)
-
-    return AvgPool(path, fn=module.forward, grad=grad, stabilizer=stabilizer)
-
-
-def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]]:
-    """(path, module) of a Sequential's items in order, nested Sequentials flattened."""
-    if not isinstance(module, nn.Sequential):
-        return [(path, module)]
-    items = []
-    for name, child in module.named_children():
-        items += _leaves(child, f"{path}.{name}" if path else name)
-    return items
-
-
-def build(
-    model: nn.Module, like: Tensor, *, stabilizer: float = 1e-6, exact_batchnorm: bool = False, _path: str = ""
-) -> list[Node]:
-    """The nodes of ``model`` (an ``nn.Sequential`` or one supported layer) in forward order.
-
-    ``like``: a tensor whose device and dtype the node parameters take (the input ``x``).
-    ``exact_batchnorm``: fold BatchNorm exactly instead of as Zennit does (module docstring).
-    Raises :class:`UnsupportedLayerError` naming the type and path of any other layer.
-    """
-    nodes: list[Node] = []
-    previous: nn.Module | None = None
-    for path, module in _leaves(model, _path):
-        if isinstance(module, (nn.Conv1d, nn.Linear)):
-            nodes.append(_affine(module, path, like))
-        elif isinstance(module, nn.BatchNorm1d):
-            last = nodes[-1] if nodes else None
-            foldable = isinstance(previous, (nn.Conv1d, nn.Linear)) and isinstance(last, Affine)
-            if foldable and module.num_features == last.weight.shape[0]:
-                _fold(last, module, path, like)
-                if not exact_batchnorm:
-                    nodes.append(_zennit_identity(module, path, like))
-            else:
-                nodes.append(_batchnorm(module, path, like))
-        elif _activation(module) is not None:
-            nodes.append(Elementwise(path, fn=_activation(module)))
-        elif isinstance(module, (nn.MaxPool1d, nn.AdaptiveMaxPool1d)):
-            nodes.append(_maxpool(module, path))
-        elif isinstance(module, (nn.AvgPool1d, nn.AdaptiveAvgPool1d)):
-            nodes.append(_avgpool(module, path, stabilizer))
-        elif isinstance(module, (nn.modules.dropout._DropoutNd, nn.Identity)):
-            nodes.append(Identity(path))
-        elif isinstance(module, nn.Flatten):
-            nodes.append(Reshape(path, fn=module.forward))
-        elif isinstance(module, Residual):
-            body = build(module.body, like, stabilizer=stabilizer, exact_batchnorm=exact_batchnorm,
-                         _path=f"{path}.body" if path else "body")
-            nodes.append(ResidualNode(path, body=body, stabilizer=stabilizer))
+def batchnorm_forward(node: Node, env: dict, x: Tensor, folded: bool, exact: bool):
+    """The value of a batch_norm op: with running statistics, or, folded, ``x`` itself
+    (``exact``) or Zennit's remaining identity step ``x / sqrt(1 + eps)``."""
+    weight, bias, mean, var, eps = _bn_args(node, env)
+    if folded:
+        if exact:
+            y = x
         else:
-            raise UnsupportedLayerError(
-                f"LRP: unsupported layer {type(module).__name__} at {_where(path)} (supported: {SUPPORTED})"
-            )
-        previous = module
-    return nodes
-
-
-def affines(nodes: list[Node]) -> list[Affine]:
-    """All Affine nodes in forward order, descending into residual bodies."""
-    found: list[Affine] = []
-    for node in nodes:
-        if isinstance(node, Affine):
-            found.append(node)
-        elif isinstance(node, ResidualNode):
-            found += affines(node.body)
-    return found
+            zeros, ones = torch.zeros_like(mean), torch.ones_like(mean)
+            y = F.batch_norm(x, zeros, ones, ones, zeros, False, 0.0, eps)
+    else:
+        y = F.batch_norm(x, mean, var, weight, bias, False, 0.0, eps)
+    if op_name(node) == "batch_norm":
+        return y
+    empty = x.new_zeros(0)
+    return (y, empty, empty)

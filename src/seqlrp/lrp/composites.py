@@ -21,8 +21,7 @@ from collections.abc import Callable, Mapping
 
 from torch import nn
 
-from .canonize import affines
-from .graph import Affine, Node
+from .graph import Affine
 from .rules import Rule, make_rule
 
 LayerMap = Mapping[type, Rule | str]
@@ -37,15 +36,17 @@ COMPOSITES: dict[str, Callable[..., dict[type, Rule | str]]] = {
 
 
 def assign(
-    nodes: list[Node],
+    layers: list[Affine],
     composite: str | LayerMap,
     input_rule: str | Rule | None = None,
+    firsts: set[Affine] | None = None,
     *,
     epsilon: float = 1e-6,
     gamma: float = 0.25,
     stabilizer: float = 1e-6,
 ) -> dict[Affine, Rule]:
-    """The rule of every Conv1d/Linear node; the first one (in forward order) gets ``input_rule``."""
+    """The rule of every Conv1d/Linear layer (in forward order); the input layers ``firsts``
+    (default: the first layer) get ``input_rule``."""
     if isinstance(composite, str):
         try:
             layer_map: LayerMap = COMPOSITES[composite]()
@@ -55,13 +56,14 @@ def assign(
         layer_map = composite
     params = {"epsilon": epsilon, "gamma": gamma, "stabilizer": stabilizer}
     by_kind = {kind: make_rule(rule, **params) for kind, rule in layer_map.items()}
+    firsts = set(layers[:1]) if firsts is None else firsts
     rules: dict[Affine, Rule] = {}
-    for i, node in enumerate(affines(nodes)):
-        if i == 0 and input_rule is not None:
-            rules[node] = make_rule(input_rule, **params)
+    for layer in layers:
+        if layer in firsts and input_rule is not None:
+            rules[layer] = make_rule(input_rule, **params)
             continue
-        rule = next((r for kind, r in by_kind.items() if issubclass(node.kind, kind)), None)
+        rule = next((r for kind, r in by_kind.items() if issubclass(layer.kind, kind)), None)
         if rule is None:
-            raise ValueError(f"composite has no rule for {node.kind.__name__} (layer '{node.path}')")
-        rules[node] = rule
+            raise ValueError(f"composite has no rule for {layer.kind.__name__} (layer '{layer.path}')")
+        rules[layer] = rule
     return rules

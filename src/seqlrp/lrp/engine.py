@@ -1,20 +1,30 @@
-"""The LRP walk: one forward pass that keeps each layer's input, one backward walk of rules.
+"""The LRP walk over a captured graph: one forward pass that keeps every value, one backward
+walk of the ops' rules.
 
-No autograd and no hooks: :func:`relevance` builds node copies of the model's layers
-(:mod:`.canonize`), runs them forward under ``torch.no_grad()`` and sends the target logit back
-down with explicit tensor operations.
+:func:`relevance` captures the model's forward as a graph of ATen ops (:mod:`.capture`, cached
+per model and input shape), plans where the rules go (:mod:`.canonize`), runs the graph forward
+under ``torch.no_grad()`` with BatchNorm folded into copies of the weights, and sends the
+target's relevance back down with explicit tensor operations: the composite's rules at every
+Conv1d/Linear (:mod:`.propagate`), the op rules of :mod:`.ops` everywhere else. No hooks, no
+change to the model; nn.Sequential models, seqlrp's residual networks, functional forwards,
+fx GraphModules (onnx2torch) and exported programs all go through this one walk.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
+from torch.export import ExportedProgram
+from torch.fx import Node
 
-from .canonize import affines, build
+from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
+from .capture import capture, module_path
 from .composites import LayerMap, assign
-from .graph import Affine, Dense, Elementwise, Identity, Node, Reshape, Residual, ratio
+from .graph import Affine, Dense
+from .ops import backward, call, dense, maxpool1d_with_winners, op_name
+from .outputs import initial_relevance
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
 from .rules import AlphaBeta, Epsilon, Gamma, Rule, ZBox
@@ -25,9 +35,10 @@ class LRPResult(NamedTuple):
 
     ``relevance``: like ``x`` (N, 4, L). ``hypothetical``: like ``x`` or None: what each base
     would receive if it were the base at that position (see :func:`relevance`). ``layers``:
-    {module path: relevance at that module's input} or None (a BatchNorm folded with
-    ``exact_batchnorm=True`` has no entry; pruned layers show the pruned relevance).
-    ``logits``: the model output (N, n_classes).
+    {module path: relevance at that module's input} or None, from the output down (a BatchNorm
+    folded with ``exact_batchnorm=True`` has no entry; pruned layers show the pruned relevance;
+    an op of the model's own forward is named by its graph node, e.g. ``add_1``).
+    ``logits``: the explained model output, e.g. (N, n_classes).
     """
 
     relevance: Tensor
@@ -39,93 +50,131 @@ class LRPResult(NamedTuple):
 _NEEDS_OUTPUT = (Epsilon, Gamma, AlphaBeta, ZBox)  # rules that read the layer's output z
 
 
+def _cast(value: Any, like: Tensor) -> Any:
+    if not isinstance(value, Tensor):
+        return value
+    if value.is_floating_point():
+        return value.detach().to(device=like.device, dtype=like.dtype)
+    return value.detach().to(device=like.device)
+
+
+def _forward(program, p: Plan, x: Tensor, exact_batchnorm: bool) -> tuple[dict, dict, dict[Node, Affine]]:
+    """Values of every planned node (``env``), max-pool winners (``aux``) and the affine layers."""
+    env: dict = {program.input: x}
+    for node, value in program.tensors().items():
+        env[node] = _cast(value, x)
+    aux: dict = {}
+    layers: dict[Node, Affine] = {}
+    for node in p.order:  # constants first: folding reads BatchNorm parameters before the BatchNorm runs
+        if node not in p.live:
+            env[node] = call(node, env)
+    folded = {affine: bn for bn, affine in p.folds.items()}
+    for node in p.order:
+        if node not in p.live:
+            continue
+        family = p.family[node]
+        if family == "affine":
+            affine = make_affine(node, env, p.paths[node])
+            if node in folded:
+                fold(affine, folded[node], env)
+            layers[node] = affine
+            src = node.args[1] if op_name(node) == "addmm" else node.args[0]
+            env[node] = affine.apply(env[src], affine.weight, affine.bias)
+        elif family == "batchnorm":
+            env[node] = batchnorm_forward(node, env, env[node.args[0]], node in p.folds, exact_batchnorm)
+        elif op_name(node) == "max_pool1d":
+            env[node], aux[node] = maxpool1d_with_winners(node, env)
+        else:
+            env[node] = call(node, env)
+    return env, aux, layers
+
+
 class _Walk:
-    """State of one backward walk."""
+    """State of one backward walk: rules, pruning, and the two parts of the hypothetical
+    contributions (``hyp[0]``: coefficient, ``hyp[1]``: input-free constant, each node -> value,
+    as relevance is) on the way from the input layers down to the input."""
 
-    def __init__(self, rules: dict[Affine, Rule], prune: Prune | None, first: Affine | None, layers: bool):
-        self.rules, self.prune, self.first = rules, prune, first
-        self.layers: dict[str, Tensor] | None = {} if layers else None
-        self.hyp: tuple[Tensor | None, Tensor | None] | None = None
-        self.hyp_ok = True
-
-
-def _forward(nodes: list[Node], x: Tensor, tape: list, rules: dict[Affine, Rule]) -> Tensor:
-    for node in nodes:
-        if isinstance(node, Residual):
-            sub: list = []
-            y = _forward(node.body, x, sub, rules)
-            out = x + y
-            tape.append((node, (x, y, out, sub)))
-        elif isinstance(node, Affine):
-            out, _ = node.forward(x)
-            tape.append((node, (x, out if isinstance(rules[node], _NEEDS_OUTPUT) else None)))
-        else:
-            out, saved = node.forward(x)
-            tape.append((node, saved))
-        x = out
-    return x
+    def __init__(self, rules: dict[Affine, Rule], prune: Prune | None, firsts: set[Affine]):
+        self.rules, self.prune, self.firsts = rules, prune, firsts
+        self.hyp: tuple[dict, dict] = ({}, {})
 
 
-def _affine_backward(node: Affine, saved, r: Tensor, walk: _Walk) -> Tensor:
-    x, z = saved
-    rule = walk.rules[node]
-    step = propagate(rule, node, x, z, r)
-    if node is walk.first:
-        walk.hyp = (step.coef, step.const)
-        return step.relevance
+def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk):
+    rule = walk.rules[layer]
+    step = propagate(rule, layer, x, z if isinstance(rule, _NEEDS_OUTPUT) else None, r)
+    if layer in walk.firsts:
+        return step.relevance, step
     if walk.prune is None:
-        return step.relevance
-    p_pos, p_neg = walk.prune.fractions(node.path)
+        return step.relevance, None
+    p_pos, p_neg = walk.prune.fractions(layer.path)
     if p_pos <= 0 and p_neg <= 0:
-        return step.relevance
+        return step.relevance, None
     if walk.prune.mode == "lambda":
-        return prune_lambda(step.relevance, p_pos, p_neg)
+        return prune_lambda(step.relevance, p_pos, p_neg), None
     keep, _ = keep_mask(step.relevance, p_pos, p_neg)
-    return propagate(rule, node, x, z, r, mask=keep.to(x.dtype)).relevance
+    return propagate(rule, layer, x, None, r, mask=keep.to(x.dtype)).relevance, None
 
 
-def _backward(tape: list, r: Tensor | Dense, walk: _Walk) -> Tensor:
-    """Relevance at the input of the taped nodes; ``Pooled`` relevance from a max-pool stays
-    sparse through pass-through nodes down to the Conv1d that needs it."""
-    for node, saved in reversed(tape):
-        had_hyp = walk.hyp is not None
-        if isinstance(r, Dense) and not isinstance(node, (Affine, Elementwise, Identity)):
-            r = r.dense()
-        if isinstance(node, Residual):
-            x, y, out, sub = saved
-            s = ratio(r, out, node.stabilizer)
-            r = x * s + _backward(sub, y * s, walk)
-            if walk.hyp is not None:  # the input layer sits in a residual body
-                walk.hyp_ok = False
-        elif isinstance(node, Affine):
-            r = _affine_backward(node, saved, r, walk)
-        else:
-            r = node.backward(r, saved)
-        if had_hyp:  # a layer between the input and the input layer
-            if isinstance(node, Reshape):
-                walk.hyp = tuple(None if t is None else t.reshape(saved) for t in walk.hyp)
-            elif not (isinstance(node, Identity) and node.fn is None):
-                walk.hyp_ok = False
-        if walk.layers is not None:
-            walk.layers[node.path] = r.dense() if isinstance(r, Dense) else r
-    return r.dense() if isinstance(r, Dense) else r
+def _add(store: dict, node: Node, value, slot: int | None = None) -> None:
+    """Accumulate relevance arriving at ``node`` (at tuple position ``slot`` for ops with
+    several outputs); relevance from several users sums."""
+    if slot is not None:
+        slots = store.setdefault(node, {})
+        slots[slot] = value if slot not in slots else dense(slots[slot]) + dense(value)
+    elif node in store:
+        store[node] = dense(store[node]) + dense(value)
+    else:
+        store[node] = value
 
 
-def _initial(out: Tensor, target: int | Tensor) -> Tensor:
-    """Relevance at the output: the target logit, zero elsewhere; ``out`` (N, K) or (N,)."""
-    if out.dim() == 1:
-        return _initial(out[:, None], target).reshape(out.shape)
-    if out.dim() != 2:
-        raise ValueError(f"LRP needs a model output of shape (N, n_classes), got {tuple(out.shape)}")
-    n, k = out.shape
-    idx = torch.as_tensor(target, device=out.device).long().reshape(-1)
-    idx = idx.expand(n) if idx.numel() == 1 else idx
-    if idx.shape != (n,):
-        raise ValueError(f"target must be an int or a tensor of shape ({n},), got shape {tuple(idx.shape)}")
-    if bool((idx < 0).any() or (idx >= k).any()):
-        raise ValueError(f"target out of range for {k} output(s): {idx.tolist()[:5]}")
-    idx = idx[:, None]
-    return torch.zeros_like(out).scatter_(1, idx, out.gather(1, idx))
+def _as_list(r, value) -> list:
+    """Relevance of a tuple-valued op as a list aligned with its outputs (None: no relevance)."""
+    return [dense(r.get(i)) if isinstance(v, Tensor) and v.is_floating_point() else None for i, v in enumerate(value)]
+
+
+def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine], r0: Tensor, walk: _Walk,
+              stabilizer: float, keep_all: bool) -> tuple[Tensor, dict]:
+    store: dict = {p.output: r0}
+    finals: dict = {}
+    for node in reversed(p.order):
+        if node not in store:
+            continue
+        r = store.pop(node)
+        if keep_all:
+            finals[node] = r
+        family = p.family[node]
+        live = [n for n in node.all_input_nodes if n in p.live]
+        hyp = [part.pop(node, None) for part in walk.hyp]
+        if family == "getitem":
+            parent, index = node.args
+            _add(store, parent, r, slot=index)
+            for part, h in zip(walk.hyp, hyp):
+                if h is not None:
+                    _add(part, parent, h, slot=index)
+            continue
+        if isinstance(r, dict):
+            r = _as_list(r, env[node])
+        if family == "affine":
+            layer = layers[node]
+            src = node.args[1] if op_name(node) == "addmm" else node.args[0]
+            rel, step = _affine_backward(layer, env[src], env[node], r, walk)
+            _add(store, src, rel)
+            if step is not None:
+                for part, h in zip(walk.hyp, (step.coef, step.const)):
+                    _add(part, src, torch.zeros_like(env[src]) if h is None else h)
+            continue
+        for src, rel in backward(family, node, env, live, r, stabilizer=stabilizer, aux=aux):
+            _add(store, src, rel)
+        for part, h in zip(walk.hyp, hyp):  # only routing ops lie between the input and the input layers
+            if h is not None:
+                h = _as_list(h, env[node]) if isinstance(h, dict) else h
+                for src, value in backward(family, node, env, live, h, stabilizer=stabilizer, aux={}):
+                    _add(part, src, value)
+    r = store.pop(program.input, None)
+    r = torch.zeros_like(env[program.input]) if r is None else dense(r)
+    if keep_all:
+        finals[program.input] = r
+    return r, finals
 
 
 def relevance(
@@ -142,6 +191,7 @@ def relevance(
     exact_batchnorm: bool = False,
     return_hypothetical: bool = False,
     return_layers: bool = False,
+    output: int | str | None = None,
 ) -> Tensor | LRPResult:
     """LRP relevance of the logit ``target`` for one-hot input ``x`` (N, 4, L).
 
@@ -170,28 +220,39 @@ def relevance(
     """
     if not x.is_floating_point():
         x = x.float()
-    nodes = build(model, x, stabilizer=stabilizer, exact_batchnorm=exact_batchnorm)
-    rules = assign(nodes, composite, input_rule, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
-    found = affines(nodes)
-    if not found:
+    program = capture(model, x)
+    p = plan(program, program.select(output))
+    if not p.affines:
         raise ValueError("LRP needs at least one Conv1d or Linear layer in the model")
-    walk = _Walk(rules, prune, found[0], return_layers)
+    keep_all = return_layers
     with torch.no_grad():
-        tape: list = []
-        out = _forward(nodes, x, tape, rules)
-        r = _backward(tape, _initial(out, target), walk)
+        env, aux, layers = _forward(program, p, x, exact_batchnorm)
+        ordered = [layers[n] for n in p.affines]
+        firsts = {layers[n] for n in p.input_layers}
+        rules = assign(ordered, composite, input_rule, firsts, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
+        walk = _Walk(rules, prune, firsts)
+        out = env[p.output]
+        r, finals = _backward(program, p, env, aux, layers, initial_relevance(out, target), walk, stabilizer, keep_all)
     r = r.reshape(x.shape)
     if not (return_hypothetical or return_layers):
         return r
     hyp = None
     if return_hypothetical:
-        if walk.hyp is None or not walk.hyp_ok:
+        if not p.hyp_ok:
             raise ValueError(
-                "hypothetical contributions need the first Conv1d/Linear to see the input directly "
-                "(only Flatten, Dropout or Identity may stand before it)"
+                "hypothetical contributions need the first Conv1d/Linear layers to see the input directly "
+                "(only routing ops such as flatten, reshape, transpose, dropout may stand before them)"
             )
-        coef, const = walk.hyp
-        hyp = torch.zeros_like(x) if coef is None else coef.reshape(x.shape).clone()
+        coef, const = (part.get(program.input) for part in walk.hyp)
+        hyp = torch.zeros_like(x) if coef is None else dense(coef).reshape(x.shape).clone()
         if const is not None:
-            hyp += const.reshape(x.shape).sum(1, keepdim=True)
-    return LRPResult(r, hyp, walk.layers, out)
+            hyp += dense(const).reshape(x.shape).sum(1, keepdim=True)
+    found = None
+    if return_layers:
+        found = {}
+        for path, src, op in p.layer_inputs:
+            if op in p.folds and exact_batchnorm and path == module_path(op):
+                continue
+            if src in finals:
+                found[path] = dense(finals[src])
+    return LRPResult(r, hyp, found, out)
