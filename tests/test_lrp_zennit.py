@@ -186,3 +186,34 @@ def test_epsilon_matches_zennit_where_it_is_ill_conditioned():
         ours = relevance(model, x, 1, composite="epsilon")
         worst = max(worst, rel_max_error(ours, zennit_relevance(model, x, 1, "epsilon")))
     assert worst <= 1e-3
+
+
+class FunctionalResidual(nn.Module):
+    """``x = x + f(x)`` written in forward, as most residual DNA models (BPNet) are."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv1d(4, 8, 7, padding=3, bias=False)
+        self.blocks = nn.ModuleList(nn.Conv1d(8, 8, 3, padding=2 ** i, dilation=2 ** i, bias=False) for i in range(3))
+        self.head = nn.Linear(8, 2, bias=False)
+
+    def forward(self, x):
+        x = torch.relu(self.stem(x))
+        for conv in self.blocks:
+            x = x + torch.relu(conv(x))
+        return self.head(x.mean(-1))
+
+
+def test_functional_residual_add_zennit_duplicates_relevance_seqlrp_conserves_it():
+    torch.manual_seed(3)
+    model = FunctionalResidual().eval()
+    x = nn.functional.one_hot(torch.randint(0, 4, (4, 96)), 4).float().transpose(1, 2)
+    logit = model(x)[:, 1]
+    # bias-free network: every relevance total should equal the logit
+    ours = relevance(model, x, 1, composite="epsilon", epsilon=1e-9, stabilizer=1e-9)
+    torch.testing.assert_close(ours.sum((1, 2)), logit, rtol=1e-4, atol=1e-6)
+    ref = zennit_relevance(model, x, 1, "epsilon", epsilon=1e-9)
+    # Zennit hooks the convs only: the gradient passes the functional add unsplit, so each block
+    # hands both branches the full relevance: the totals are off by factors (0.95 to 160 here)
+    error = (ref.sum((1, 2)) / logit - 1).abs()
+    assert error.max() > 0.5 and (error > 0.01).all(), error

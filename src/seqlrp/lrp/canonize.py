@@ -102,8 +102,22 @@ def _is_affine_x(node: Node, src: Node) -> bool:
     return (node.args[1] if op_name(node) == "addmm" else node.args[0]) is src
 
 
+SQUASHING = ("sigmoid", "softmax", "_softmax", "log_softmax", "_log_softmax")
+"""Output activations under which the logits are explained (as for gradients, explaining the
+probability's logit avoids the sigmoid's saturation)."""
+
+
+def logit_of(output: Node) -> Node:
+    """The node explained for a model output: the logits under a final sigmoid/softmax."""
+    while output.op == "call_function" and op_name(output) in SQUASHING:
+        output = output.args[0]
+    return output
+
+
 def plan(program: Program, output: Node) -> Plan:
-    """The :class:`Plan` of explaining ``output`` (a node of ``program.graph``), cached."""
+    """The :class:`Plan` of explaining ``output`` (a node of ``program.graph``; a final
+    sigmoid/softmax is looked through, :func:`logit_of`), cached."""
+    output = logit_of(output)
     cached = program.analysis.get(output)
     if cached is not None:
         return cached

@@ -193,19 +193,31 @@ def relevance(
     return_layers: bool = False,
     output: int | str | None = None,
 ) -> Tensor | LRPResult:
-    """LRP relevance of the logit ``target`` for one-hot input ``x`` (N, 4, L).
+    """LRP relevance of the output ``target`` for one-hot input ``x`` (N, 4, L).
 
-    ``model``: an ``nn.Sequential`` (nested Sequential and :class:`seqlrp.layers.Residual`
-    allowed) of supported layers, or one such layer; evaluated as in ``eval()`` mode (BatchNorm
-    running statistics, no dropout) whatever its mode; it is not modified. ``target``: int or
-    (N,) tensor of class indices; the initial relevance is that logit. ``composite``: a name in
-    :data:`~seqlrp.lrp.COMPOSITES` or a mapping ``{nn.Conv1d: rule, nn.Linear: rule}``.
-    ``input_rule``: rule (name in :data:`~seqlrp.lrp.RULES`, e.g. ``"flat"``, ``"wsquare"``,
-    ``"zbox"``) for the first Conv1d/Linear. ``prune``: :class:`~seqlrp.lrp.Prune` for pruned LRP.
-    ``epsilon``: of the epsilon rule; ``gamma``: of the gamma rule; ``stabilizer``: of every
-    other denominator (z+, alpha-beta, gamma, flat, w^2, z-box, average pooling, residual sum).
-    ``exact_batchnorm``: fold BatchNorm exactly; by default it is folded as Zennit does, keeping
-    a factor ``1/sqrt(1 + eps)`` per BatchNorm (see :mod:`seqlrp.lrp.canonize`).
+    ``model``: any ``nn.Module`` whose forward ``torch.export`` (or, failing that, ``torch.fx``)
+    can capture — ``nn.Sequential`` models, seqlrp's residual networks, functional forwards
+    (``F.relu``, ``x + f(x)``, slicing, ``view``), fx ``GraphModule`` s (onnx2torch), an
+    exported program's ``.module()`` — or a ``torch.export.ExportedProgram``. Rules belong to
+    the graph's ops (:mod:`seqlrp.lrp.ops`); an op without one raises
+    :class:`UnsupportedLayerError` naming the op, its module path and source line. The model is
+    captured once per input shape (cached), evaluated as in ``eval()`` mode (BatchNorm running
+    statistics, no dropout) whatever its mode, read with its current weights at every call, and
+    never modified. ``output``: which output of a model that returns a tuple or dict to explain
+    (index or key). The explained output is (N,), (N, K) or (N, K, 1) — ``target`` (int or (N,)
+    tensor) picks the task and the initial relevance is its value — or a profile (N, K, L),
+    explained through BPNet's softmax-weighted scalar (:mod:`seqlrp.lrp.outputs`); a final
+    sigmoid or softmax is looked through, so the logits under it are explained.
+    ``composite``: a name in :data:`~seqlrp.lrp.COMPOSITES` or a mapping
+    ``{nn.Conv1d: rule, nn.Linear: rule}``. ``input_rule``: rule (name in
+    :data:`~seqlrp.lrp.RULES`, e.g. ``"flat"``, ``"wsquare"``, ``"zbox"``) for the input layers
+    (the Conv1d/Linear that see the input through routing ops only). ``prune``:
+    :class:`~seqlrp.lrp.Prune` for pruned LRP (per-layer fractions by module path; input layers
+    are never pruned). ``epsilon``: of the epsilon rule; ``gamma``: of the gamma rule;
+    ``stabilizer``: of every other denominator (z+, alpha-beta, gamma, flat, w^2, z-box,
+    average pooling, mean/sum, add/sub). ``exact_batchnorm``: fold BatchNorm exactly; by default
+    it is folded as Zennit does, keeping a factor ``1/sqrt(1 + eps)`` per BatchNorm (see
+    :mod:`seqlrp.lrp.canonize`).
     The computation runs on ``x``'s device in ``x``'s dtype (parameters are cast copies).
 
     Returns the relevance, shaped like ``x``; with ``return_hypothetical`` or ``return_layers``
@@ -216,7 +228,8 @@ def relevance(
     multiplied by, so ``relevance == x * H`` for one-hot ``x``; for z-box it is ``g`` plus the
     position's bound terms, and for flat and w^2, which ignore the input, it is the position's
     relevance for every base. In all cases ``(x * H).sum(1) == relevance.sum(1)`` for one-hot
-    ``x``. It needs the input layer to see ``x`` directly (Flatten/Dropout in between are fine).
+    ``x``. It needs the input layers to see ``x`` through routing ops only (flatten, reshape,
+    transpose, permute, dropout, ...).
     """
     if not x.is_floating_point():
         x = x.float()
