@@ -200,9 +200,14 @@ def _export(model: nn.Module, x: Tensor) -> ExportedProgram:
                 return torch.export.export(_traced(model), (example,))
             except Exception:
                 reason = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
+                hint = ""
+                if "data-dependent" in str(first):
+                    hint = (" — the forward branches on tensor values; if it is an ONNX model whose reshapes compute"
+                            " their shapes at run time (a dynamic-batch x.view(x.size(0), -1)), export it with"
+                            " flatten(1) or a fixed shape, or fold the shapes with onnx-simplifier")
                 raise UnsupportedLayerError(
                     f"LRP: cannot capture the forward of {type(model).__name__} as a graph "
-                    f"(torch.export and torch.fx both failed; export said: {reason[:300]})"
+                    f"(torch.export and torch.fx both failed; export said: {reason[:300]}){hint}"
                 ) from None
 
 

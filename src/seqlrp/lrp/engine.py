@@ -233,6 +233,9 @@ def relevance(
     """
     if not x.is_floating_point():
         x = x.float()
+    redirect = getattr(model, "lrp_target", None)
+    if callable(redirect):  # a wrapper that says what to explain (seqlrp.external.ExternalModel)
+        model, output, target = redirect(output, target)
     program = capture(model, x)
     p = plan(program, program.select(output))
     if not p.affines:
