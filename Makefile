@@ -22,6 +22,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	# the LRP tests compare against Zennit; --no-deps keeps pip from swapping in a CUDA torch
 	$(BIN)/python -m pip install --quiet --no-deps "zennit==0.5.1"
+	# model files from outside (seqlrp.model_files): ONNX and .safetensors weights; onnx2torch declares
+	# torchvision, which seqlrp stubs and which would pull in another torch: --no-deps again
+	$(BIN)/python -m pip install --quiet "onnx>=1.15" "safetensors>=0.4"
+	$(BIN)/python -m pip install --quiet --no-deps "onnx2torch>=1.5"
+	# models from the field for the LRP tests (bpnet-lite's BPNet, ChromBPNet) and the peers'
+	# DeepLIFT/SHAP; their other dependencies are seqlrp's own, --no-deps keeps the CPU torch
+	$(BIN)/python -m pip install --quiet --no-deps "tangermeme==1.6.0" "bpnet-lite==1.1.0"
 	touch $@
 
 demo: $(STAMP)

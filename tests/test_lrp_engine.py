@@ -101,9 +101,9 @@ def test_model_in_training_mode_is_explained_as_in_eval_mode():
 def test_op_without_a_rule_names_op_module_path_and_source_line():
     model = nn.Sequential(collections.OrderedDict(
         stem=nn.Conv1d(4, 4, 3),
-        features=nn.Sequential(nn.ReLU(), nn.Conv1d(4, 4, 3), nn.ReLU(), nn.Softmax(dim=1)),
+        features=nn.Sequential(nn.ReLU(), nn.Conv1d(4, 4, 3), nn.Softmax(dim=1), nn.Conv1d(4, 4, 3)),
     ))
-    with pytest.raises(UnsupportedLayerError, match=r"no rule for op aten\._?softmax\.\w+ at module 'features\.3' \(activation\.py:\d+: .*\).*supported: affine: conv1d"):
+    with pytest.raises(UnsupportedLayerError, match=r"no rule for op aten\._?softmax\.\w+ at module 'features\.2' \(activation\.py:\d+: .*\).*supported: affine: conv1d"):
         relevance(model, one_hot(1, 16), 0)
 
     class Gated(nn.Module):

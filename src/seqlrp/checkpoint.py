@@ -146,12 +146,23 @@ def _info(payload: dict) -> ModelInfo:
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
     """The model stored at ``path``, on ``device``, in eval mode, with ``seqlrp_info`` restored.
 
+    The file's kind is told from its content (:func:`seqlrp.model_files.detect_format`): a
+    ``torch.export`` ``.pt2`` or an ONNX file is loaded by :func:`seqlrp.model_files.load_external`
+    (no ``seqlrp_info``; ``seqlrp_source`` instead); TorchScript, whole pickled models and bare
+    weights are refused with one line saying how to export the model.
+
     Raises :class:`CheckpointError` (one line) for a missing or unreadable file, for pickled
     code, and for a file whose weights do not fit its recorded architecture.
     """
+    from . import model_files
     from .models import build
 
     path = Path(path)
+    if path.is_file():
+        fmt, detail = model_files._inspect(path)
+        if fmt in model_files.EXTERNAL:
+            return model_files.load_external(path, device=device)
+        model_files.refuse_foreign(path, fmt, detail)
     payload = _read_payload(path)
     try:
         model = build(payload["arch"], seq_len=payload["seq_len"], n_classes=len(payload["classes"]), **payload["hparams"])

@@ -36,7 +36,7 @@ from .capture import Program, UnsupportedLayerError, module_path, where
 from .graph import Affine
 from .ops import CONSTANT_OPS, FAMILY_OF, SUPPORTED, op_name
 
-__all__ = ["Plan", "UnsupportedLayerError", "plan", "make_affine", "fold", "batchnorm_forward"]
+__all__ = ["Plan", "UnsupportedLayerError", "batchnorm_forward", "fold", "logit_of", "make_affine", "plan"]
 
 _ROUTING = ("route", "identity")
 

@@ -16,13 +16,12 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.export import ExportedProgram
 from torch.fx import Node
 
 from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
 from .capture import capture, module_path
 from .composites import LayerMap, assign
-from .graph import Affine, Dense
+from .graph import Affine
 from .ops import backward, call, dense, maxpool1d_with_winners, op_name
 from .outputs import initial_relevance
 from .propagate import propagate

@@ -1,18 +1,16 @@
-"""The nodes of an explainable network: what :mod:`~seqlrp.lrp.canonize` turns a model into.
+"""The pieces the rules work on: :class:`Affine` layers and relevance holders.
 
-Each node knows its forward computation (``forward(x) -> (y, saved)``) and, except
-:class:`Affine`, its relevance backward (``backward(R_out, saved) -> R_in``): activations and
-dropout pass relevance through, max-pooling gives it to the winner, average pooling and the
-residual sum split it in proportion to the contributions. :class:`Affine` (Conv1d or Linear,
-BatchNorm folded in) is propagated by the rules of :mod:`~seqlrp.lrp.propagate`.
+:class:`Affine` is one Conv1d or Linear op of a captured graph with its own parameters
+(BatchNorm folded in, :mod:`~seqlrp.lrp.canonize`), propagated by the rules of
+:mod:`~seqlrp.lrp.propagate`. Relevance is a plain tensor, or below a max-pool a
+:class:`Pooled` holder that keeps only the winners until the Conv1d below needs them.
 
-Shapes: Conv1d/pool nodes see (N, C, L); Linear sees (..., features); relevance always has the
-shape of the tensor it belongs to.
+Shapes: Conv1d sees (N, C, L); Linear sees (..., features); relevance always has the shape of
+the tensor it belongs to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,86 +214,3 @@ class Affine(Node):
             s_1, s_2 = (s2[:, :c], s2[:, c:]) if self.conv else (s2[..., :c], s2[..., c:])
             return self.transpose(s_1, self.mod(k1)[0], input_shape) + self.transpose(s_2, self.mod(k2)[0], input_shape)
         return self.transpose(s2, self.mod(("stack", k1, k2))[0], input_shape)
-
-
-@dataclass(eq=False)
-class Elementwise(Node):
-    """A shape-keeping activation (ReLU, ELU, GELU, Softplus, Exp): relevance passes through."""
-
-    fn: Callable[[Tensor], Tensor] = None  # type: ignore[assignment]
-
-    def forward(self, x):
-        return self.fn(x), None
-
-    def backward(self, r, saved):
-        return r
-
-
-@dataclass(eq=False)
-class Identity(Node):
-    """Dropout (evaluation mode), nn.Identity, or a BatchNorm that could not be folded (forward
-    applies it with running statistics; relevance passes through, as in Zennit)."""
-
-    fn: Callable[[Tensor], Tensor] | None = None
-
-    def forward(self, x):
-        return (x if self.fn is None else self.fn(x)), None
-
-    def backward(self, r, saved):
-        return r
-
-
-@dataclass(eq=False)
-class Reshape(Node):
-    """Flatten: relevance is reshaped back to the input's shape."""
-
-    fn: Callable[[Tensor], Tensor] = None  # type: ignore[assignment]
-
-    def forward(self, x):
-        return self.fn(x), x.shape
-
-    def backward(self, r, saved):
-        return r.reshape(saved)
-
-
-@dataclass(eq=False)
-class MaxPool(Node):
-    """MaxPool1d / AdaptiveMaxPool1d: winner takes all, through the pooling indices.
-
-    ``backward`` returns a :class:`Pooled` relevance, so that activations pass it on and the
-    rule of the Conv1d below does its elementwise work on the winners only."""
-
-    fn: Callable[[Tensor], tuple[Tensor, Tensor]] = None  # type: ignore[assignment]
-
-    def forward(self, x):
-        y, idx = self.fn(x)
-        return y, (idx, x.shape)
-
-    def backward(self, r, saved):
-        idx, shape = saved
-        return Pooled(r, idx, shape)
-
-
-@dataclass(eq=False)
-class AvgPool(Node):
-    """AvgPool1d / AdaptiveAvgPool1d: ``R_i = x_i * d(mean)/dx_i * R_j / stab(mean_j)`` (Zennit's Norm)."""
-
-    fn: Callable[[Tensor], Tensor] = None  # type: ignore[assignment]
-    grad: Callable[[Tensor, Tensor], Tensor] = None  # type: ignore[assignment]
-    stabilizer: float = 1e-6
-
-    def forward(self, x):
-        y = self.fn(x)
-        return y, (x, y)
-
-    def backward(self, r, saved):
-        x, y = saved
-        return x * self.grad(ratio(r, y, self.stabilizer), x)
-
-
-@dataclass(eq=False)
-class Residual(Node):
-    """``y = x + body(x)``: relevance splits as ``x / stab(y)`` and ``body(x) / stab(y)``."""
-
-    body: list[Node] = field(default_factory=list)
-    stabilizer: float = 1e-6
