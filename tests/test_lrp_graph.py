@@ -8,6 +8,8 @@ passes, routes or splits relevance in proportion to contributions.
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -318,3 +320,28 @@ def test_models_that_cannot_be_captured_or_take_two_inputs_are_refused():
 
     with pytest.raises(UnsupportedLayerError, match="cannot capture|2 tensor inputs"):
         relevance(TwoInputs(), one_hot(1, 16), 0)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "rescnn"])
+def test_model_files_from_outside_are_explained_like_the_model(arch, tmp_path):
+    """A .pt2 and an ONNX round trip (onnx2torch) of the same model give its relevance (ONNX
+    folds BatchNorm into the convs itself: equal to float32 rounding of the fold)."""
+    from seqlrp.models import build, load_model
+
+    torch.manual_seed(9)
+    model = build(arch, seq_len=64, n_classes=2, **({"filters": [8, 8], "dense": [8]} if arch == "cnn" else {"filters": 8, "n_dilated": 2}))
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.load_state_dict(random_batchnorm(m.num_features).state_dict())
+    model.eval()
+    x = one_hot(3, 64, seed=9)
+    expected = relevance(model, x, 1)
+    batch = torch.export.Dim("batch")
+    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=({0: batch},)), tmp_path / "m.pt2")
+    torch.testing.assert_close(relevance(load_model(tmp_path / "m.pt2"), x, 1), expected)
+    if importlib.util.find_spec("onnx2torch") is None or importlib.util.find_spec("onnx") is None:
+        pytest.skip("onnx and onnx2torch are not installed")
+    torch.onnx.export(model, (x,), tmp_path / "m.onnx", dynamo=False, opset_version=17, input_names=["x"],
+                      dynamic_axes={"x": {0: "batch"}})
+    got = relevance(load_model(tmp_path / "m.onnx"), x, 1)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
