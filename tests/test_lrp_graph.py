@@ -198,6 +198,41 @@ def test_fx_fallback_explains_without_running_the_weight_update():
     torch.testing.assert_close(r, relevance(plain, x, 1, **LRP0))
 
 
+class ShapeTensors(nn.Module):
+    """Shapes as tensors and a branch on them, as onnx2torch writes an ONNX Shape -> Gather ->
+    Reshape chain: neither torch.export nor torch.fx can trace it; the recording route can."""
+
+    def __init__(self, length: int = 32):
+        super().__init__()
+        self.conv, self.bn = nn.Conv1d(4, 6, 5, padding=2), random_batchnorm(6)
+        self.lin = nn.Linear(6 * length, 2)
+
+    def forward(self, x):
+        h = F.relu(self.bn(self.conv(x)))
+        shape = torch.cat([torch.tensor(h.shape)[:1], torch.tensor([-1])])
+        if torch.any(shape == 0):
+            shape = torch.tensor(h.shape)
+        return self.lin(torch.reshape(h, torch.Size(shape)))
+
+
+def test_recorded_forward_with_shape_tensors_is_explained_exactly():
+    torch.manual_seed(10)
+    model = double(ShapeTensors())
+    with pytest.raises(Exception):
+        torch.export.export(model, (torch.zeros(2, 4, 32, dtype=torch.float64),))
+    x = one_hot(3, 32, seed=10, dtype=torch.float64)
+    expected = gradient_x_input(model, x, 1)
+    torch.testing.assert_close(relevance(model, x, 1, **LRP0), expected, rtol=1e-9, atol=1e-9 * expected.abs().max().item())
+    plain = nn.Sequential(model.conv, model.bn, nn.ReLU(), nn.Flatten(), model.lin)
+    for composite in COMPOSITES:
+        torch.testing.assert_close(relevance(model, x, 0, composite=composite, return_hypothetical=True).hypothetical,
+                                   relevance(plain, x, 0, composite=composite, return_hypothetical=True).hypothetical)
+    with torch.no_grad():  # recorded weights are read at every call too
+        model.lin.weight.neg_()
+        model.lin.bias.neg_()
+    torch.testing.assert_close(relevance(model, x, 1, **LRP0), -expected, rtol=1e-9, atol=1e-9 * expected.abs().max().item())
+
+
 @pytest.mark.parametrize("as_dict", [False, True])
 def test_outputs_are_chosen_with_output(as_dict):
     torch.manual_seed(4)
@@ -311,7 +346,7 @@ def test_models_that_cannot_be_captured_or_take_two_inputs_are_refused():
             y = self.conv(x)
             return y.mean(-1) if float(y.sum()) > 0 else -y.mean(-1)
 
-    with pytest.raises(UnsupportedLayerError, match="cannot capture the forward of DataDependent"):
+    with pytest.raises(UnsupportedLayerError, match=r"reads a Python value out of a tensor computed from the input .* at the model's forward"):
         relevance(DataDependent(), one_hot(1, 16), 0)
 
     class TwoInputs(nn.Module):

@@ -243,7 +243,7 @@ def make_affine(node: Node, env: dict, path: str) -> Affine:
 def _bn_args(node: Node, env: dict) -> tuple[Tensor | None, Tensor | None, Tensor, Tensor, float]:
     """(weight, bias, running mean, running var, eps) of a batch_norm op."""
     args = [None] + [env[a] if isinstance(a, Node) else a for a in node.args[1:]]
-    if op_name(node) == "batch_norm":
+    if op_name(node) in ("batch_norm", "native_batch_norm"):  # (..., training, momentum, eps[, cudnn])
         _, weight, bias, mean, var, _, _, eps = args[:8]
     else:  # _native_batch_norm_legit_no_training(input, weight, bias, mean, var, momentum, eps)
         _, weight, bias, mean, var, _, eps = args[:7]

@@ -6,7 +6,9 @@ or an ``ExportedProgram`` itself, into a :class:`Program`: the export's fx graph
 placeholders is the input, and where each parameter, buffer and constant is read from at run
 time. Where export fails (e.g. a forward that renormalises its own weights in place), the model
 is traced with ``torch.fx.symbolic_trace``, code whose result nothing uses is dropped, and the
-traced module is exported instead.
+traced module is exported instead; where that fails too (shapes computed as tensors and
+branched on, as in onnx2torch's reshapes), the ops are recorded from one real run
+(:mod:`.record`).
 
 Parameters are *not* copied at capture: :meth:`Program.tensors` reads them from the live model
 at every call, so a model whose weights change (training, the randomisation diagnostic) is
@@ -190,25 +192,33 @@ def _traced(model: nn.Module) -> nn.Module:
     return traced
 
 
-def _export(model: nn.Module, x: Tensor) -> ExportedProgram:
+def _export(model: nn.Module, x: Tensor) -> Program:
+    """The model's program: exported, else traced by fx and exported, else recorded op by op
+    on a real input (:mod:`.record`)."""
+    from .record import record
+
     example = _example(model, x)
     with _EvalMode(model), torch.no_grad():
         try:
-            return torch.export.export(model, (example,))
+            return _program(torch.export.export(model, (example,)), model)
         except Exception as first:  # export refuses what symbolic tracing may still capture
             try:
-                return torch.export.export(_traced(model), (example,))
+                return _program(torch.export.export(_traced(model), (example,)), model)
             except Exception:
-                reason = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
-                hint = ""
-                if "data-dependent" in str(first):
-                    hint = (" — the forward branches on tensor values; if it is an ONNX model whose reshapes compute"
-                            " their shapes at run time (a dynamic-batch x.view(x.size(0), -1)), export it with"
-                            " flatten(1) or a fixed shape, or fold the shapes with onnx-simplifier")
-                raise UnsupportedLayerError(
-                    f"LRP: cannot capture the forward of {type(model).__name__} as a graph "
-                    f"(torch.export and torch.fx both failed; export said: {reason[:300]}){hint}"
-                ) from None
+                pass
+            try:
+                return record(model, x)
+            except UnsupportedLayerError as err:
+                if "reads a Python value" in str(err):
+                    raise
+                last = err
+            except Exception as err:
+                last = err
+            reason = str(first).strip().splitlines()[0] if str(first).strip() else type(first).__name__
+            raise UnsupportedLayerError(
+                f"LRP: cannot capture the forward of {type(model).__name__} as a graph (torch.export, torch.fx "
+                f"and recording all failed; export said: {reason[:300]}; recording said: {str(last)[:300]})"
+            ) from None
 
 
 _captures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -227,7 +237,7 @@ def capture(model: nn.Module | ExportedProgram, x: Tensor) -> Program:
     if isinstance(model, ExportedProgram):
         program = _program(model, None)
     elif isinstance(model, nn.Module):
-        program = _program(_export(model, x), model)
+        program = _export(model, x)
     else:
         raise TypeError(f"LRP needs an nn.Module or a torch.export ExportedProgram, got {type(model).__name__}")
     cache[key] = program

@@ -50,7 +50,7 @@ from .graph import Dense, Pooled, ratio
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "affine": ("conv1d", "convolution", "linear", "addmm", "mm", "matmul"),
-    "batchnorm": ("batch_norm", "_native_batch_norm_legit_no_training"),
+    "batchnorm": ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training"),
     "pass": (
         "relu", "relu6", "elu", "selu", "celu", "gelu", "softplus", "silu", "mish", "sigmoid", "hardsigmoid",
         "tanh", "hardtanh", "exp", "expm1", "log", "log1p", "leaky_relu", "hardswish", "logsigmoid", "neg",
@@ -153,6 +153,8 @@ def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, st
     """Relevance of each live input of ``node`` (not affine/batchnorm: the engine does those)."""
     if family in ("pass", "identity", "batchnorm", "scale"):
         (src,) = live
+        if isinstance(r, list):  # a batch-norm op that returns (y, saved statistics...)
+            r = r[0]
         return [(src, r if _shape(r) == env[src].shape else sum_to(dense(r), env[src].shape))]
     if family == "maxpool" and node in aux and not isinstance(r, list):
         (src,) = live
