@@ -26,9 +26,10 @@ $(STAMP): pyproject.toml
 	# torchvision, which seqlrp stubs and which would pull in another torch: --no-deps again
 	$(BIN)/python -m pip install --quiet "onnx>=1.15" "safetensors>=0.4"
 	$(BIN)/python -m pip install --quiet --no-deps "onnx2torch>=1.5"
-	# models from the field for the LRP tests (bpnet-lite's BPNet, ChromBPNet) and the peers'
+	# models from the field for the LRP tests (bpnet-lite's BPNet, ChromBPNet, gReLU's conv models) and the peers'
 	# DeepLIFT/SHAP; their other dependencies are seqlrp's own, --no-deps keeps the CPU torch
-	$(BIN)/python -m pip install --quiet --no-deps "tangermeme==1.6.0" "bpnet-lite==1.1.0"
+	$(BIN)/python -m pip install --quiet --no-deps "tangermeme==1.6.0" "bpnet-lite==1.1.0" \
+		"grelu==1.1.0" "enformer-pytorch==0.8.12" "einops==0.8.2"
 	touch $@
 
 demo: $(STAMP)

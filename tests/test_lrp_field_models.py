@@ -1,10 +1,15 @@
-"""LRP on models from the field's packages (bpnet-lite's BPNet and ChromBPNet) and on a
-DeepSEA-family network: captured and explained as they are, no rewriting.
+"""LRP on models from the field's packages (bpnet-lite's BPNet and ChromBPNet, gReLU's conv
+models) and on a DeepSEA-family network: captured and explained as they are, no rewriting.
 
-bpnet-lite is a test-only dependency (installed with --no-deps by the Makefile); skipped without it.
+bpnet-lite and gReLU are test-only dependencies (installed with --no-deps by the Makefile);
+skipped without them.
 """
 
 from __future__ import annotations
+
+import importlib.util
+import sys
+import types
 
 import pytest
 import torch
@@ -114,3 +119,52 @@ def test_deepsea_family_multi_task_targets():
     out = logits(model.conv_net(xg).flatten(1))
     (grad,) = torch.autograd.grad(out.gather(1, targets[:, None]).sum(), xg)
     torch.testing.assert_close(r, grad * x, rtol=1e-9, atol=1e-9 * (grad * x).abs().max().item())
+
+
+def _grelu_models():
+    """gReLU's model zoo imports enformer-pytorch, which imports transformers (for its config
+    classes) and polars (for its data helpers): neither is needed to build a conv model, so
+    stand in for them, just for the import, when they are missing."""
+    if importlib.util.find_spec("grelu") is None or importlib.util.find_spec("enformer_pytorch") is None:
+        pytest.skip("grelu / enformer-pytorch are not installed")
+    stubs = {}
+    for name in ("transformers", "polars"):
+        if importlib.util.find_spec(name) is None and name not in sys.modules:
+            stubs[name] = types.ModuleType(name)
+    if "transformers" in stubs:
+        stubs["transformers"].PretrainedConfig = type("PretrainedConfig", (), {"__init__": lambda self, **kw: None})
+        stubs["transformers"].PreTrainedModel = type("PreTrainedModel", (nn.Module,), {})
+    sys.modules.update(stubs)
+    try:
+        import grelu.model.models as models
+    finally:
+        for name in stubs:
+            sys.modules.pop(name, None)
+    return models
+
+
+@pytest.mark.parametrize("name", ["ConvModel", "DilatedConvModel", "ConvMLPModel"])
+def test_grelu_conv_models_lrp0_is_gradient_times_input(name):
+    models = _grelu_models()
+    torch.manual_seed(5)
+    kwargs = {
+        "ConvModel": dict(n_tasks=3, stem_channels=8, channel_init=8, n_conv=3, norm=True, residual=True, pool_func="max", pool_size=2),
+        "DilatedConvModel": dict(n_tasks=2, channels=8, n_conv=4),
+        "ConvMLPModel": dict(n_tasks=2, seq_len=200, stem_channels=8, channel_init=8, n_conv=2),
+    }[name]
+    model = getattr(models, name)(**kwargs).double().eval()
+    for m in model.modules():  # trained-looking BatchNorm statistics
+        if isinstance(m, nn.BatchNorm1d):
+            with torch.no_grad():
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    x = one_hot(2, 200, seed=5, dtype=torch.float64)
+    out = model(x)
+    assert out.shape[-1] == 1  # gReLU heads give (N, tasks, 1)
+    xg = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(xg)[:, 1, 0].sum(), xg)
+    got = relevance(model, x, 1, **LRP0)
+    torch.testing.assert_close(got, grad * x, rtol=1e-9, atol=1e-9 * (grad * x).abs().max().item())
+    for composite in COMPOSITES:
+        assert torch.isfinite(relevance(model.float(), x.float(), 1, composite=composite)).all()
+        model.double()
