@@ -194,8 +194,8 @@ def relevance(
 ) -> Tensor | LRPResult:
     """LRP relevance of the output ``target`` for one-hot input ``x`` (N, 4, L).
 
-    ``model``: any ``nn.Module`` whose forward ``torch.export`` (or, failing that, ``torch.fx``)
-    can capture — ``nn.Sequential`` models, seqlrp's residual networks, functional forwards
+    ``model``: any ``nn.Module`` whose forward ``torch.export`` (or, failing that, ``torch.fx``,
+    or a recording of one real run, :mod:`seqlrp.lrp.record`) can capture — ``nn.Sequential`` models, seqlrp's residual networks, functional forwards
     (``F.relu``, ``x + f(x)``, slicing, ``view``), fx ``GraphModule`` s (onnx2torch), an
     exported program's ``.module()`` — or a ``torch.export.ExportedProgram``. Rules belong to
     the graph's ops (:mod:`seqlrp.lrp.ops`); an op without one raises
