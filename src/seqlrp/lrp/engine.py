@@ -57,35 +57,86 @@ def _cast(value: Any, like: Tensor) -> Any:
     return value.detach().to(device=like.device)
 
 
-def _forward(program, p: Plan, x: Tensor, exact_batchnorm: bool) -> tuple[dict, dict, dict[Node, Affine]]:
-    """Values of every planned node (``env``), max-pool winners (``aux``) and the affine layers."""
+def _prepare(program, p: Plan, x: Tensor) -> tuple[dict, dict[Node, Affine]]:
+    """The constants of the graph (parameters cast to ``x``'s dtype and device, and what is
+    computed from them) and the affine layers with BatchNorm folded in."""
     env: dict = {program.input: x}
     for node, value in program.tensors().items():
         env[node] = _cast(value, x)
-    aux: dict = {}
-    layers: dict[Node, Affine] = {}
-    for node in p.order:  # constants first: folding reads BatchNorm parameters before the BatchNorm runs
+    for node in p.order:
         if node not in p.live:
             env[node] = call(node, env)
     folded = {affine: bn for bn, affine in p.folds.items()}
+    layers: dict[Node, Affine] = {}
+    for node in p.affines:
+        layers[node] = make_affine(node, env, p.paths[node])
+        if node in folded:
+            fold(layers[node], folded[node], env)
+    return env, layers
+
+
+def _affine_input(node: Node) -> Node:
+    return node.args[1] if op_name(node) == "addmm" else node.args[0]
+
+
+def _kept(program, p: Plan, needs_z: set[Node]) -> set[Node]:
+    """The live values the backward walk reads: inputs of the layers and of the proportional,
+    sum, routing and generic max-pool rules, outputs of the layers whose rule reads ``z`` and
+    of the proportional and sum rules; every other activation is dropped once the forward pass
+    no longer needs it (its shape is all relevance needs)."""
+    keep = {program.input, p.output}
+    for node in p.order:
+        if node not in p.live:
+            continue
+        family = p.family[node]
+        srcs = [n for n in node.all_input_nodes if n in p.live]
+        if family == "affine":
+            keep.add(_affine_input(node))
+            if node in needs_z:
+                keep.add(node)
+        elif family in ("proportional", "sum"):
+            keep.update(srcs)
+            keep.add(node)
+        elif family in ("route", "logsumexp", "getitem") or (family == "maxpool" and op_name(node) != "max_pool1d"):
+            keep.update(srcs)
+    return keep
+
+
+def _drop(env: dict, node: Node) -> None:
+    """Replace a value no longer needed by a data-free stand-in of the same shape."""
+    value = env.get(node)
+    if isinstance(value, Tensor) and value.device.type != "meta":
+        env[node] = torch.empty_like(value, device="meta")
+
+
+def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], exact_batchnorm: bool) -> dict:
+    """Run the live ops; returns the max-pool winners (``aux``). Values outside ``keep`` are
+    dropped after their last use."""
+    uses = {n: 0 for n in p.live}
+    for node in p.order:
+        for src in node.all_input_nodes:
+            if src in uses and node in p.live:
+                uses[src] += 1
+    aux: dict = {}
     for node in p.order:
         if node not in p.live:
             continue
         family = p.family[node]
         if family == "affine":
-            affine = make_affine(node, env, p.paths[node])
-            if node in folded:
-                fold(affine, folded[node], env)
-            layers[node] = affine
-            src = node.args[1] if op_name(node) == "addmm" else node.args[0]
-            env[node] = affine.apply(env[src], affine.weight, affine.bias)
+            layer = layers[node]
+            env[node] = layer.apply(env[_affine_input(node)], layer.weight, layer.bias)
         elif family == "batchnorm":
             env[node] = batchnorm_forward(node, env, env[node.args[0]], node in p.folds, exact_batchnorm)
         elif op_name(node) == "max_pool1d":
             env[node], aux[node] = maxpool1d_with_winners(node, env)
         else:
             env[node] = call(node, env)
-    return env, aux, layers
+        for src in node.all_input_nodes:
+            if src in uses:
+                uses[src] -= 1
+                if uses[src] == 0 and src not in keep:
+                    _drop(env, src)
+    return aux
 
 
 class _Walk:
@@ -141,6 +192,7 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
         r = store.pop(node)
         if keep_all:
             finals[node] = r
+        _release = node is not p.output
         family = p.family[node]
         live = [n for n in node.all_input_nodes if n in p.live]
         hyp = [part.pop(node, None) for part in walk.hyp]
@@ -155,12 +207,14 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
             r = _as_list(r, env[node])
         if family == "affine":
             layer = layers[node]
-            src = node.args[1] if op_name(node) == "addmm" else node.args[0]
+            src = _affine_input(node)
             rel, step = _affine_backward(layer, env[src], env[node], r, walk)
             _add(store, src, rel)
             if step is not None:
                 for part, h in zip(walk.hyp, (step.coef, step.const)):
                     _add(part, src, torch.zeros_like(env[src]) if h is None else h)
+            if _release:
+                _drop(env, node)
             continue
         for src, rel in backward(family, node, env, live, r, stabilizer=stabilizer, aux=aux):
             _add(store, src, rel)
@@ -169,6 +223,8 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
                 h = _as_list(h, env[node]) if isinstance(h, dict) else h
                 for src, value in backward(family, node, env, live, h, stabilizer=stabilizer, aux={}):
                     _add(part, src, value)
+        if _release:
+            _drop(env, node)
     r = store.pop(program.input, None)
     r = torch.zeros_like(env[program.input]) if r is None else dense(r)
     if keep_all:
@@ -241,10 +297,12 @@ def relevance(
         raise ValueError("LRP needs at least one Conv1d or Linear layer in the model")
     keep_all = return_layers
     with torch.no_grad():
-        env, aux, layers = _forward(program, p, x, exact_batchnorm)
+        env, layers = _prepare(program, p, x)
         ordered = [layers[n] for n in p.affines]
         firsts = {layers[n] for n in p.input_layers}
         rules = assign(ordered, composite, input_rule, firsts, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
+        needs_z = {n for n in p.affines if isinstance(rules[layers[n]], _NEEDS_OUTPUT)}
+        aux = _forward(p, env, layers, _kept(program, p, needs_z), exact_batchnorm)
         walk = _Walk(rules, prune, firsts)
         out = env[p.output]
         r, finals = _backward(program, p, env, aux, layers, initial_relevance(out, target), walk, stabilizer, keep_all)
