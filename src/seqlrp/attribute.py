@@ -33,6 +33,7 @@ from .atomic import atomic_write_text
 from .dataset import ExtractedData, load_extracted
 from .device import choose_device, configure_threads
 from .errors import InputError, SeqlrpError
+from .external import data_for
 from .lrp import Prune, relevance
 from .models import check_compatible, describe, load_model
 from .regions import read_regions
@@ -162,6 +163,7 @@ def attribute(
     configure_threads(threads)
     device = choose_device(options.device)
     model = load_model(model_path)
+    data = data_for(data, describe(model))  # a foreign model's classes (config/README.md, model.classes)
     check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
     model.to(device)
     target = data.classes.index(cls)

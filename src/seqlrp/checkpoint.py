@@ -164,6 +164,10 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
             return model_files.load_external(path, device=device)
         model_files.refuse_foreign(path, fmt, detail)
     payload = _read_payload(path)
+    if payload["arch"] == "external":  # a model from outside seqlrp, imported by the pipeline
+        from .external import from_checkpoint
+
+        return from_checkpoint(path, payload, device=device)
     try:
         model = build(payload["arch"], seq_len=payload["seq_len"], n_classes=len(payload["classes"]), **payload["hparams"])
     except SeqlrpError as err:

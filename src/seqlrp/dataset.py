@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,11 @@ from .table import UNLABELED, RegionTable, read_regions_tsv
 class ExtractedData:
     """Windows of one data set; row ``i`` of ``onehot`` is row ``i`` of ``table``.
 
-    ``onehot`` (N, 4, L) uint8 (a read-only memory map when loaded from disk).
+    ``onehot`` (N, 4, L) uint8 (a read-only memory map when loaded from disk). Seen through a model
+    from outside seqlrp (:func:`seqlrp.external.data_for`): ``others``, classes of the data that
+    the model has no output for, whose windows are labelled, but with none of ``classes``; and
+    ``everywhere``, classes of the model that no class of the data is named like, which explain
+    every window.
     """
 
     onehot: np.ndarray
@@ -26,11 +30,14 @@ class ExtractedData:
     classes: list[str]
     seq_len: int
     alphabet: str = ALPHABET
+    others: list[str] = field(default_factory=list)
+    everywhere: list[str] = field(default_factory=list)
 
     @property
     def labels(self) -> np.ndarray:
-        """Class index (N,) int64, in the order of ``classes``; -1 for unlabeled windows."""
-        return self.table.labels(self.classes)
+        """Class index (N,) int64, in the order of ``classes``; -1 for unlabeled windows; windows of
+        ``others`` get ``len(classes)`` and up (no class of the model: a negative for every class)."""
+        return self.table.labels([*self.classes, *self.others])
 
     @property
     def labeled(self) -> np.ndarray:
@@ -38,7 +45,10 @@ class ExtractedData:
         return np.asarray(self.table.cls, dtype=object) != UNLABELED
 
     def of_class(self, cls: str) -> np.ndarray:
-        """Mask (N,) of the windows of class ``cls``; unlabeled windows (tiles) count for every class."""
+        """Mask (N,) of the windows of class ``cls``; unlabeled windows (tiles) count for every class,
+        and every window for a class in ``everywhere``."""
+        if cls in self.everywhere:
+            return np.ones(len(self.table), dtype=bool)
         return (np.asarray(self.table.cls, dtype=object) == cls) | ~self.labeled
 
     @property

@@ -16,11 +16,13 @@ null_exceedance              share of positions not above the shuffled null     
 ===========================  ================================================  =========
 
 Randomisation (Adebayo et al. 2018) re-initialises *every* parameter of a copy of the model
-(seeded; BatchNorm statistics reset too): the end point of the cascading test, where nothing
-learned is left. The trained maps come from ``attr.npz``; the randomised ones are recomputed
-with the method's settings (``settings.json``) on a seeded subset of ``n_windows`` windows. The
-shuffled null explains ``n_shuffles`` dinucleotide-shuffled copies (:func:`seqlrp.shuffle.shuffle_onehot`)
-of the same subset with the trained model and the same settings.
+(seeded; BatchNorm statistics reset too; a foreign model's parameters that no
+``reset_parameters`` covers are redrawn with their own spread, :func:`randomised_copy`): the end
+point of the cascading test, where nothing learned is left. The trained maps come from
+``attr.npz``; the randomised ones are recomputed with the method's settings (``settings.json``)
+on a seeded subset of ``n_windows`` windows. The shuffled null explains ``n_shuffles``
+dinucleotide-shuffled copies (:func:`seqlrp.shuffle.shuffle_onehot`) of the same subset with the
+trained model and the same settings.
 
 Outputs: ``diagnostics.tsv`` (columns :data:`COLUMNS`, rows per class, method and
 :data:`~seqlrp.diagnostics.DIAGNOSTICS`) and a directory of figures ``{class}.{method}.png``:
@@ -110,18 +112,36 @@ def read_attribution(attr_dir: str | os.PathLike) -> Attribution:
 
 
 def randomised_copy(model: nn.Module, seed: int) -> nn.Module:
-    """A copy of ``model`` with every parameter and buffer re-initialised (``reset_parameters``), seeded.
+    """A copy of ``model`` with every parameter re-initialised, seeded.
 
-    torch's global random state is left as it was. The copy is in eval mode; pass a CPU model
-    for weights that do not depend on the device.
+    Modules with ``reset_parameters`` (Conv1d, Linear, BatchNorm, which resets its statistics
+    too) draw their own initialisation. Every other floating-point parameter — a foreign model's
+    custom ones, or those of a ``torch.export`` program's graph, which keeps no layer classes —
+    is drawn from a normal distribution with mean 0 and the tensor's own standard deviation (its
+    root mean square when that is 0; an all-zero tensor stays zero). Buffers of modules without
+    ``reset_parameters`` stay as they are. torch's global random state is left as it was. The
+    copy is in eval mode; pass a CPU model for weights that do not depend on the device.
     """
     clone = copy.deepcopy(model)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        done: set[int] = set()
         for module in clone.modules():
             reset = getattr(module, "reset_parameters", None)
             if callable(reset):
                 reset()
+                done.update(id(p) for p in module.parameters(recurse=False))
+        with torch.no_grad():
+            for parameter in clone.parameters():
+                if id(parameter) in done or not parameter.is_floating_point() or parameter.numel() == 0:
+                    continue
+                values = parameter.detach().double()
+                scale = float(values.std()) if values.numel() > 1 else 0.0
+                if not math.isfinite(scale) or scale == 0.0:
+                    scale = float(values.pow(2).mean().sqrt())
+                if math.isfinite(scale) and scale > 0.0:
+                    parameter.normal_(0.0, scale)
+                done.add(id(parameter))
     return clone.eval()
 
 

@@ -50,6 +50,7 @@ from .attribute import MethodSpec
 from .dataset import ExtractedData, load_extracted
 from .device import choose_device, configure_threads
 from .errors import InputError, SeqlrpError
+from .external import data_for
 from .evaluation import (
     aopc,
     deletion_drops,
@@ -280,6 +281,7 @@ def evaluate(model_path: str | os.PathLike, data: ExtractedData, truth_path: str
     configure_threads(threads)
     device = choose_device(options.device)
     model = load_model(model_path)
+    data = data_for(data, describe(model))  # a foreign model's classes (config/README.md, model.classes)
     check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
     model.to(device)
     truth = intervals_by_chrom(read_regions(truth_path))

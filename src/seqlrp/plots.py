@@ -76,7 +76,7 @@ def plot_unlabeled(probs: np.ndarray, classes: Sequence[str], path: str | os.Pat
     for k, name in enumerate(classes):
         ax.hist(probs[:, k], bins=bins, histtype="step", lw=1.5, label=name)
     ax.set(xlabel="predicted probability", ylabel="windows", xlim=(0, 1),
-           title=f"no labels: {len(probs)} genome-wide tiles carry no class, so there are no ROC/PR curves")
+           title=f"no labels: {len(probs)} windows carry no class, so there are no ROC/PR curves")
     if len(classes):
         ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)

@@ -3,11 +3,15 @@
 Outputs:
 
 * ``predictions.tsv`` — the regions table columns (chrom, start, end, strand, name, class,
-  split), then ``logit_{class}`` for every class, then ``prob_{class}`` (softmax);
+  split), then ``logit_{class}`` for every class, then ``prob_{class}`` (softmax; the sigmoid for
+  a model with one class);
 * ``metrics.tsv`` — columns ``split, class, auroc, auprc, accuracy, n, n_class``: one-vs-rest per
-  class (score = the class's probability; accuracy of "predicted class == this class" against
-  "true class == this class"), plus a row ``class = all`` per split with the macro means of
-  AUROC/AUPRC and the multi-class accuracy. ``n`` counts the split's windows, ``n_class`` those
+  class (score = the class's probability; for a model from outside seqlrp, whose outputs need not
+  be exclusive classes, the class's own score ``logit_{class}``; accuracy of "predicted class ==
+  this class" against "true class == this class", NA for a model of one class), plus a row
+  ``class = all`` per split with the macro means of AUROC/AUPRC and the multi-class accuracy.
+  Windows of a data class the model has no output for (:func:`seqlrp.external.data_for`) are
+  negatives of every class. ``n`` counts the split's windows, ``n_class`` those
   of the row's class. Missing values (a class absent from a split) read ``NA``. Windows without a
   class (genome-wide tiles, split ``tile``) get no metrics: one row per such split, class ``all``,
   metrics ``NA``, ``n_class`` 0;
@@ -27,10 +31,11 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path, atomic_write_text
-from .checkpoint import check_compatible, load_model
+from .checkpoint import check_compatible, load_model, read_info
 from .dataset import ExtractedData, load_extracted
 from .device import autocast, choose_device, configure_threads
 from .errors import InputError, SeqlrpError
+from .external import data_for
 from .metrics import accuracy, auroc, average_precision
 from .models import describe
 from .plots import plot_roc_pr, plot_unlabeled
@@ -77,7 +82,9 @@ def predict_logits(
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax (N, K) -> (N, K) float64, computed stably."""
+    """Row-wise softmax (N, K) -> (N, K) float64, computed stably; the sigmoid for K = 1."""
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        return 0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))
     shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
@@ -125,7 +132,8 @@ def unlabeled_rows(splits: np.ndarray) -> list[dict]:
     """One ``metrics.tsv`` row per split of unlabeled windows (splits (n,)): class ``all``, metrics NA, n_class 0."""
     nan = float("nan")
     return [{"split": split, "class": "all", "auroc": nan, "auprc": nan, "accuracy": nan,
-             "n": int((splits == split).sum()), "n_class": 0} for split in dict.fromkeys(splits.tolist())]
+             "n": int((splits == split).sum()), "n_class": 0}
+            for split in sorted(dict.fromkeys(splits.tolist()), key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))]
 
 
 def _fmt(value) -> str:
@@ -163,7 +171,8 @@ def predict(
     """
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
     logits = shard_logits(section, inputs["model"], data, 0, len(data.table), threads=threads)
-    return finish_predictions(data, logits, outputs)
+    info = read_info(inputs["model"])
+    return finish_predictions(data_for(data, info), logits, outputs, foreign=info.arch == "external")
 
 
 def shard_logits(section: Mapping, model_path: str | os.PathLike, data: ExtractedData, lo: int, hi: int, *,
@@ -172,6 +181,7 @@ def shard_logits(section: Mapping, model_path: str | os.PathLike, data: Extracte
     configure_threads(threads)
     device = choose_device(section.get("device", "auto"))
     model = load_model(model_path, device=device)
+    data = data_for(data, describe(model))
     check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
     hi = min(hi, len(data.table))
     log.info("predicting windows %d-%d of %d on %s (batch size %d)", lo, hi, len(data.table), device,
@@ -193,8 +203,15 @@ def predict_shard(section: Mapping, inputs: Mapping[str, str], output: str | os.
 
 
 def gather_predictions(inputs: Mapping[str, str], shards: Sequence[str | os.PathLike], outputs: Mapping[str, str]) -> list[dict]:
-    """Join the shards' logits (in shard order) into predictions, metrics and the figure."""
+    """Join the shards' logits (in shard order) into predictions, metrics and the figure.
+
+    ``inputs["model"]``, when given, is the checkpoint (its classes: read without loading it).
+    """
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    foreign = False
+    if inputs.get("model"):
+        info = read_info(inputs["model"])
+        data, foreign = data_for(data, info), info.arch == "external"
     parts = []
     for path in shards:
         try:
@@ -205,21 +222,29 @@ def gather_predictions(inputs: Mapping[str, str], shards: Sequence[str | os.Path
     if logits.shape != (len(data.table), len(data.classes)):
         raise SeqlrpError(f"predict: the shards hold logits of shape {logits.shape}, the data set needs "
                           f"{(len(data.table), len(data.classes))}; rerun the predict_shard jobs")
-    return finish_predictions(data, logits, outputs)
+    return finish_predictions(data, logits, outputs, foreign=foreign)
 
 
-def finish_predictions(data: ExtractedData, logits: np.ndarray, outputs: Mapping[str, str]) -> list[dict]:
-    """Predictions, metrics and the ROC/PR figure of ``data`` from its logits (N, K)."""
+def finish_predictions(data: ExtractedData, logits: np.ndarray, outputs: Mapping[str, str], *,
+                       foreign: bool = False) -> list[dict]:
+    """Predictions, metrics and the ROC/PR figure of ``data`` from its logits (N, K).
+
+    ``foreign``: the model is from outside seqlrp; its windows are ranked by their scores (logits)."""
     probs = softmax(logits)
+    scored = logits.astype(np.float64) if foreign else probs
     labels, splits, labeled = data.labels, data.splits, data.labeled
     write_predictions(data.table, data.classes, logits, probs, outputs["predictions"])
-    rows = metrics_rows(labels[labeled], probs[labeled], splits[labeled], data.classes) if labeled.any() else []
+    rows = metrics_rows(labels[labeled], scored[labeled], splits[labeled], data.classes) if labeled.any() else []
+    if len(data.classes) == 1:  # nothing to choose between: no accuracy
+        for row in rows:
+            row["accuracy"] = float("nan")
     rows += unlabeled_rows(splits[~labeled])
     write_metrics(rows, outputs["metrics"])
     if labeled.any():
-        plot_roc_pr(labels[labeled], probs[labeled], splits[labeled], data.classes, outputs["figure"])
+        plot_roc_pr(labels[labeled], scored[labeled], splits[labeled], data.classes, outputs["figure"])
     else:
-        log.info("no window has a class (genome-wide tiles): no metrics, the figure shows the predicted probabilities")
+        log.info("no window has a class (genome-wide tiles, or no region set named like a model class): no metrics, "
+                 "the figure shows the predicted probabilities")
         plot_unlabeled(probs, data.classes, outputs["figure"])
     for row in rows:
         if row["class"] == "all":

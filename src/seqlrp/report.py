@@ -222,8 +222,23 @@ class _Builder:
         items: dict[str, object] = {
             "model": f"{meta.arch}, {sum(p.numel() for p in model.parameters()):,} parameters, seq_len {meta.seq_len}, "
                      f"classes {', '.join(meta.classes)}",
-            "hyperparameters": code(json.dumps(meta.hparams, sort_keys=True)),
         }
+        if meta.arch == "external":  # a model from outside seqlrp: where it came from, not hyperparameters
+            source = dict(meta.hparams.get("source") or {})
+            items["model source"] = code(f"{source.get('format', '?')}: {provenance.get('source_path', '?')}")
+            if provenance.get("source_sha256"):
+                items["model source SHA-256"] = code(provenance["source_sha256"])
+            if provenance.get("weights_path"):
+                items["model weights"] = code(f"{provenance['weights_path']} (SHA-256 {provenance.get('weights_sha256', '?')})")
+            indices = meta.hparams.get("indices") or []
+            output = meta.hparams.get("output")
+            items["explained outputs"] = ", ".join(
+                f"{name} = {'' if output is None else f'output {output!r}, '}task {index}"
+                for name, index in zip(meta.classes, indices))
+            if source.get("kwargs"):
+                items["model arguments"] = code(json.dumps(source["kwargs"], sort_keys=True))
+        else:
+            items["hyperparameters"] = code(json.dumps(meta.hparams, sort_keys=True))
         if "best_epoch" in provenance:
             items["training"] = (f"kept epoch {provenance['best_epoch']} of {provenance.get('epochs_run', '?')}, "
                                  f"seed {provenance.get('seed', '?')}, validation AUROC "
@@ -284,8 +299,10 @@ class _Builder:
                           " of that class."),
                   tsv_table(metrics)]
         figure_path = self.results / "model" / "roc_pr.png"
-        unlabeled = bool(metrics.rows) and all(row["split"] == "tile" for row in metrics.rows)
-        what = ("Predicted probabilities of the tiles (genome-wide tiling has no labels, so no ROC)" if unlabeled
+        tiles = bool(metrics.rows) and all(row["split"] == "tile" for row in metrics.rows)
+        unlabeled = bool(metrics.rows) and all(row["class"] == "all" and row.get("n_class") == "0" for row in metrics.rows)
+        what = ("Predicted probabilities of the tiles (genome-wide tiling has no labels, so no ROC)" if tiles
+                else "Predicted probabilities (no region set is named like a class of the model, so no ROC)" if unlabeled
                 else "ROC and precision-recall curves of the test split")
         blocks.append(self.png(figure_path, f"{what} ({self.rel(figure_path)})"))
         history_path = self.results / "model" / "train_log.tsv"
@@ -298,7 +315,7 @@ class _Builder:
             elif problem is not None:
                 blocks.append(problem)
         else:
-            blocks.append(note("No training log: the model was imported (model.checkpoint), not trained here."))
+            blocks.append(note("No training log: the model was imported (model.checkpoint or model.module), not trained here."))
         return blocks
 
     def evaluation_section(self) -> list[Markup]:

@@ -309,3 +309,35 @@ def import_checkpoint(checkpoint: str | os.PathLike, info_path: str | os.PathLik
     with atomic_path(output, suffix=".pt") as tmp:
         shutil.copyfile(checkpoint, tmp)
     log.info("using checkpoint %s (%s, classes %s); training skipped", checkpoint, model.seqlrp_info.arch, ", ".join(info["classes"]))
+
+
+def import_foreign_model(model_section: Mapping[str, Any], info_path: str | os.PathLike,
+                         outputs: Mapping[str, Any]) -> None:
+    """Bring-your-own model from outside seqlrp (a ``.pt2``/ONNX ``model.checkpoint`` or ``model.module``):
+    check it against the data and write ``outputs["model"]`` as a checkpoint of arch "external"
+    (:func:`seqlrp.external.import_foreign`), the model file copied to ``outputs["source"]``."""
+    from .external import ForeignSpec, import_foreign
+
+    source = outputs.get("source")
+    if isinstance(source, (list, tuple)):
+        source = source[0] if source else None
+    spec = ForeignSpec.from_config(model_section)
+    model = import_foreign(spec, info_path, {"model": outputs["model"], "source": source})
+    info = model.seqlrp_info
+    with open(info_path, encoding="utf-8") as handle:
+        data_classes = list(json.load(handle)["classes"])
+    named = [c for c in data_classes if c in info.classes]
+    log.info("imported %s (%s, seq_len %d): classes %s = output%s task(s) %s; training skipped",
+             spec.module or spec.checkpoint, info.hparams["source"]["format"], info.seq_len, ", ".join(info.classes),
+             "" if spec.output is None else f" {spec.output!r}", ", ".join(map(str, info.hparams["indices"])))
+    if data_classes == list(info.classes):
+        log.info("the data's classes are the model's, in the same order")
+    elif named:
+        others = [c for c in data_classes if c not in info.classes]
+        everywhere = [c for c in info.classes if c not in data_classes]
+        log.info("region sets named like a model class (%s) are that class's windows%s%s", ", ".join(named),
+                 f"; the windows of {', '.join(others)} are negatives in the metrics and explained by no class" if others else "",
+                 f"; {', '.join(everywhere)} (no region set of that name) explain(s) every window" if everywhere else "")
+    else:
+        log.info("no region set (%s) is named like a model class: every window is explained by every class, "
+                 "without metrics (as genome-wide tiles)", ", ".join(data_classes))

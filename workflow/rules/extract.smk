@@ -19,7 +19,7 @@ checkpoint extract:
         extract=config["extract"],
         split=config["split"],
         tile=TILE or {},
-        classes=CLASSES,
+        classes=DATA_CLASSES,
         index_dir=f"{RESULTS}/genome_index",  # a missing or stale .fai/.gzi is rebuilt here, never beside the genome
     log:
         f"{LOGS}/extract.log",

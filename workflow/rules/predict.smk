@@ -33,6 +33,7 @@ rule predict_shard:
 rule predict:
     input:
         shards=predict_shards,
+        model=f"{MODEL_DIR}/model.pt",
         onehot=f"{DATA_DIR}/onehot.npy",
         regions=f"{DATA_DIR}/regions.tsv",
         info=f"{DATA_DIR}/dataset.json",

@@ -1,15 +1,22 @@
 # Stage train: fit the classifier (results/model/model.pt + per-epoch train_log.tsv).
-# With model.checkpoint set, rule import_model replaces rule train: it checks that the checkpoint
-# loads safely and fits the data (seq_len, classes), then copies it to results/model/model.pt.
+# With model.checkpoint (or model.module) set, rule import_model replaces rule train: a seqlrp
+# checkpoint is checked to load safely and fit the data (seq_len, classes), then copied to
+# results/model/model.pt; a model from outside seqlrp (.pt2, ONNX, or the user's class) is loaded,
+# checked (seq_len, output, model.classes) and written there as a checkpoint of arch "external"
+# (a .pt2/ONNX file is copied beside it, results/model/external.{pt2,onnx}).
 
-if MODEL_CHECKPOINT:
+if MODEL_CHECKPOINT or MODEL_MODULE:
 
     rule import_model:
         input:
-            checkpoint=MODEL_CHECKPOINT,
+            unpack(model_inputs),
             info=f"{DATA_DIR}/dataset.json",
         output:
             model=f"{MODEL_DIR}/model.pt",
+            source=[FOREIGN_COPY] if FOREIGN_COPY else [],
+        params:
+            model=config["model"],
+            foreign=bool(FOREIGN),
         log:
             f"{LOGS}/import_model.log",
         benchmark:

@@ -1,0 +1,204 @@
+"""The whole pipeline on models from outside seqlrp (issue 12): a torch.export .pt2 file and the module
+route (the user's class + weights), with model.classes naming the outputs; start-up errors in one line.
+
+The runs reuse the tiny demo run's data (conftest ``tiny_demo_run``): the copy keeps its demo data,
+one-hot windows and JASPAR matrices, and everything from the model on is made again.
+"""
+
+import csv
+import json
+import re
+import shutil
+
+import numpy as np
+import pyBigWig
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from conftest import TINY_DEMO, copy_run, run_snakemake
+from seqlrp.external import ExternalModel
+from seqlrp.models import load_model
+
+pytestmark = [pytest.mark.workflow,
+              pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")]
+
+L = TINY_DEMO["seq_len"]
+ONE_METHOD = {"lrp": {"composite": "epsilon-plus"}}  # fewer jobs; evaluate still runs every method and baseline
+# smaller evaluation and diagnostics than the tiny demo's defaults: the stages run, on fewer windows
+LIGHT = {"evaluate": {"max_windows": 16, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.5]},
+         "diagnostics": {"n_windows": 24}, "seqlets": {"n_null": 100}}
+
+
+class Foreign(nn.Module):
+    """The tiny demo's trained CNN, rewritten with a functional forward and a residual ``h = h + f(h)``
+    (its branch zero, so the logits stay the trained model's)."""
+
+    def __init__(self, trained: nn.Sequential):
+        super().__init__()
+        cut = next(i for i, layer in enumerate(trained) if isinstance(layer, nn.MaxPool1d)) + 1
+        self.stem, self.rest = trained[:cut], trained[cut:]
+        width = trained[0].out_channels
+        self.branch = nn.Conv1d(width, width, 3, padding=1)
+        nn.init.zeros_(self.branch.weight)
+        nn.init.zeros_(self.branch.bias)
+
+    def forward(self, x):
+        h = self.stem(x)
+        h = h + F.relu(self.branch(h))
+        return self.rest(h)
+
+
+MODULE_PY = '''
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MultiTask(nn.Module):
+    """Three tasks; a dilated residual tower written in the forward; a parameter without reset_parameters."""
+
+    def __init__(self, filters=8, tasks=3):
+        super().__init__()
+        self.first = nn.Conv1d(4, filters, 11, padding=5)
+        self.tower = nn.ModuleList(nn.Conv1d(filters, filters, 3, padding=d, dilation=d) for d in (1, 2))
+        self.gain = nn.Parameter(torch.ones(filters))
+        self.head = nn.Linear(filters, tasks)
+
+    def forward(self, x):
+        h = F.relu(self.first(x))
+        for conv in self.tower:
+            h = h + F.relu(conv(h))
+        return self.head((h * self.gain[:, None]).mean(-1))
+'''
+
+
+def _fresh_copy(run, target):
+    """A copy of the tiny demo run with everything from the model on removed (data, demo and JASPAR kept)."""
+    work = copy_run(run, target)
+    results = work / "results"
+    for name in ("model", "attributions", "tracks", "seqlets", "evaluation", "logs", "benchmarks"):
+        shutil.rmtree(results / name, ignore_errors=True)
+    for path in (results / "motifs").iterdir():
+        if path.name != "jaspar.npz":
+            shutil.rmtree(path)
+    for name in ("report.html", "igv_session.xml"):
+        (results / name).unlink(missing_ok=True)
+    return work
+
+
+def _table(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _error_lines(result):
+    return [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
+
+
+def test_pt2_model_through_every_stage(tiny_demo_run, tmp_path):
+    trained = load_model(tiny_demo_run / "results" / "model" / "model.pt")
+    foreign = Foreign(trained).eval()
+    program = torch.export.export(foreign, (torch.zeros(2, 4, L),), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, tmp_path / "foreign.pt2")
+    work = _fresh_copy(tiny_demo_run, tmp_path / "run")
+    config = {**TINY_DEMO, **LIGHT, "attribute": {"methods": ONE_METHOD},
+              "model": {"checkpoint": str(tmp_path / "foreign.pt2"), "classes": ["positive", "negative"]}}
+    result = run_snakemake(work, config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "rule train" not in log and "rule extract" not in log and "rule import_model" in log
+
+    results, native = work / "results", tiny_demo_run / "results"
+    model = load_model(results / "model" / "model.pt")
+    assert isinstance(model, ExternalModel) and model.seqlrp_info.arch == "external"
+    assert (results / "model" / "external.pt2").read_bytes() == (tmp_path / "foreign.pt2").read_bytes()
+    assert not (results / "model" / "train_log.tsv").exists()
+    # the foreign graph predicts and explains what the trained model does
+    ours, theirs = _table(native / "model" / "predictions.tsv"), _table(results / "model" / "predictions.tsv")
+    for column in ("logit_positive", "logit_negative"):
+        assert np.allclose([float(r[column]) for r in theirs], [float(r[column]) for r in ours], atol=1e-4)
+    assert _table(results / "model" / "metrics.tsv")[0].keys() == _table(native / "model" / "metrics.tsv")[0].keys()
+    for cls in ("positive", "negative"):
+        with np.load(results / "attributions" / f"{cls}.lrp" / "attr.npz") as a, \
+                np.load(native / "attributions" / f"{cls}.lrp" / "attr.npz") as b:
+            assert a["arr_0"].shape == b["arr_0"].shape
+            assert np.allclose(a["arr_0"], b["arr_0"], rtol=1e-3, atol=1e-6)
+        with pyBigWig.open(str(results / "tracks" / f"{cls}.lrp.bw")) as bigwig:
+            assert bigwig.header()["nBasesCovered"] > 0
+        assert (results / "seqlets" / f"{cls}.lrp.bed").read_text().startswith("track ")
+        assert (results / "motifs" / f"{cls}.lrp" / "motifs.tsv").is_file()
+    # evaluate: every LRP composite, the PLRP sweep and the baselines on the foreign model
+    methods = {row["method"] for row in _table(results / "evaluation" / "summary.tsv")}
+    assert {"lrp", "lrp-alpha2beta1", "plrp-mask-p0.5", "saliency", "gradient_x_input", "integrated_gradients", "ism"} <= methods
+    diagnostics = {(r["class"], r["diagnostic"]): r for r in _table(results / "evaluation" / "diagnostics.tsv")}
+    randomised = float(diagnostics["positive", "randomisation_similarity"]["value"])
+    assert np.isfinite(randomised) and randomised < 0.9  # the re-initialised graph explains differently
+    html = (results / "report.html").read_text()
+    assert "model source" in html and "pt2: " in html and "No training log: the model was imported" in html
+    assert "hyperparameters" not in html
+    assert (results / "igv_session.xml").is_file()
+    rerun = run_snakemake(work, config, "-n")
+    assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr, rerun.stdout[-2000:]
+
+
+def test_module_route_picks_one_task_of_a_multi_task_model(tiny_demo_run, tmp_path):
+    safetensors = pytest.importorskip("safetensors.torch")
+    work = _fresh_copy(tiny_demo_run, tmp_path / "run")
+    (work / "multitask.py").write_text(MODULE_PY)
+    from seqlrp.model_files import load_module
+
+    torch.manual_seed(4)
+    reference = load_module(f"{work / 'multitask.py'}:MultiTask", {"filters": 6})
+    safetensors.save_file(reference.state_dict(), tmp_path / "weights.safetensors")
+    config = {**TINY_DEMO, "attribute": {"methods": ONE_METHOD},
+              "model": {"module": "multitask.py:MultiTask", "kwargs": {"filters": 6},
+                        "weights": str(tmp_path / "weights.safetensors"), "classes": {"positive": 2}}}
+    targets = ["results/tracks/positive.lrp.bw", "results/model/metrics.tsv"]
+    result = run_snakemake(work, config, *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = work / "results"
+    import_log = (results / "logs" / "import_model.log").read_text()
+    assert "region sets named like a model class (positive) are that class's windows" in import_log
+    model = load_model(results / "model" / "model.pt")
+    assert model.seqlrp_info.classes == ["positive"] and model.seqlrp_info.hparams["indices"] == [2]
+    x = torch.from_numpy(np.load(results / "data" / "onehot.npy")[:8].astype(np.float32))
+    with torch.no_grad():
+        assert torch.allclose(model(x), reference(x)[:, [2]], atol=1e-6)
+    # positive windows are the class's, negative ones its negatives: AUROC over both, no accuracy for one class
+    metrics = {(r["split"], r["class"]): r for r in _table(results / "model" / "metrics.tsv")}
+    assert set(c for _, c in metrics) == {"positive", "all"}
+    test = metrics["test", "positive"]
+    assert test["auroc"] != "NA" and test["accuracy"] == "NA" and int(test["n"]) > int(test["n_class"]) > 0
+    settings = json.loads((results / "attributions" / "positive.lrp" / "settings.json").read_text())
+    assert settings["n_windows"] == 60 and settings["target_index"] == 0  # the positive windows only
+    assert not (results / "attributions" / "negative.lrp").exists()
+
+
+@pytest.fixture(scope="module")
+def small_pt2(tmp_path_factory):
+    """A two-task model exported for windows of L bp."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 4, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(4, 2))
+    path = tmp_path_factory.mktemp("small") / "small.pt2"
+    torch.export.save(torch.export.export(model.eval(), (torch.zeros(2, 4, L),)), path)
+    return path
+
+
+@pytest.mark.parametrize("model,pattern", [
+    ({"module": "net.py:Net", "checkpoint": "{pt2}", "classes": ["a"]},
+     r"config\.yaml:\d+: give either model\.checkpoint \(a model file\) or model\.module .*not both"),
+    ({"checkpoint": "{pt2}"}, r"config\.yaml:\d+: a model from outside seqlrp \(pt2\) needs model\.classes"),
+    ({"checkpoint": "{pt2}", "classes": ["a", "b", "c"]},
+     r"config\.yaml:\d+: model\.classes lists 3 names but the explained output has 2 tasks"),
+    ({"checkpoint": "{pt2}", "classes": {"../up": 0}}, r"config\.yaml:\d+: class name '\.\./up' contains a path separator"),
+    ({"weights": "w.pt", "classes": ["a"]}, r"config\.yaml:\d+: model\.weights belongs to model\.module"),
+    ({"checkpoint": "absent.pt2", "classes": ["a"]}, r"config\.yaml:\d+: absent\.pt2: no such model file"),
+])
+def test_foreign_model_problems_stop_at_start_up(tmp_path, small_pt2, model, pattern):
+    model = {k: (v.format(pt2=small_pt2) if isinstance(v, str) else v) for k, v in model.items()}
+    result = run_snakemake(tmp_path / "run", {**TINY_DEMO, "model": model})
+    errors = _error_lines(result)
+    assert result.returncode == 1 and len(errors) == 1 and re.search(pattern, errors[0]), result.stderr[-2000:]
+    assert not (tmp_path / "run" / "results").exists()
