@@ -380,3 +380,26 @@ def test_model_files_from_outside_are_explained_like_the_model(arch, tmp_path):
                       dynamic_axes={"x": {0: "batch"}})
     got = relevance(load_model(tmp_path / "m.onnx"), x, 1)
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+@pytest.mark.parametrize("arch", ["cnn", "rescnn", "mlp"])
+def test_layer_stacks_written_out_equal_their_export(arch):
+    """seqlrp's Sequential models skip tracing (:mod:`seqlrp.lrp.layered`); the graph written out
+    gives what the exported graph of the same layers gives, layer records included."""
+    from seqlrp.lrp.layered import layered
+    from seqlrp.models import build
+
+    torch.manual_seed(11)
+    model = build(arch, seq_len=64, n_classes=3, **({"batchnorm": True} if arch == "mlp" else {})).eval()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.load_state_dict(random_batchnorm(m.num_features).state_dict())
+    assert layered(model) is not None and layered(FunctionalResNet()) is None
+    exported = torch.fx.symbolic_trace(model)  # a GraphModule: captured by torch.export
+    assert layered(exported) is None
+    x = one_hot(3, 64, seed=11)
+    for composite in COMPOSITES:
+        a = relevance(model, x, 2, composite=composite, prune=Prune(0.3), return_layers=True)
+        b = relevance(exported, x, 2, composite=composite, prune=Prune(0.3), return_layers=True)
+        assert torch.equal(a.relevance, b.relevance)
+        assert list(a.layers) == list(b.layers)

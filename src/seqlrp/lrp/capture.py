@@ -10,6 +10,9 @@ traced module is exported instead; where that fails too (shapes computed as tens
 branched on, as in onnx2torch's reshapes), the ops are recorded from one real run
 (:mod:`.record`).
 
+A plain stack of standard layers (seqlrp's own models) is written out without tracing
+(:mod:`.layered`): the same graph, without export's ~2 s start in a fresh process.
+
 Parameters are *not* copied at capture: :meth:`Program.tensors` reads them from the live model
 at every call, so a model whose weights change (training, the randomisation diagnostic) is
 explained with its current weights. The graph is specialised to the input shape (N, C, L) it
@@ -237,7 +240,9 @@ def capture(model: nn.Module | ExportedProgram, x: Tensor) -> Program:
     if isinstance(model, ExportedProgram):
         program = _program(model, None)
     elif isinstance(model, nn.Module):
-        program = _export(model, x)
+        from .layered import layered
+
+        program = layered(model) or _export(model, x)
     else:
         raise TypeError(f"LRP needs an nn.Module or a torch.export ExportedProgram, got {type(model).__name__}")
     cache[key] = program
