@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	# the LRP tests compare against Zennit; --no-deps keeps pip from swapping in a CUDA torch
 	$(BIN)/python -m pip install --quiet --no-deps "zennit==0.5.1"
-	# model files from outside (seqlrp.model_files): ONNX and .safetensors weights; onnx2torch declares
+	# model files from outside (seqlrp.models.files): ONNX and .safetensors weights; onnx2torch declares
 	# torchvision, which seqlrp stubs and which would pull in another torch: --no-deps again
 	$(BIN)/python -m pip install --quiet "onnx>=1.15" "safetensors>=0.4"
 	$(BIN)/python -m pip install --quiet --no-deps "onnx2torch>=1.5"
@@ -45,7 +45,7 @@ lint: $(STAMP)
 # one line per problem (file:line: key: problem) for config files Snakemake cannot even parse,
 # and the schema check of the merged files, without starting the pipeline
 check-config: $(STAMP)
-	$(BIN)/python -m seqlrp.config_file config/config.yaml $(CONFIG)
+	$(BIN)/python -m seqlrp.formats.config_file config/config.yaml $(CONFIG)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
@@ -53,7 +53,7 @@ bench: $(STAMP)
 # renders results/report.html in headless Chromium (Debian: apt-get install chromium), fails when the
 # page misses a section or references anything outside itself; writes results/report.png to look at
 report-check: $(STAMP)
-	$(BIN)/python -m seqlrp.render_check results/report.html --screenshot results/report.png
+	$(BIN)/python -m seqlrp.report.render_check results/report.html --screenshot results/report.png
 
 clean:
 	rm -rf results .snakemake

@@ -12,7 +12,7 @@ try:
     import seqlrp  # noqa: F401
 except ImportError:  # snakemake from an environment without the package: use the repository's copy
     sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from seqlrp.config_file import read_yaml_file, schema_error_line
+from seqlrp.formats.config_file import read_yaml_file, schema_error_line
 from seqlrp.errors import SeqlrpError
 
 DEFAULT_CONFIG = "config/config.yaml"
@@ -40,7 +40,7 @@ except WorkflowError as err:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/demo.smk"
+include: "workflow/rules/demo_data.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
@@ -51,7 +51,7 @@ include: "workflow/rules/motifs.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/igv.smk"
+include: "workflow/rules/igv_session.smk"
 
 
 rule all:

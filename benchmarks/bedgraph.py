@@ -33,9 +33,9 @@ from tracks import (  # benchmarks/tracks.py: the shared synthetic track
     synthetic_intervals,
 )
 
-from seqlrp.bedgraph import BedGraphWriter, render
-from seqlrp.bgzf import BgzfWriter
-from seqlrp.tabix import parse_tbi
+from seqlrp.formats.bedgraph import BedGraphWriter, render
+from seqlrp.formats.bgzf import BgzfWriter
+from seqlrp.formats.tabix import parse_tbi
 
 TRACK_LINE = "track type=bedGraph name=bench"
 

@@ -1,10 +1,10 @@
-"""bigWig writing throughput: seqlrp.bigwig.BigWigWriter against pyBigWig (libBigWig), both with zoom levels.
+"""bigWig writing throughput: seqlrp.formats.bigwig.BigWigWriter against pyBigWig (libBigWig), both with zoom levels.
 
 The intervals of benchmarks/tracks.py (``--windows`` windows of 1 kb on both strands over 8
 chromosomes of 10 Mb, merged per position by ``genome_track``) are computed once; then each
 writer writes them ``--repeats`` times and the best time counts (the machine may be shared).
 pyBigWig gets per-base blocks (``addEntries`` with span 1, step 1), its fastest input, as
-``seqlrp.tracks`` gives it, and ``maxZooms=10``.
+``seqlrp.analysis.tracks`` gives it, and ``maxZooms=10``.
 
     python benchmarks/bigwig.py [--windows 20000] [--repeats 3] [--threads 1 2] [--levels 6 0]
 """
@@ -23,7 +23,7 @@ from tracks import (  # benchmarks/tracks.py: the shared synthetic track
     synthetic_intervals,
 )
 
-from seqlrp.bigwig import BigWigWriter
+from seqlrp.formats.bigwig import BigWigWriter
 
 
 def write_seqlrp(path: Path, sizes, intervals, level: int, threads: int) -> None:

@@ -1,6 +1,6 @@
 """Control of model focus: which training options change the artifact diagnostics, measured on the demo.
 
-Trains the demo CNN (``seqlrp.training.train_model``, CPU, seeded) in a default configuration and
+Trains the demo CNN (``seqlrp.stages.train.train_model``, CPU, seeded) in a default configuration and
 in variants that change one option each:
 
 * ``default``       — exp first activation, global average pooling head, reverse-complement and
@@ -13,7 +13,7 @@ in variants that change one option each:
 For every model and seed: test AUROC, and on the positive test windows explained by their class
 logit with LRP epsilon-plus: border_excess (10 bp), conservation_error, absorbed_share,
 randomisation_similarity (fully re-initialised copy, up to 200 windows) — the definitions of
-:mod:`seqlrp.diagnostics` — and motif focus: mean ``|R|`` of observed bases inside planted motif
+:mod:`seqlrp.analysis.diagnostics` — and motif focus: mean ``|R|`` of observed bases inside planted motif
 sites (the truth BED) divided by the mean ``|R|`` at the other positions of the same windows.
 
     python benchmarks/focus.py --data results/data --truth results/demo/truth.bed --out focus.tsv \
@@ -36,15 +36,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from seqlrp import diagnostics as dx
-from seqlrp.attribute import MethodSpec
-from seqlrp.dataset import ExtractedData, load_extracted
-from seqlrp.diagnostics_stage import method_relevance, randomised_copy, subset
-from seqlrp.metrics import auroc
-from seqlrp.predict import predict_logits
-from seqlrp.regions import read_regions
-from seqlrp.tracks import observed_relevance
-from seqlrp.training import TrainOptions, train_model
+from seqlrp.analysis import diagnostics as dx
+from seqlrp.stages.attribute import MethodSpec
+from seqlrp.sequences.dataset import ExtractedData, load_extracted
+from seqlrp.stages.diagnostics import method_relevance, randomised_copy, subset
+from seqlrp.analysis.metrics import auroc
+from seqlrp.stages.predict import predict_logits
+from seqlrp.formats.regions import read_regions
+from seqlrp.analysis.tracks import observed_relevance
+from seqlrp.stages.train import TrainOptions, train_model
 
 VARIANTS = {
     "default": ({}, {}),

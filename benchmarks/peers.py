@@ -12,16 +12,16 @@ motifs, listed in ``truth.bed``), four methods explain the logit of ``--class``:
   (``hypothetical=False``), 128 sequence-reference pairs per batch (``--dls-batch``; tangermeme's
   default, 32, was no faster here). tangermeme applies DeepLIFT's rescale rule only to the module types
   in its table and treats every other module as linear; seqlrp's exponential first-layer
-  activation (:class:`seqlrp.layers.Exp`) is not in it, so it is registered with tangermeme's
+  activation (:class:`seqlrp.models.layers.Exp`) is not in it, so it is registered with tangermeme's
   generic rescale rule (``additional_nonlinear_ops={Exp: _nonlinear}``, the rule tangermeme uses
   for ReLU, ELU, Softplus ...: the secant ``(exp(z) - exp(z0)) / (z - z0)`` replaces the
   gradient). Without it the summation-to-delta property fails by several hundred per cent on
   the demo model and tangermeme warns. The rest of the demo CNN needs nothing: Conv1d,
   BatchNorm (eval), average pooling, Flatten, Linear and Dropout (eval) are linear, ReLU and
   non-overlapping MaxPool1d have built-in rules, and no module works in place;
-* **ISM** — :func:`seqlrp.baselines.ism` (every single-base substitution, one forward pass each).
+* **ISM** — :func:`seqlrp.attribution.baselines.ism` (every single-base substitution, one forward pass each).
 
-Scores and metric: those of the ``evaluate`` stage (:mod:`seqlrp.evaluation`). Per position,
+Scores and metric: those of the ``evaluate`` stage (:mod:`seqlrp.analysis.evaluation`). Per position,
 the signed attribution of the observed base (``observed_scores``); ISM scores the observed base 0
 by construction, so its score is ``-mean`` of the three alternative-base deltas (``ism_scores``:
 how much the logit falls, on average, when the base is mutated; Koo & Ploenzke 2021). Per
@@ -84,12 +84,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqlrp.atomic import atomic_write_text
-from seqlrp.baselines import ism
-from seqlrp.checkpoint import check_compatible, load_model
-from seqlrp.dataset import ExtractedData, load_extracted
+from seqlrp.formats.atomic import atomic_write_text
+from seqlrp.attribution.baselines import ism
+from seqlrp.models import check_compatible, load_model
+from seqlrp.sequences.dataset import ExtractedData, load_extracted
 from seqlrp.errors import SeqlrpError
-from seqlrp.evaluation import (
+from seqlrp.analysis.evaluation import (
     intervals_by_chrom,
     ism_scores,
     mean_finite,
@@ -97,10 +97,10 @@ from seqlrp.evaluation import (
     per_sequence_auroc,
     truth_mask,
 )
-from seqlrp.layers import Exp
+from seqlrp.models.layers import Exp
 from seqlrp.lrp import Prune, relevance
 from seqlrp.models import describe
-from seqlrp.regions import read_regions
+from seqlrp.formats.regions import read_regions
 
 DLS_NAME = "DeepLIFT/SHAP"
 COLUMNS = ("method", "windows", "seconds", "best_seconds", "cpu_seconds", "seqs_per_s", "time_vs_plrp", "auroc")
@@ -117,7 +117,7 @@ def window_truth(data: ExtractedData, rows: np.ndarray, truth: Mapping[str, np.n
 def choose_windows(data: ExtractedData, cls: str, truth: Mapping[str, np.ndarray], n: int, seed: int) -> np.ndarray:
     """Rows (m,) ascending, m = min(n, available): test windows of ``cls`` with a planted site, no N.
 
-    ``truth``: chromosome -> intervals (k, 2) (:func:`seqlrp.evaluation.intervals_by_chrom`).
+    ``truth``: chromosome -> intervals (k, 2) (:func:`seqlrp.analysis.evaluation.intervals_by_chrom`).
     """
     rows = np.flatnonzero((np.asarray(data.table.cls, dtype=object) == cls) & (data.splits == "test"))
     mask = window_truth(data, rows, truth)
@@ -143,7 +143,7 @@ def deep_lift_shap_attributions(
 
     References: ``n_shuffles`` dinucleotide shuffles per sequence drawn by tangermeme with
     ``random_state=seed``, or ``references`` (N, R, 4, L). ``batch_size`` counts
-    sequence-reference pairs. seqlrp's :class:`~seqlrp.layers.Exp` gets the rescale rule.
+    sequence-reference pairs. seqlrp's :class:`~seqlrp.models.layers.Exp` gets the rescale rule.
     Raises ImportError without tangermeme.
     """
     from tangermeme.deep_lift_shap import _nonlinear, deep_lift_shap

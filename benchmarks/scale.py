@@ -24,7 +24,7 @@ import numpy as np
 import pysam
 import yaml
 
-from seqlrp.checkpoint import save_model
+from seqlrp.models import save_model
 from seqlrp.models import annotate, build
 
 REPO = Path(__file__).resolve().parents[1]

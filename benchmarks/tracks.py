@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqlrp.tracks import genome_track, write_tracks
+from seqlrp.analysis.tracks import genome_track, write_tracks
 
 LENGTH = 1000
 

@@ -10,8 +10,8 @@ except ImportError:  # a conda env (--sdm conda) without the package: use the re
 
 from pathlib import Path
 
-from seqlrp.demo import make_demo
-from seqlrp.stage import run_stage
+from seqlrp.stages.demo_data import make_demo
+from seqlrp.stages.runner import run_stage
 
 
 def main(smk):

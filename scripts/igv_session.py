@@ -8,8 +8,8 @@ try:
 except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
     sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
 
-from seqlrp.igv_session import run
-from seqlrp.stage import run_stage
+from seqlrp.stages.igv_session import run
+from seqlrp.stages.runner import run_stage
 
 
 def main(smk):

@@ -10,8 +10,8 @@ except ImportError:  # a conda env (--sdm conda) without the package: use the re
 
 from pathlib import Path
 
-from seqlrp.motifs_stage import run
-from seqlrp.stage import run_stage
+from seqlrp.stages.motifs import run
+from seqlrp.stages.runner import run_stage
 
 
 def main(smk):

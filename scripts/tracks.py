@@ -10,8 +10,8 @@ except ImportError:  # a conda env (--sdm conda) without the package: use the re
 
 from pathlib import Path
 
-from seqlrp.stage import run_stage
-from seqlrp.tracks_stage import build_tracks, track_provenance
+from seqlrp.stages.runner import run_stage
+from seqlrp.stages.tracks import build_tracks, track_provenance
 
 
 def main(smk):

@@ -3,7 +3,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from seqlrp.arrays import ChunkedArrayWriter, open_npz, save_npz
+from seqlrp.formats.arrays import ChunkedArrayWriter, open_npz, save_npz
 from seqlrp.errors import InputError
 
 

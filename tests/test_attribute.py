@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from conftest import write_lines
-from seqlrp.arrays import open_npz
-from seqlrp.attribute import AttributeOptions, MethodSpec, attribute, run, select_rows
-from seqlrp.dataset import ExtractedData
+from seqlrp.formats.arrays import open_npz
+from seqlrp.stages.attribute import AttributeOptions, MethodSpec, attribute, run, select_rows
+from seqlrp.sequences.dataset import ExtractedData
 from seqlrp.errors import InputError, SeqlrpError
 from seqlrp.lrp import Prune, relevance
 from seqlrp.models import annotate, build, save_model
-from seqlrp.table import RegionTable
+from seqlrp.formats.table import RegionTable
 
 SEQ_LEN = 40
 

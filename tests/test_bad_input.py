@@ -8,9 +8,9 @@ import pytest
 
 from conftest import run_snakemake, write_lines
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.extract import ExtractOptions, dataset_from_genome
-from seqlrp.genome import Genome
-from seqlrp.regions import read_regions
+from seqlrp.stages.extract import ExtractOptions, dataset_from_genome
+from seqlrp.formats.genome import Genome
+from seqlrp.formats.regions import read_regions
 
 BAD_BED_LINES = [
     ("chr1\t10\tabc", r"bad\.bed:2: end \(column 3\) must be an integer, got 'abc'"),

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.baselines import gradient_x_input, integrated_gradients, ism, saliency, shuffled
+from seqlrp.attribution.baselines import gradient_x_input, integrated_gradients, ism, saliency, shuffled
 
 
 def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:

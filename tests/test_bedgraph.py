@@ -4,8 +4,8 @@ import numpy as np
 import pysam
 import pytest
 
-from seqlrp.bedgraph import BedGraphWriter, format_bedgraph, render
-from seqlrp.tabix import parse_tbi
+from seqlrp.formats.bedgraph import BedGraphWriter, format_bedgraph, render
+from seqlrp.formats.tabix import parse_tbi
 
 
 def python_line(chrom, start, end, value, decimals):

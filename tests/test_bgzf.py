@@ -5,7 +5,7 @@ import numpy as np
 import pysam
 import pytest
 
-from seqlrp.bgzf import BLOCK_INPUT, EOF_BLOCK, BgzfWriter, compress_block
+from seqlrp.formats.bgzf import BLOCK_INPUT, EOF_BLOCK, BgzfWriter, compress_block
 
 
 def test_htslib_and_gzip_read_it_back_and_tabix_indexes_it(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pyBigWig
 import pytest
 
-from seqlrp.bigwig import BigWigWriter
+from seqlrp.formats.bigwig import BigWigWriter
 
 # the on-disk zoom record of the bigWig format, for reading levels back without the writer's code
 ZOOM_RECORD = np.dtype([("chrom", "<u4"), ("start", "<u4"), ("end", "<u4"), ("count", "<u4"),

@@ -8,11 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp import diagnostics as dx
-from seqlrp.arrays import open_npz, save_npz
-from seqlrp.attribute import AttributeOptions, MethodSpec, attribute
-from seqlrp.dataset import ExtractedData
-from seqlrp.diagnostics_stage import (
+from seqlrp.analysis import diagnostics as dx
+from seqlrp.formats.arrays import open_npz, save_npz
+from seqlrp.stages.attribute import AttributeOptions, MethodSpec, attribute
+from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.stages.diagnostics import (
     COLUMNS,
     method_relevance,
     randomised_copy,
@@ -21,8 +21,8 @@ from seqlrp.diagnostics_stage import (
 )
 from seqlrp.lrp import relevance
 from seqlrp.models import annotate, build, load_model, save_model
-from seqlrp.table import RegionTable
-from seqlrp.tracks import observed_relevance
+from seqlrp.formats.table import RegionTable
+from seqlrp.analysis.tracks import observed_relevance
 
 SEQ_LEN = 40
 THRESHOLDS = {"border_excess": 1.5, "conservation_error": 0.2, "absorbed_share": 0.2, "randomisation_similarity": 0.5,

@@ -10,8 +10,8 @@ from conftest import write_lines
 from torch import nn
 
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.evaluate_stage import DELETION_COLUMNS, SUMMARY_COLUMNS, build_methods, run
-from seqlrp.evaluation import (
+from seqlrp.stages.evaluate import DELETION_COLUMNS, SUMMARY_COLUMNS, build_methods, run
+from seqlrp.analysis.evaluation import (
     aopc,
     deletion_drops,
     gini,
@@ -25,10 +25,10 @@ from seqlrp.evaluation import (
     truth_mask,
 )
 from seqlrp.models import annotate, build, save_model
-from seqlrp.onehot import encode
-from seqlrp.predict import predict_logits
-from seqlrp.regions import read_regions
-from seqlrp.table import RegionTable, write_regions_tsv
+from seqlrp.formats.onehot import encode
+from seqlrp.stages.predict import predict_logits
+from seqlrp.formats.regions import read_regions
+from seqlrp.formats.table import RegionTable, write_regions_tsv
 
 # --- truth mask: window orientation, both strands ----------------------------------------
 

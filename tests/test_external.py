@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlrp.checkpoint import CheckpointError, read_info
-from seqlrp.dataset import ExtractedData
-from seqlrp.diagnostics_stage import randomised_copy
-from seqlrp.external import ExternalModel, ForeignModelError, ForeignSpec, data_for, import_foreign, open_foreign
+from seqlrp.models import CheckpointError, read_info
+from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.stages.diagnostics import randomised_copy
+from seqlrp.models.external import ExternalModel, ForeignModelError, ForeignSpec, data_for, import_foreign, open_foreign
 from seqlrp.lrp import relevance
 from seqlrp.models import ModelInfo, load_model
-from seqlrp.predict import finish_predictions
-from seqlrp.table import RegionTable
+from seqlrp.stages.predict import finish_predictions
+from seqlrp.formats.table import RegionTable
 
 L = 40
 pytestmark = [
@@ -123,7 +123,7 @@ def test_module_route_checkpoint_holds_the_weights_and_loads_from_anywhere(tmp_p
     safetensors = pytest.importorskip("safetensors.torch")
     (tmp_path / "net.py").write_text(MODEL_PY)
     monkeypatch.chdir(tmp_path)
-    from seqlrp.model_files import load_module
+    from seqlrp.models.files import load_module
 
     torch.manual_seed(1)
     reference = load_module("net.py:Net", {"filters": 5})

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import write_fasta, write_lines
 from seqlrp.errors import InputError
-from seqlrp.extract import ExtractOptions, dataset_from_genome, dataset_from_records, extract
-from seqlrp.onehot import decode, onehot_from_codes
-from seqlrp.table import read_regions_tsv
+from seqlrp.stages.extract import ExtractOptions, dataset_from_genome, dataset_from_records, extract
+from seqlrp.formats.onehot import decode, onehot_from_codes
+from seqlrp.formats.table import read_regions_tsv
 
 
 def revcomp(seq: str) -> str:

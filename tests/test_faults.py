@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_DEMO, copy_run, run_snakemake
-from seqlrp.arrays import ChunkedArrayWriter, open_npz
+from seqlrp.formats.arrays import ChunkedArrayWriter, open_npz
 from seqlrp.errors import InputError, OutputError
 
 TRACK_OUTPUTS = ("positive.lrp.bw", "positive.lrp.bedGraph.gz", "positive.lrp.bedGraph.gz.tbi")

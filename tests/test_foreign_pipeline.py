@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import TINY_DEMO, copy_run, run_snakemake
-from seqlrp.external import ExternalModel
+from seqlrp.models.external import ExternalModel
 from seqlrp.models import load_model
 
 pytestmark = [pytest.mark.workflow,
@@ -147,7 +147,7 @@ def test_module_route_picks_one_task_of_a_multi_task_model(tiny_demo_run, tmp_pa
     safetensors = pytest.importorskip("safetensors.torch")
     work = _fresh_copy(tiny_demo_run, tmp_path / "run")
     (work / "multitask.py").write_text(MODULE_PY)
-    from seqlrp.model_files import load_module
+    from seqlrp.models.files import load_module
 
     torch.manual_seed(4)
     reference = load_module(f"{work / 'multitask.py'}:MultiTask", {"filters": 6})

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import random_sequence, run_snakemake, write_fasta, write_lines
 from seqlrp.errors import InputError
-from seqlrp.fasta_index import owned_index
-from seqlrp.genome import Genome
+from seqlrp.formats.fasta_index import owned_index
+from seqlrp.formats.genome import Genome
 
 HOUR = 3600
 
@@ -192,7 +192,7 @@ def test_valid_index_beside_the_genome_is_used_and_nothing_is_written(tmp_path, 
         _assert_sequences(genome, chroms)
     assert not index_dir.exists()
     assert _snapshot(tmp_path) == before
-    assert not [r for r in caplog.records if r.name == "seqlrp.fasta_index"]
+    assert not [r for r in caplog.records if r.name == "seqlrp.formats.fasta_index"]
 
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "bgzip"])
@@ -211,7 +211,7 @@ def test_missing_index_is_built_in_index_dir_and_reused(tmp_path, small_genome, 
     with caplog.at_level(logging.INFO), Genome(fasta, index_dir=index_dir) as genome:  # a later run: reused as is
         _assert_sequences(genome, chroms)
     assert {p: p.stat().st_mtime_ns for p in own.files()} == built
-    assert not [r for r in caplog.records if r.name == "seqlrp.fasta_index"]
+    assert not [r for r in caplog.records if r.name == "seqlrp.formats.fasta_index"]
 
 
 def test_rebuilt_index_is_reused_while_it_fits_and_rebuilt_when_it_does_not(tmp_path, small_genome, index_dir, caplog):

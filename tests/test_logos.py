@@ -5,9 +5,9 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from seqlrp.logos import Match, Span, motif_figure, region_figure, save_figure
-from seqlrp.motifs import Motif
-from seqlrp.motifs_stage import most_relevant_stretch, window_spans
+from seqlrp.report.logos import Match, Span, motif_figure, region_figure, save_figure
+from seqlrp.analysis.motifs import Motif
+from seqlrp.stages.motifs import most_relevant_stretch, window_spans
 
 PWM = np.array([[0.8, 0.1, 0.1, 0.1, 0.7, 0.25],
                 [0.1, 0.7, 0.1, 0.1, 0.1, 0.25],

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import pytest
-from seqlrp.layers import Residual
+from seqlrp.models.layers import Residual
 from seqlrp.lrp import COMPOSITES, Prune, UnsupportedLayerError, relevance
 from seqlrp.lrp.capture import _captures
 from conftest import random_batchnorm

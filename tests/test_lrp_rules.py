@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.layers import Residual
+from seqlrp.models.layers import Residual
 from seqlrp.lrp import RULES, AlphaBeta, Epsilon, Flat, Gamma, WSquare, ZBox, ZPlus, make_rule, relevance
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.layers import Exp, Residual
+from seqlrp.models.layers import Exp, Residual
 from seqlrp.lrp import relevance
 from conftest import random_batchnorm
 

@@ -2,8 +2,8 @@ import numpy as np
 from Bio import motifs
 
 from conftest import REPO
-from seqlrp.demo import load_jaspar_motifs
-from seqlrp.meme import MemeMotif, write_meme
+from seqlrp.stages.demo_data import load_jaspar_motifs
+from seqlrp.formats.meme import MemeMotif, write_meme
 
 
 def test_meme_file_reads_back_with_biopython(tmp_path):

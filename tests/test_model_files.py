@@ -1,4 +1,4 @@
-"""seqlrp.model_files: .pt2 / ONNX / module-route model files, told apart by content, never running their code."""
+"""seqlrp.models.files: .pt2 / ONNX / module-route model files, told apart by content, never running their code."""
 
 import importlib.util
 import io
@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.checkpoint import CheckpointError
+from seqlrp.models import CheckpointError
 from seqlrp.errors import SeqlrpError
-from seqlrp.model_files import EXPORT_ONNX, EXPORT_PT2, ChannelsLast, detect_format, load_external, load_module
+from seqlrp.models.files import EXPORT_ONNX, EXPORT_PT2, ChannelsLast, detect_format, load_external, load_module
 from seqlrp.models import build, load_model, save_model
 
 L = 24

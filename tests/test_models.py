@@ -1,4 +1,4 @@
-"""seqlrp.models and seqlrp.checkpoint: architectures, save/load, refusal of unsafe or unfit files."""
+"""seqlrp.models and seqlrp.models.checkpoint: architectures, save/load, refusal of unsafe or unfit files."""
 
 import io
 import json
@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.checkpoint import CheckpointError
+from seqlrp.models import CheckpointError
 from seqlrp.errors import SeqlrpError
-from seqlrp.layers import Add, Exp, Residual
+from seqlrp.models.layers import Add, Exp, Residual
 from seqlrp.models import ARCHS, annotate, build, check_compatible, describe, load_model, save_model
-from seqlrp.training import import_checkpoint
+from seqlrp.stages.train import import_checkpoint
 
 # every module type the LRP engine will support; containers are checked through their children
 SUPPORTED = (

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from Bio import motifs as biomotifs
 
-from seqlrp.arrays import save_npz
-from seqlrp.meme import write_meme
-from seqlrp.motifs import (Motif, build_motifs, cwm_from_seqlets, cwm_probabilities, information_content, meme_entries,
+from seqlrp.formats.arrays import save_npz
+from seqlrp.formats.meme import write_meme
+from seqlrp.analysis.motifs import (Motif, build_motifs, cwm_from_seqlets, cwm_probabilities, information_content, meme_entries,
                            pwm_from_seqlets, run_modisco, select_windows, trim_bounds, trim_seqlets, write_instances_bed)
-from seqlrp.motifs_stage import best_hits, run
-from seqlrp.tomtom import Hit, bh_qvalues, fetch_jaspar, load_database, read_tomtom_tsv, save_database, tomtom_hits
+from seqlrp.stages.motifs import best_hits, run
+from seqlrp.analysis.tomtom import Hit, bh_qvalues, fetch_jaspar, load_database, read_tomtom_tsv, save_database, tomtom_hits
 
 CTCF = "MA0139.2"
 
@@ -176,7 +176,7 @@ def test_tomtom_finds_a_jaspar_matrix_against_itself(jaspar):
 
 
 def test_tomtom_table_round_trips(tmp_path):
-    from seqlrp.tomtom import write_tomtom_tsv
+    from seqlrp.analysis.tomtom import write_tomtom_tsv
 
     hits = [Hit("m.pos_0", "MA0139.2", "CTCF", 1.5e-20, 2e-17, -1, 15, "-")]
     write_tomtom_tsv(tmp_path / "t.tsv", hits)

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from conftest import random_sequence, write_fasta, write_lines
-from seqlrp.config_file import key_lines, locate, main as check_config, read_yaml_file, schema_error_line
+from seqlrp.formats.config_file import key_lines, locate, main as check_config, read_yaml_file, schema_error_line
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.extract import ExtractOptions, check_memory, dataset_from_genome, dataset_from_records, extract
-from seqlrp.names import check_names, first_bad_name, name_problem
-from seqlrp.records import read_records
-from seqlrp.regions import read_regions
-from seqlrp.split import assign_splits, duplicate_groups, random_split
-from seqlrp.stage import run_stage
+from seqlrp.stages.extract import ExtractOptions, check_memory, dataset_from_genome, dataset_from_records, extract
+from seqlrp.formats.names import check_names, first_bad_name, name_problem
+from seqlrp.formats.records import read_records
+from seqlrp.formats.regions import read_regions
+from seqlrp.sequences.split import assign_splits, duplicate_groups, random_split
+from seqlrp.stages.runner import run_stage
 
 # --- 1. names that become paths --------------------------------------------------------------
 
@@ -165,7 +165,7 @@ def test_byte_order_mark_is_dropped_from_bed_and_fasta(tmp_path):
 def test_byte_order_mark_in_a_genome_is_named(tmp_path, compressed):
     import pysam
 
-    from seqlrp.genome import Genome
+    from seqlrp.formats.genome import Genome
 
     plain = tmp_path / "bom.fa"
     plain.write_bytes(b"\xef\xbb\xbf>chr1\nACGTACGTAC\n")
@@ -280,7 +280,7 @@ def test_extract_logs_duplicates(tmp_path, small_genome, caplog):
 # --- 6. a model needs two classes ------------------------------------------------------------
 
 def test_training_one_class_is_refused():
-    from seqlrp.training import TrainOptions, train_model
+    from seqlrp.stages.train import TrainOptions, train_model
 
     x = np.zeros((8, 4, 20), dtype=np.uint8)
     with pytest.raises(SeqlrpError, match=r"a classifier needs at least two classes, got 1 \('bound'\)"):
@@ -309,13 +309,13 @@ def test_stale_temporaries_are_removed_when_the_job_starts_again(tmp_path):
 # --- 12. defaults for real data --------------------------------------------------------------
 
 def test_attribution_explains_every_window_of_the_class_by_default():
-    from seqlrp.attribute import AttributeOptions
+    from seqlrp.stages.attribute import AttributeOptions
 
     assert AttributeOptions().selection == "all"
 
 
 def test_too_few_windows_for_motif_discovery_warn(caplog):
-    from seqlrp.motifs_stage import warn_if_too_few_windows
+    from seqlrp.stages.motifs import warn_if_too_few_windows
 
     with caplog.at_level(logging.WARNING):
         assert warn_if_too_few_windows("bound.lrp", 198, "test")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seqlrp.onehot import (
+from seqlrp.formats.onehot import (
     codes_from_str,
     decode,
     encode,

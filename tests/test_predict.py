@@ -1,4 +1,4 @@
-"""seqlrp.predict: batched inference, the predictions/metrics tables, and the model stages run by Snakemake."""
+"""seqlrp.stages.predict: batched inference, the predictions/metrics tables, and the model stages run by Snakemake."""
 
 import csv
 import json
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqlrp.checkpoint import CheckpointError
+from seqlrp.models import CheckpointError
 from seqlrp.models import annotate, build, save_model
-from seqlrp.predict import METRIC_COLUMNS, metrics_rows, predict, predict_logits, softmax
-from seqlrp.table import COLUMNS, RegionTable, write_regions_tsv
+from seqlrp.stages.predict import METRIC_COLUMNS, metrics_rows, predict, predict_logits, softmax
+from seqlrp.formats.table import COLUMNS, RegionTable, write_regions_tsv
 
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from seqlrp.seqlets import Seqlet, call_seqlets, fdr_threshold, window_scores, write_seqlets_bed
+from seqlrp.analysis.seqlets import Seqlet, call_seqlets, fdr_threshold, window_scores, write_seqlets_bed
 
 
 def test_window_scores_by_hand():
@@ -60,7 +60,7 @@ def test_bed9_in_genome_coordinates_on_both_strands(tmp_path):
 
 
 def test_seqlets_take_the_name_of_the_motif_they_overlap_most(tmp_path):
-    from seqlrp.seqlets import name_seqlets
+    from seqlrp.analysis.seqlets import name_seqlets
 
     (tmp_path / "s.bed").write_text(
         "chr1\t100\t120\tc.m.0\t900\t+\t100\t120\t255,0,0\n"

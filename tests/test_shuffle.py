@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from seqlrp.onehot import codes_from_str, encode, onehot_from_codes
-from seqlrp.shuffle import dinucleotide_shuffle, shuffle_onehot
+from seqlrp.formats.onehot import codes_from_str, encode, onehot_from_codes
+from seqlrp.sequences.shuffle import dinucleotide_shuffle, shuffle_onehot
 
 
 def dinucleotides(codes):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from seqlrp.split import assign_splits, random_split
+from seqlrp.sequences.split import assign_splits, random_split
 
 
 def test_held_out_chromosomes():

@@ -4,7 +4,7 @@ import numpy as np
 import pysam
 import pytest
 
-from seqlrp.tabix import META_BIN, TabixIndexBuilder, parse_tbi, reg2bin
+from seqlrp.formats.tabix import META_BIN, TabixIndexBuilder, parse_tbi, reg2bin
 
 
 def test_reg2bin_known_bins():

@@ -10,17 +10,17 @@ import pytest
 import torch
 from conftest import random_sequence, write_fasta, write_lines
 
-from seqlrp.attribute import select_rows
-from seqlrp.checkpoint import load_model, read_info
-from seqlrp.dataset import load_extracted
+from seqlrp.stages.attribute import select_rows
+from seqlrp.models import load_model, read_info
+from seqlrp.sequences.dataset import load_extracted
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.extract import extract
-from seqlrp.genome import Genome
+from seqlrp.stages.extract import extract
+from seqlrp.formats.genome import Genome
 from seqlrp.models import annotate, build, save_model
-from seqlrp.onehot import codes_from_str, decode
-from seqlrp.predict import predict
-from seqlrp.table import read_regions_tsv
-from seqlrp.tiling import TileOptions, n_counts, plan_tiles, tile_starts
+from seqlrp.formats.onehot import codes_from_str, decode
+from seqlrp.stages.predict import predict
+from seqlrp.formats.table import read_regions_tsv
+from seqlrp.sequences.tiling import TileOptions, n_counts, plan_tiles, tile_starts
 
 
 def outputs(folder):

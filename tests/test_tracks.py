@@ -5,8 +5,8 @@ import pyBigWig
 import pysam
 import pytest
 
-from seqlrp.onehot import encode
-from seqlrp.tracks import genome_track, merge_windows, observed_relevance, runs, write_tracks
+from seqlrp.formats.onehot import encode
+from seqlrp.analysis.tracks import genome_track, merge_windows, observed_relevance, runs, write_tracks
 
 
 def test_observed_relevance_picks_the_base_and_marks_n():
@@ -105,7 +105,7 @@ def test_a_failure_leaves_no_track_files(tmp_path):
 
 
 def test_hypothetical_tracks_complement_channels_on_the_minus_strand():
-    from seqlrp.tracks import genome_hypothetical
+    from seqlrp.analysis.tracks import genome_hypothetical
 
     # channel c holds 10 c + position: window orientation
     hyp = (10 * np.arange(4)[:, None] + np.arange(3)[None, :]).astype(np.float32)[None].repeat(2, axis=0)
@@ -118,7 +118,7 @@ def test_hypothetical_tracks_complement_channels_on_the_minus_strand():
 
 
 def test_track_line_carries_method_composite_and_pruning():
-    from seqlrp.tracks_stage import track_line
+    from seqlrp.stages.tracks import track_line
 
     line = track_line("bound", "plrp", {"composite": "epsilon-gamma", "input_rule": "zbox", "prune": {"p_pos": 0.4, "mode": "mask"}}, "mean")
     assert line.startswith('track type=bedGraph name="bound plrp" description="seqlrp ')

@@ -1,4 +1,4 @@
-"""seqlrp.training: augmentation, class weights, determinism, learning a planted motif, devices."""
+"""seqlrp.stages.train: augmentation, class weights, determinism, learning a planted motif, devices."""
 
 import dataclasses
 import json
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from seqlrp.checkpoint import load_model
-from seqlrp.device import choose_device
+from seqlrp.models import load_model
+from seqlrp.models.device import choose_device
 from seqlrp.errors import SeqlrpError
-from seqlrp.metrics import auroc
-from seqlrp.onehot import codes_from_str, encode, onehot_from_codes, reverse_complement_codes, reverse_complement_onehot
-from seqlrp.predict import predict_logits, softmax
-from seqlrp.table import RegionTable, write_regions_tsv
-from seqlrp.training import (
+from seqlrp.analysis.metrics import auroc
+from seqlrp.formats.onehot import codes_from_str, encode, onehot_from_codes, reverse_complement_codes, reverse_complement_onehot
+from seqlrp.stages.predict import predict_logits, softmax
+from seqlrp.formats.table import RegionTable, write_regions_tsv
+from seqlrp.stages.train import (
     TrainOptions,
     class_weights,
     reverse_complement_batch,

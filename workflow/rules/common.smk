@@ -39,7 +39,7 @@ ATTR_FILES = ["ohe.npz", "attr.npz", "hyp.npz", "regions.tsv", "settings.json"]
 def config_error(key_paths, problem):
     """End the run with one line naming the config file (and line) that holds the first of
     ``key_paths`` (tuples of keys) found in a config file."""
-    from seqlrp.config_file import locate, where
+    from seqlrp.formats.config_file import locate, where
 
     found = next((path for path in key_paths if locate(path, CONFIG_FILES) is not None), key_paths[0])
     sys.exit(f"seqlrp: error: {where(found, CONFIG_FILES)}: {problem}")
@@ -53,7 +53,7 @@ def foreign_format():
     training. A checkpoint is told by its content; files seqlrp refuses (TorchScript, pickled
     models, bare weights) end the run here with one line."""
     from seqlrp.errors import SeqlrpError
-    from seqlrp.model_files import _inspect, refuse_foreign
+    from seqlrp.models.files import _inspect, refuse_foreign
 
     model = config["model"]
     if MODEL_MODULE and MODEL_CHECKPOINT:
@@ -81,8 +81,8 @@ def foreign_format():
 
 def open_foreign_model(data_seq_len):
     """Load the foreign model at start-up (CPU) and check it against the config: seq_len, output,
-    classes (seqlrp.external.open_foreign); its ModelInfo, or one line naming the config key."""
-    from seqlrp.external import ForeignModelError, ForeignSpec, open_foreign
+    classes (seqlrp.models.external.open_foreign); its ModelInfo, or one line naming the config key."""
+    from seqlrp.models.external import ForeignModelError, ForeignSpec, open_foreign
 
     try:
         model = open_foreign(ForeignSpec.from_config(config["model"]), data_seq_len)
@@ -102,7 +102,7 @@ elif not config["model"].get("classes"):
                  f"a model from outside seqlrp ({FOREIGN}) needs model.classes: the names of the outputs to explain, a list "
                  "in output order (e.g. [bound, unbound]), or a mapping name -> output index (e.g. {CTCF: 2}) to pick some")
 else:
-    from seqlrp.names import first_bad_name
+    from seqlrp.formats.names import first_bad_name
 
     bad = first_bad_name(list(config["model"]["classes"]), "class name")
     if bad is not None:
@@ -120,7 +120,7 @@ def tile_settings(section, checkpoint):
     loaded and checked, its classes from model.classes); a tile size other than the model's
     seq_len, a stride above it or an unusable checkpoint end the run with one line.
     """
-    from seqlrp.checkpoint import read_info
+    from seqlrp.models import read_info
     from seqlrp.errors import SeqlrpError
 
     if FOREIGN:
@@ -162,7 +162,7 @@ DEMO_CLASSES = {"positive": f"{DEMO_DIR}/positive.narrowPeak", "negative": f"{DE
 # them (a tiled run: the model's)
 DATA_CLASSES = TILE_CLASSES or list(config.get("sequences") or config.get("regions") or DEMO_CLASSES)
 # the classes explained (wildcard `cls` of every later stage): the data's, or a foreign model's
-# (model.classes; region sets named like one are its windows, see seqlrp.external.data_for)
+# (model.classes; region sets named like one are its windows, see seqlrp.models.external.data_for)
 CLASSES = FOREIGN_CLASSES or DATA_CLASSES
 METHODS = list(config["attribute"]["methods"])
 
@@ -172,7 +172,7 @@ def check_start_up():
     method names are safe single path components (they become file names), a classifier gets at
     least two classes, the model's hyperparameters fit its architecture and seq_len, and a foreign
     model loads, runs and fits its config (seq_len, output, classes)."""
-    from seqlrp.names import first_bad_name
+    from seqlrp.formats.names import first_bad_name
 
     class_key = "sequences" if config.get("sequences") else "regions"
     bad_class = first_bad_name(DATA_CLASSES, "class name")
@@ -287,7 +287,7 @@ def model_inputs(wildcards):
         return {"checkpoint": MODEL_CHECKPOINT}
     if not MODEL_MODULE:
         return {}
-    from seqlrp.external import module_file
+    from seqlrp.models.external import module_file
 
     found = {"code": module_file(MODEL_MODULE), "weights": config["model"].get("weights")}
     return {key: path for key, path in found.items() if path}

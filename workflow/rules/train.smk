@@ -28,7 +28,7 @@ if MODEL_CHECKPOINT or MODEL_MODULE:
         conda:
             "../../envs/seqlrp.yaml"
         script:
-            "../../scripts/train.py"
+            "../../scripts/import_model.py"
 
 else:
 

@@ -10,7 +10,7 @@ Modules: :mod:`.rules` (rules as data), :mod:`.composites` (layer type -> rule),
 :mod:`.canonize` (model -> nodes, BatchNorm folded on copies), :mod:`.graph` (nodes and the
 parameter-free layers' relevance), :mod:`.propagate` (one function per rule), :mod:`.prune`
 (pruned LRP), :mod:`.engine` (the walk). Baselines with the same call shape live in
-:mod:`seqlrp.baselines`.
+:mod:`seqlrp.attribution.baselines`.
 """
 
 from .canonize import UnsupportedLayerError

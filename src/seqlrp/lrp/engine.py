@@ -18,12 +18,12 @@ import torch
 from torch import Tensor, nn
 from torch.fx import Node
 
+from ..models.outputs import initial_relevance
 from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
 from .capture import capture, module_path
 from .composites import LayerMap, assign
 from .graph import Affine
 from .ops import backward, call, dense, maxpool1d_with_winners, op_name
-from .outputs import initial_relevance
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
 from .rules import AlphaBeta, Epsilon, Gamma, Rule, ZBox
@@ -261,7 +261,7 @@ def relevance(
     never modified. ``output``: which output of a model that returns a tuple or dict to explain
     (index or key). The explained output is (N,), (N, K) or (N, K, 1) — ``target`` (int or (N,)
     tensor) picks the task and the initial relevance is its value — or a profile (N, K, L),
-    explained through BPNet's softmax-weighted scalar (:mod:`seqlrp.lrp.outputs`); a final
+    explained through BPNet's softmax-weighted scalar (:mod:`seqlrp.models.outputs`); a final
     sigmoid or softmax is looked through, so the logits under it are explained.
     ``composite``: a name in :data:`~seqlrp.lrp.COMPOSITES` or a mapping
     ``{nn.Conv1d: rule, nn.Linear: rule}``. ``input_rule``: rule (name in
@@ -289,7 +289,7 @@ def relevance(
     if not x.is_floating_point():
         x = x.float()
     redirect = getattr(model, "lrp_target", None)
-    if callable(redirect):  # a wrapper that says what to explain (seqlrp.external.ExternalModel)
+    if callable(redirect):  # a wrapper that says what to explain (seqlrp.models.external.ExternalModel)
         model, output, target = redirect(output, target)
     program = capture(model, x)
     p = plan(program, program.select(output))

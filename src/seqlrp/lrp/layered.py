@@ -1,5 +1,5 @@
 """The quick capture route for layer stacks: an ``nn.Sequential`` (nested Sequentials and
-:class:`seqlrp.layers.Residual` allowed) of standard layers, written out as the graph of ATen ops
+:class:`seqlrp.models.layers.Residual` allowed) of standard layers, written out as the graph of ATen ops
 ``torch.export`` would give, without tracing.
 
 Export costs about 2 s in a fresh process (it imports and runs its tracer); a pipeline job that
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
-from ..layers import Exp, Residual
+from ..models.layers import Exp, Residual
 from .capture import Program
 
 aten = torch.ops.aten

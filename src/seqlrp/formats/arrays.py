@@ -1,0 +1,148 @@
+"""Large (N, 4, L) arrays on disk: written in chunks, stored as npz that tfmodisco-lite reads.
+
+An attribution array can outgrow memory (100,000 windows x 4 x 1 kb in float32 is 1.6 GB), so
+it is streamed chunk by chunk, uncompressed, into the single member ``arr_0.npy`` of an
+``.npz`` — the layout ``np.savez`` produces and that ``modisco motifs -s ohe.npz -a hyp.npz``
+loads as is. Because the member is stored, not deflated, :func:`open_npz` can memory-map it in
+place: later stages read slices without loading the whole array. Writes are plain sequential
+writes (no memory map), so a full disk is an ordinary error rather than a crash, and the member
+carries a fixed timestamp, so the same array gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .atomic import atomic_path
+
+MEMBER = "arr_0.npy"
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp: outputs do not depend on the clock
+
+
+class ChunkedArrayWriter:
+    """Write an array of known shape in row chunks into ``path`` (.npz, one stored member).
+
+    Use as a context manager: on an exception nothing appears at ``path``.
+    """
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
+        self.path = Path(path)
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._atomic = atomic_path(self.path, suffix=".npz")
+        tmp = self._atomic.__enter__()
+        try:
+            self._archive = zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+            info = zipfile.ZipInfo(MEMBER, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            self._member = self._archive.open(info, "w", force_zip64=True)
+            header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
+            np.lib.format.write_array_header_1_0(self._member, header)
+        except BaseException as err:
+            self.abort(err)
+            raise
+        self._filled = 0
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append rows (n, ...) after those already written."""
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        end = self._filled + rows.shape[0]
+        if end > self.shape[0] or rows.shape[1:] != self.shape[1:]:
+            raise ValueError(f"{self.path}: rows of shape {rows.shape} up to row {end} do not fit an array of shape {self.shape}")
+        self._member.write(memoryview(rows).cast("B"))
+        self._filled = end
+
+    def close(self) -> None:
+        if self._filled != self.shape[0]:
+            raise ValueError(f"{self.path}: {self._filled} of {self.shape[0]} rows written")
+        try:
+            self._member.close()
+            self._archive.close()
+        except BaseException as err:
+            self.abort(err)
+            raise
+        self._atomic.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        for handle in (getattr(self, "_member", None), getattr(self, "_archive", None)):
+            if handle is not None:
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    handle.close()
+        try:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+        except BaseException as translated:  # a full disk becomes OutputError: report that
+            if translated is not exc:
+                raise translated from exc
+
+    def __enter__(self) -> "ChunkedArrayWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            self.close()
+        else:
+            self.abort(exc)
+        return False
+
+
+def concatenate_npz(paths: list[str | os.PathLike], output: str | os.PathLike, chunk: int = 1024) -> int:
+    """Concatenate the ``arr_0`` arrays of ``paths`` along rows into ``output`` (same layout);
+    rows are copied ``chunk`` at a time, so memory stays bounded. Returns the number of rows."""
+    arrays = [open_npz(path) for path in paths]
+    if not arrays:
+        raise ValueError("no arrays to concatenate")
+    first = arrays[0]
+    for path, array in zip(paths, arrays):
+        if array.shape[1:] != first.shape[1:] or array.dtype != first.dtype:
+            raise InputError(path, f"array of shape {array.shape} and type {array.dtype} does not join "
+                                   f"{paths[0]} ({first.shape}, {first.dtype})")
+    n = sum(len(a) for a in arrays)
+    with ChunkedArrayWriter(output, (n, *first.shape[1:]), first.dtype) as writer:
+        for array in arrays:
+            for lo in range(0, len(array), chunk):
+                writer.write(array[lo : lo + chunk])
+    return n
+
+
+def save_npz(path: str | os.PathLike, array: np.ndarray, chunk: int = 4096) -> None:
+    """Write ``array`` as an uncompressed single-member npz (see module docstring)."""
+    with ChunkedArrayWriter(path, array.shape, array.dtype) as writer:
+        for lo in range(0, array.shape[0], chunk):
+            writer.write(array[lo : lo + chunk])
+
+
+def open_npz(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
+    """The ``arr_0`` array of an npz; memory-mapped read-only when the member is stored."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "array file not found")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(MEMBER)
+            stored = info.compress_type == zipfile.ZIP_STORED
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise InputError(path, f"not an npz with member {MEMBER} ({err}); the file is truncated or corrupted: delete it and rerun") from None
+    if not (mmap and stored):
+        with np.load(path) as data:
+            return data["arr_0"]
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset)
+        local_header = handle.read(30)
+        name_length = int.from_bytes(local_header[26:28], "little")
+        extra_length = int.from_bytes(local_header[28:30], "little")
+        data_offset = info.header_offset + 30 + name_length + extra_length
+        handle.seek(data_offset)
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        array_offset = handle.tell()
+    try:
+        return np.memmap(path, dtype=dtype, mode="r", offset=array_offset, shape=shape, order="F" if fortran else "C")
+    except ValueError as err:
+        raise InputError(path, f"array data shorter than its header says ({err}); the file is truncated: delete it and rerun") from None
+

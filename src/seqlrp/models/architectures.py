@@ -1,0 +1,252 @@
+"""One-hot DNA classifiers: ``build(arch, *, seq_len, n_classes, **hparams) -> nn.Sequential``.
+
+Every model maps one-hot input (N, 4, L) float to logits (N, n_classes) and is an
+``nn.Sequential`` at the top level, built only from modules the LRP engine supports: Conv1d,
+Linear, BatchNorm1d, ReLU/ELU/GELU/Softplus/:class:`~seqlrp.models.layers.Exp`, MaxPool1d,
+AdaptiveAvgPool1d, Dropout, Flatten and :class:`~seqlrp.models.layers.Residual`.
+
+Architectures (hyperparameters and defaults in :data:`ARCH_DEFAULTS`):
+
+* ``mlp`` — flatten, then dense layers ``hidden``;
+* ``cnn`` — Basset/DeepSEA-like blocks conv -> BatchNorm -> activation -> max-pool (``filters``,
+  ``kernels``, ``pools``; a pool of 1 means none), first-layer activation ``relu`` or ``exp``
+  (Koo & Ploenzke 2021), head ``flatten`` or ``gap`` (global average), then dense layers
+  ``dense``. The default (``exp`` + ``gap``) reaches test AUROC ~0.98 on the demo where ``relu``
+  stops near 0.93 in the same epochs;
+* ``rescnn`` — BPNet-like: a wide first conv, then ``n_dilated`` residual blocks with dilation
+  1, 2, 4, ..., global average pooling and a linear head.
+
+Convolutions pad ``dilation * (kernel - 1) // 2`` on both sides, so odd kernels keep the length.
+``build`` records what it built in ``model.seqlrp_info`` (a :class:`ModelInfo`), which
+:func:`seqlrp.models.save_model` writes and :func:`seqlrp.models.load_model` restores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import ALPHABET
+from ..errors import SeqlrpError
+from .layers import Exp, Residual
+
+__all__ = ["ARCHS", "ARCH_DEFAULTS", "ModelInfo", "annotate", "build", "check_architecture", "describe"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "softplus": nn.Softplus, "exp": Exp}
+HEADS = ("flatten", "gap")
+
+ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"hidden": [128], "activation": "relu", "batchnorm": False, "dropout": 0.2},
+    "cnn": {
+        "filters": [64, 64],
+        "kernels": [19, 7],
+        "pools": [4, 4],
+        "first_activation": "exp",
+        "activation": "relu",
+        "batchnorm": True,
+        "head": "gap",
+        "dense": [64],
+        "dropout": 0.2,
+    },
+    "rescnn": {
+        "filters": 64,
+        "first_kernel": 21,
+        "n_dilated": 6,
+        "kernel": 3,
+        "activation": "relu",
+        "batchnorm": True,
+        "dropout": 0.0,
+    },
+}
+ARCHS = tuple(ARCH_DEFAULTS)
+
+# allowed values of the string hyperparameters
+_CHOICES = {"activation": tuple(ACTIVATIONS), "first_activation": tuple(ACTIVATIONS), "head": HEADS}
+
+
+@dataclass
+class ModelInfo:
+    """What a model is: enough to rebuild it and to check it against a data set."""
+
+    arch: str
+    hparams: dict[str, Any]
+    seq_len: int
+    classes: list[str]
+    alphabet: str = ALPHABET
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def describe(model: nn.Module) -> ModelInfo:
+    """The :class:`ModelInfo` of a model made by :func:`build` or :func:`seqlrp.models.load_model`."""
+    info = getattr(model, "seqlrp_info", None)
+    if not isinstance(info, ModelInfo):
+        raise SeqlrpError("model was not made by seqlrp.models.build or load_model: it carries no architecture record")
+    return info
+
+
+def annotate(model: nn.Module, **changes: Any) -> ModelInfo:
+    """Replace fields of the model's :class:`ModelInfo` (e.g. ``classes``, ``provenance``)."""
+    info = describe(model)
+    if "classes" in changes and len(changes["classes"]) != info.n_classes:
+        raise SeqlrpError(f"model has {info.n_classes} outputs but {len(changes['classes'])} class names were given")
+    model.seqlrp_info = dataclasses.replace(info, **changes)
+    return model.seqlrp_info
+
+
+def _resolve_hparams(arch: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults of ``arch`` updated by ``given``, type-checked; one-line error for anything wrong."""
+    defaults = ARCH_DEFAULTS[arch]
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise SeqlrpError(f"model.hparams: unknown key(s) {', '.join(unknown)} for arch {arch!r} (known: {', '.join(defaults)})")
+    resolved = {}
+    for key, default in defaults.items():
+        value = given.get(key, default)
+        where = f"model.hparams.{key} ({arch})"
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise SeqlrpError(f"{where} must be true or false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "n_dilated" else 1):
+                raise SeqlrpError(f"{where} must be a positive integer, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise SeqlrpError(f"{where} must be a number in [0, 1), got {value!r}")
+            value = float(value)
+        elif isinstance(default, str):
+            if value not in _CHOICES[key]:
+                raise SeqlrpError(f"{where} must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+        elif isinstance(default, list):
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+            ):
+                raise SeqlrpError(f"{where} must be a list of positive integers, got {value!r}")
+            value = [int(v) for v in value]
+        resolved[key] = value
+    return resolved
+
+
+def _conv(c_in: int, c_out: int, kernel: int, dilation: int = 1) -> nn.Conv1d:
+    return nn.Conv1d(c_in, c_out, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation)
+
+
+def _conv_length(length: int, kernel: int, dilation: int = 1) -> int:
+    return length + 2 * (dilation * (kernel - 1) // 2) - dilation * (kernel - 1)
+
+
+def _dense_stack(n_in: int, widths: list[int], activation: str, dropout: float, batchnorm: bool = False) -> list[nn.Module]:
+    """Linear -> [BatchNorm] -> activation -> [Dropout] for each width."""
+    layers: list[nn.Module] = []
+    for width in widths:
+        layers.append(nn.Linear(n_in, width))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        n_in = width
+    return layers
+
+
+def _build_mlp(seq_len: int, n_classes: int, hp: dict[str, Any]) -> nn.Sequential:
+    layers = [nn.Flatten()]
+    layers += _dense_stack(4 * seq_len, hp["hidden"], hp["activation"], hp["dropout"], hp["batchnorm"])
+    layers.append(nn.Linear(hp["hidden"][-1] if hp["hidden"] else 4 * seq_len, n_classes))
+    return nn.Sequential(*layers)
+
+
+def _build_cnn(seq_len: int, n_classes: int, hp: dict[str, Any]) -> nn.Sequential:
+    filters, kernels, pools = hp["filters"], hp["kernels"], hp["pools"]
+    if not filters or not len(filters) == len(kernels) == len(pools):
+        raise SeqlrpError(
+            f"model.hparams (cnn): filters, kernels and pools need one entry per conv block, got "
+            f"{len(filters)}, {len(kernels)} and {len(pools)}"
+        )
+    layers: list[nn.Module] = []
+    channels, length = 4, seq_len
+    for block, (width, kernel, pool) in enumerate(zip(filters, kernels, pools)):
+        layers.append(_conv(channels, width, kernel))
+        if hp["batchnorm"]:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(ACTIVATIONS[hp["first_activation"] if block == 0 else hp["activation"]]())
+        length = _conv_length(length, kernel)
+        if pool > 1:
+            if length < pool:
+                raise SeqlrpError(
+                    f"model (cnn): seq_len {seq_len} is too short for kernels {kernels} and pools {pools} "
+                    f"(length {length} before the pool of {pool} in block {block + 1})"
+                )
+            layers.append(nn.MaxPool1d(pool))
+            length //= pool
+        channels = width
+    if hp["head"] == "gap":
+        layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+        n_features = channels
+    else:
+        layers.append(nn.Flatten())
+        n_features = channels * length
+    layers += _dense_stack(n_features, hp["dense"], hp["activation"], hp["dropout"])
+    layers.append(nn.Linear(hp["dense"][-1] if hp["dense"] else n_features, n_classes))
+    return nn.Sequential(*layers)
+
+
+def _build_rescnn(seq_len: int, n_classes: int, hp: dict[str, Any]) -> nn.Sequential:
+    width, kernel = hp["filters"], hp["kernel"]
+    if kernel % 2 == 0 or hp["first_kernel"] % 2 == 0:
+        raise SeqlrpError(
+            f"model.hparams (rescnn): kernel and first_kernel must be odd so residual blocks keep the length, "
+            f"got {kernel} and {hp['first_kernel']}"
+        )
+
+    def norm_act() -> list[nn.Module]:
+        return ([nn.BatchNorm1d(width)] if hp["batchnorm"] else []) + [ACTIVATIONS[hp["activation"]]()]
+
+    layers: list[nn.Module] = [_conv(4, width, hp["first_kernel"]), *norm_act()]
+    for i in range(hp["n_dilated"]):
+        layers.append(Residual(nn.Sequential(_conv(width, width, kernel, dilation=2**i), *norm_act())))
+    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+    if hp["dropout"] > 0:
+        layers.append(nn.Dropout(hp["dropout"]))
+    layers.append(nn.Linear(width, n_classes))
+    return nn.Sequential(*layers)
+
+
+_BUILDERS = {"mlp": _build_mlp, "cnn": _build_cnn, "rescnn": _build_rescnn}
+
+
+def check_architecture(arch: str, hparams: dict[str, Any], *, seq_len: int, n_classes: int) -> None:
+    """Raise :class:`SeqlrpError` (one line) when :func:`build` would refuse these settings.
+
+    The model is built on the ``meta`` device: shapes are checked, no weights are allocated, and
+    torch's random generator is not drawn from. Used at start-up, before any job runs.
+    """
+    with torch.device("meta"):
+        build(arch, seq_len=seq_len, n_classes=n_classes, **hparams)
+
+
+def build(arch: str, *, seq_len: int, n_classes: int, **hparams: Any) -> nn.Sequential:
+    """A freshly initialised model mapping (N, 4, seq_len) to logits (N, n_classes).
+
+    ``hparams`` override :data:`ARCH_DEFAULTS` ``[arch]``; unknown keys and bad values raise
+    :class:`SeqlrpError`. Initialisation draws from torch's global generator: seed it first.
+    The model carries ``seqlrp_info`` with classes named ``class0``, ``class1``, ... until
+    :func:`annotate` names them.
+    """
+    if arch not in _BUILDERS:
+        raise SeqlrpError(f"model.arch must be one of {', '.join(ARCHS)}, got {arch!r}")
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
+        raise SeqlrpError(f"seq_len must be a positive integer, got {seq_len!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise SeqlrpError(f"n_classes must be a positive integer, got {n_classes!r}")
+    resolved = _resolve_hparams(arch, hparams)
+    model = _BUILDERS[arch](seq_len, n_classes, resolved)
+    model.seqlrp_info = ModelInfo(arch, resolved, seq_len, [f"class{i}" for i in range(n_classes)])
+    return model

@@ -1,0 +1,52 @@
+"""Loading a model from a file, whatever made it: a seqlrp checkpoint, a ``.pt2`` or an ONNX file.
+
+The file's kind is told from its content (:func:`seqlrp.models.files.detect_format`), never from
+its name, and no code stored in any file runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import SeqlrpError
+from . import files as model_files
+from .architectures import build
+from .checkpoint import CheckpointError, info_of, read_payload
+from .external import from_checkpoint
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
+    """The model stored at ``path``, on ``device``, in eval mode, with ``seqlrp_info`` restored.
+
+    A ``torch.export`` ``.pt2`` or an ONNX file is loaded by :func:`seqlrp.models.files.load_external`
+    (no ``seqlrp_info``; ``seqlrp_source`` instead); TorchScript, whole pickled models and bare
+    weights are refused with one line saying how to export the model. A seqlrp checkpoint of an
+    imported foreign model (arch "external") becomes an :class:`~seqlrp.models.external.ExternalModel`.
+
+    Raises :class:`~seqlrp.models.checkpoint.CheckpointError` (one line) for a missing or
+    unreadable file, for pickled code, and for a file whose weights do not fit its recorded architecture.
+    """
+    path = Path(path)
+    if path.is_file():
+        fmt, detail = model_files._inspect(path)
+        if fmt in model_files.EXTERNAL:
+            return model_files.load_external(path, device=device)
+        model_files.refuse_foreign(path, fmt, detail)
+    payload = read_payload(path)
+    if payload["arch"] == "external":  # a model from outside seqlrp, imported by the pipeline
+        return from_checkpoint(path, payload, device=device)
+    try:
+        model = build(payload["arch"], seq_len=payload["seq_len"], n_classes=len(payload["classes"]), **payload["hparams"])
+    except SeqlrpError as err:
+        raise CheckpointError(path, f"cannot rebuild the recorded architecture: {err}") from None
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(path, f"weights do not fit architecture {payload['arch']!r}: {first}") from None
+    model.seqlrp_info = info_of(payload)
+    return model.to(device).eval()

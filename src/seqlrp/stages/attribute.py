@@ -1,0 +1,273 @@
+"""Stage ``attribute``: relevance of every selected window, streamed to disk.
+
+For one class and one configured method, the windows to explain (default: the test-split
+windows of that class) are explained by their own class logit, in batches on the chosen device.
+Outputs, in ``results/attributions/{class}.{method}/``:
+
+* ``ohe.npz``, ``attr.npz``, ``hyp.npz`` — one-hot input, relevance and hypothetical
+  contributions, each (n, 4, L) float32 as the single member ``arr_0`` (what tfmodisco-lite's
+  ``modisco motifs -s ohe.npz -a hyp.npz`` reads); written in chunks, so memory does not grow
+  with the number of windows;
+* ``regions.tsv`` — the windows in the same order: the regions-table columns, ``row`` (index in
+  ``results/data``), ``logit`` (the explained logit) and ``relevance_sum`` (sum of the input
+  relevance; LRP conserves it up to biases and stabilisers);
+* ``settings.json`` — method, composite, input rule, pruning, epsilon, gamma, model file, counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..errors import InputError, SeqlrpError
+from ..formats.arrays import ChunkedArrayWriter, concatenate_npz
+from ..formats.atomic import atomic_write_text
+from ..formats.regions import read_regions
+from ..formats.table import COLUMNS
+from ..lrp import Prune, relevance
+from ..models import check_compatible, describe, load_model
+from ..models.device import choose_device, configure_threads
+from ..models.external import data_for
+from ..sequences.dataset import ExtractedData, load_extracted
+
+log = logging.getLogger(__name__)
+
+SELECTIONS = ("test", "all")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """An LRP configuration: composite, input rule, optional pruning and rule parameters."""
+
+    composite: str = "epsilon-plus"
+    input_rule: str | None = None
+    prune: dict | None = None
+    epsilon: float = 1e-6
+    gamma: float = 0.25
+
+    @classmethod
+    def from_config(cls, name: str, spec: Mapping) -> "MethodSpec":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise SeqlrpError(f"attribute.methods.{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.items()})
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> "MethodSpec":
+        """The spec recorded in an attribution's ``settings.json`` (other keys are ignored)."""
+        return cls(**{k: settings[k] for k in cls.__dataclass_fields__ if k in settings})
+
+    def pruner(self) -> Prune | None:
+        if not self.prune:
+            return None
+        return Prune(**self.prune)
+
+    def describe(self) -> str:
+        """One line for logs and track descriptions, e.g. ``epsilon-plus, input rule default, PLRP-lambda p+=0.25 p-=0.125``."""
+        text = f"{self.composite}, input rule {self.input_rule or 'default'}"
+        pruner = self.pruner()
+        if pruner is not None:
+            p_neg = pruner.p_pos / 2 if pruner.p_neg is None and not isinstance(pruner.p_pos, Mapping) else pruner.p_neg
+            text += f", PLRP-{'lambda' if pruner.mode == 'lambda' else 'M'} p+={pruner.p_pos} p-={p_neg}"
+        return text
+
+
+def select_rows(data: ExtractedData, cls: str, selection: str | os.PathLike) -> np.ndarray:
+    """Rows (n,) of class ``cls`` to explain: ``test`` split, ``all``, or windows overlapping a BED.
+
+    Unlabeled windows (genome-wide tiles) belong to every class and to no split: each class
+    explains all of them, under ``test`` as under ``all`` (a BED still narrows them down).
+    """
+    of_class = data.of_class(cls)
+    if selection == "test":
+        rows = np.flatnonzero(of_class & ((data.splits == "test") | ~data.labeled))
+    elif selection == "all":
+        rows = np.flatnonzero(of_class)
+    else:
+        rows = np.flatnonzero(of_class & _overlaps_bed(data, Path(selection)))
+    if rows.size == 0:
+        raise SeqlrpError(f"attribute: no windows of class {cls!r} to explain with attribute.regions = {selection!r}")
+    return rows
+
+
+def _overlaps_bed(data: ExtractedData, bed: Path) -> np.ndarray:
+    """Mask (N,) of windows overlapping any interval of ``bed``."""
+    by_chrom: dict[str, list[tuple[int, int]]] = {}
+    for region in read_regions(bed):
+        by_chrom.setdefault(region.chrom, []).append((region.start, region.end))
+    starts = np.asarray(data.table.start, dtype=np.int64)
+    ends = np.asarray(data.table.end, dtype=np.int64)
+    chroms = np.asarray(data.table.chrom, dtype=object)
+    mask = np.zeros(len(data.table), dtype=bool)
+    for chrom, intervals in by_chrom.items():
+        rows = np.flatnonzero(chroms == chrom)
+        if rows.size == 0:
+            continue
+        intervals = np.array(sorted(intervals), dtype=np.int64)
+        reach = np.maximum.accumulate(intervals[:, 1])  # furthest end among intervals starting up to here
+        last = np.searchsorted(intervals[:, 0], ends[rows], side="left") - 1  # last interval starting before window end
+        mask[rows] = (last >= 0) & (reach[np.maximum(last, 0)] > starts[rows])
+    if not mask.any():
+        raise InputError(bed, "no extracted window overlaps these regions")
+    return mask
+
+
+def explain(model, onehot, target: int, spec: MethodSpec, device: torch.device, batch_size: int, desc: str | None = None):
+    """Yield ``(x, result)`` per batch: ``x`` (b, 4, L) float32 numpy, ``result`` an LRPResult.
+
+    ``onehot`` (n, 4, L) may be a memory map: only one batch is in memory at a time.
+    """
+    pruner = spec.pruner()
+    batches = range(0, len(onehot), batch_size)
+    for lo in tqdm(batches, desc=desc, unit="batch", disable=desc is None):
+        x = np.asarray(onehot[lo : lo + batch_size], dtype=np.float32)
+        result = relevance(model, torch.from_numpy(x).to(device), target, composite=spec.composite,
+                           input_rule=spec.input_rule, prune=pruner, epsilon=spec.epsilon, gamma=spec.gamma,
+                           return_hypothetical=True)
+        yield x, result
+
+
+@dataclass
+class AttributeOptions:
+    """``row_range`` (lo, hi): explain only the selected windows whose data-set row is in
+    ``[lo, hi)`` — one shard of a sharded run (None: all of them)."""
+
+    selection: str = "all"
+    batch_size: int = 128
+    device: str = "auto"
+    progress: bool = True
+    row_range: tuple[int, int] | None = None
+
+
+def attribute(
+    model_path: str | os.PathLike,
+    data: ExtractedData,
+    cls: str,
+    method: str,
+    spec: MethodSpec,
+    outputs: Mapping[str, str | os.PathLike],
+    options: AttributeOptions,
+    threads: int | None = None,
+) -> int:
+    """Explain the selected windows of ``cls``; write ``outputs`` (ohe, attr, hyp, regions, settings)."""
+    configure_threads(threads)
+    device = choose_device(options.device)
+    model = load_model(model_path)
+    data = data_for(data, describe(model))  # a foreign model's classes (config/README.md, model.classes)
+    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
+    model.to(device)
+    target = data.classes.index(cls)
+    rows = select_rows(data, cls, options.selection)
+    if options.row_range is not None:
+        lo_row, hi_row = options.row_range
+        rows = rows[(rows >= lo_row) & (rows < hi_row)]
+    shape = (rows.size, 4, data.seq_len)
+    logits = np.empty(rows.size, dtype=np.float64)
+    sums = np.empty(rows.size, dtype=np.float64)
+    log.info("attribute: class %s, method %s (%s): %d windows on %s", cls, method, spec.describe(), rows.size, device)
+    with ChunkedArrayWriter(outputs["ohe"], shape) as ohe, ChunkedArrayWriter(outputs["attr"], shape) as attr, \
+            ChunkedArrayWriter(outputs["hyp"], shape) as hyp:
+        lo = 0
+        desc = f"attribute {cls}.{method}" if options.progress else None
+        for x, result in explain(model, _RowView(data.onehot, rows), target, spec, device, options.batch_size, desc):
+            r = result.relevance.float().cpu().numpy()
+            ohe.write(x)
+            attr.write(r)
+            hyp.write(result.hypothetical.float().cpu().numpy())
+            logits[lo : lo + len(x)] = result.logits[:, target].double().cpu().numpy()
+            sums[lo : lo + len(x)] = r.sum(axis=(1, 2), dtype=np.float64)
+            lo += len(x)
+        _write_table(outputs["regions"], data, rows, logits, sums)
+        settings = {"class": cls, "method": method, **asdict(spec), "selection": str(options.selection),
+                    "n_windows": int(rows.size), "model": str(model_path), "target_index": target}
+        _write_settings(outputs["settings"], settings)
+    return int(rows.size)
+
+
+def _write_settings(path, settings: Mapping) -> None:
+    with atomic_write_text(path) as handle:
+        json.dump(settings, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+
+
+ARRAYS = ("ohe", "attr", "hyp")
+
+
+def gather_attributions(shard_dirs: list[str | os.PathLike], outputs: Mapping[str, str | os.PathLike]) -> int:
+    """Join the shards of one class and method, in order, into ``outputs`` (ohe, attr, hyp,
+    regions, settings) — the files a one-job run writes; return the number of windows.
+
+    The arrays are copied chunk by chunk (memory stays bounded); the settings are the first
+    shard's with the total ``n_windows``.
+    """
+    shard_dirs = [Path(d) for d in shard_dirs]
+    if not shard_dirs:
+        raise SeqlrpError("attribute: no shards to gather")
+    settings = [_read_settings(d / "settings.json") for d in shard_dirs]
+    for name in ARRAYS:
+        concatenate_npz([d / f"{name}.npz" for d in shard_dirs], outputs[name])
+    with atomic_write_text(outputs["regions"]) as out:
+        for i, shard in enumerate(shard_dirs):
+            with open(shard / "regions.tsv", encoding="utf-8") as handle:
+                header = handle.readline()
+                if i == 0:
+                    out.write(header)
+                out.writelines(handle)
+    merged = {**settings[0], "n_windows": sum(int(s["n_windows"]) for s in settings)}
+    _write_settings(outputs["settings"], merged)
+    return merged["n_windows"]
+
+
+def _read_settings(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise InputError(path, f"unreadable attribution settings ({err}); delete the shard and rerun") from None
+
+
+
+class _RowView:
+    """The rows ``rows`` of an array, sliced lazily (keeps a memory map unread until needed)."""
+
+    def __init__(self, array, rows: np.ndarray):
+        self.array, self.rows = array, rows
+
+    def __len__(self) -> int:
+        return self.rows.size
+
+    def __getitem__(self, item: slice) -> np.ndarray:
+        return self.array[self.rows[item]]
+
+
+def _write_table(path, data: ExtractedData, rows: np.ndarray, logits: np.ndarray, sums: np.ndarray) -> None:
+    table = data.table
+    with atomic_write_text(path) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow([*COLUMNS, "row", "logit", "relevance_sum"])
+        for i, row in enumerate(rows.tolist()):
+            writer.writerow([table.chrom[row], table.start[row], table.end[row], table.strand[row], table.name[row],
+                             table.cls[row], table.split[row], row, f"{logits[i]:.6g}", f"{sums[i]:.6g}"])
+
+
+def run(config: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], cls: str, method: str,
+        threads: int | None = None, row_range: tuple[int, int] | None = None) -> int:
+    """Stage entry: ``config`` is the ``attribute`` section; ``inputs`` model/onehot/regions/info;
+    ``row_range`` restricts the job to one shard of data-set rows."""
+    methods = config.get("methods", {})
+    if method not in methods:
+        raise SeqlrpError(f"attribute: method {method!r} is not configured (configured: {', '.join(methods)})")
+    spec = MethodSpec.from_config(method, methods[method])
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    options = AttributeOptions(selection=config.get("regions", "all"), batch_size=config.get("batch_size", 128),
+                               device=config.get("device", "auto"), row_range=row_range)
+    return attribute(inputs["model"], data, cls, method, spec, outputs, options, threads)

@@ -1,0 +1,306 @@
+"""Stage ``motifs``: discover motifs in one class and method's attributions, match them, draw them.
+
+Outputs in ``results/motifs/{class}.{method}/``:
+
+* ``motifs.meme`` — two entries per motif, the PWM (``{class}.{method}.pos_0``) and the CWM as
+  letter probabilities (``{class}.{method}.pos_0.cwm``); see :mod:`seqlrp.analysis.motifs`;
+* ``motifs.npz`` — the signed matrices: ``{id}.pwm``, ``{id}.cwm``, ``{id}.hcwm`` (4, w) and
+  ``{id}.seqlets`` (k, 4: row, start, end, reverse in window orientation);
+* ``tomtom.tsv`` — every entry of ``motifs.meme`` against the database (see :mod:`seqlrp.analysis.tomtom`):
+  per query its ``max_hits`` best targets and every target with q < ``q_threshold``;
+* ``motifs.tsv`` — one line per motif: its best match over both entries (lowest q, then p);
+* ``instances.bed`` — the motifs' seqlets in genome coordinates (BED9, red positive, blue negative
+  motifs), named as :func:`motif_labels` says: ``FACTOR(JASPAR ID)`` when the motif's best match
+  is significant, else the motif's short name (``pos_0``);
+* ``seqlets.bed`` — the FDR-called seqlets (rule seqlets) named after the motif whose instance
+  overlaps them most, by the same names (both BED files open with a UCSC ``track`` line naming
+  class and method, see :mod:`seqlrp.formats.trackline`);
+* ``logos/{pos|neg}_{k}.png|svg`` — CWM, PWM and best-match logos (:func:`seqlrp.report.logos.motif_figure`);
+* ``regions/{rank}.{chrom}_{start}_{end}.png`` — relevance logos of the ``n_regions`` windows of
+  highest logit, with truth sites (demo, or ``motifs.truth``) and motif instances marked.
+
+The database is built once per run by :func:`build_database` (rule ``jaspar``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..analysis.motifs import (
+    Motif,
+    build_motifs,
+    meme_entries,
+    motif_instances,
+    run_modisco,
+    save_motifs_npz,
+    select_windows,
+    write_instances_bed,
+)
+from ..analysis.seqlets import name_seqlets
+from ..analysis.tomtom import (
+    Hit,
+    MotifDatabase,
+    fetch_jaspar,
+    load_database,
+    save_database,
+    tomtom_hits,
+    write_tomtom_tsv,
+)
+from ..errors import InputError
+from ..formats.arrays import open_npz
+from ..formats.atomic import atomic_write_text
+from ..formats.meme import write_meme
+from ..formats.regions import read_regions
+from ..formats.trackline import bed_track_line
+from ..report.logos import Match, Span, motif_figure, region_figure, save_figure
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = ("motif", "sign", "n_seqlets", "width", "consensus", "best_id", "best_name", "p_value", "q_value",
+                   "significant", "matched_by")
+
+
+def build_database(config: Mapping, path: str | os.PathLike) -> int:
+    """Fetch the configured JASPAR matrices (pyjaspar, offline) into ``path`` (.npz); return their number."""
+    database = fetch_jaspar(config["jaspar_collection"], config["jaspar_tax_group"])
+    save_database(database, path)
+    log.info("motif database: %d matrices of %s %s %s", len(database), database.release, config["jaspar_collection"],
+             ",".join(config["jaspar_tax_group"] or ["all taxa"]))
+    return len(database)
+
+
+def read_windows(path: str | os.PathLike) -> dict[str, list]:
+    """Columns of an attribution ``regions.tsv``: chrom, start, end, strand, name, row, logit."""
+    columns: dict[str, list] = {key: [] for key in ("chrom", "start", "end", "strand", "name", "row", "logit")}
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle, delimiter="\t")
+        missing = set(columns) - set(reader.fieldnames or [])
+        if missing:
+            raise InputError(path, f"attribution regions table lacks column(s) {', '.join(sorted(missing))}", 1)
+        for record in reader:
+            for key in columns:
+                value = record[key]
+                if key in ("start", "end", "row"):
+                    value = int(value)
+                elif key == "logit":
+                    value = float(value)
+                columns[key].append(value)
+    return columns
+
+
+def best_hits(motifs: Sequence[Motif], hits: Sequence[Hit]) -> dict[str, tuple[Hit, str]]:
+    """Per motif id, its best hit over the PWM and CWM queries (lowest q, then p, PWM first) and which gave it."""
+    best: dict[str, tuple[Hit, str]] = {}
+    for motif in motifs:
+        candidates = [(hit, "cwm" if hit.query.endswith(".cwm") else "pwm") for hit in hits
+                      if hit.query in (motif.identifier, f"{motif.identifier}.cwm")]
+        if candidates:
+            best[motif.identifier] = min(candidates, key=lambda c: (c[0].q_value, c[0].p_value, c[1] == "cwm"))
+    return best
+
+
+def motif_labels(motifs: Sequence[Motif], significant: Mapping[str, Hit]) -> dict[str, str]:
+    """Motif id -> the name its instances and seqlets carry in the BED files: ``FACTOR(JASPAR ID)``
+    of its best match when that is in ``significant`` (e.g. ``CTCF(MA0139.2)``), else its short
+    name (``pos_0``)."""
+    return {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
+            if m.identifier in significant else m.short_name for m in motifs}
+
+
+def write_summary(path: str | os.PathLike, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],
+                  q_threshold: float) -> None:
+    """``motifs.tsv``: one line per motif (:data:`SUMMARY_COLUMNS`); empty match fields when none."""
+    with atomic_write_text(path) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(SUMMARY_COLUMNS)
+        for motif in motifs:
+            row = [motif.identifier, "positive" if motif.sign > 0 else "negative", motif.n_seqlets, motif.width,
+                   motif.consensus()]
+            if motif.identifier in best:
+                hit, by = best[motif.identifier]
+                row += [hit.target_id, hit.target_name, f"{hit.p_value:.6g}", f"{hit.q_value:.6g}",
+                        str(hit.q_value < q_threshold).lower(), by]
+            else:
+                row += ["", "", "", "", "false", ""]
+            writer.writerow(row)
+
+
+def window_spans(intervals: Sequence[tuple[str, int, int, str, str]], chrom: str, start: int, end: int, strand: str,
+                 kind: str) -> list[Span]:
+    """Genome intervals ``(chrom, start, end, label, strand)`` overlapping a window, in window orientation.
+
+    A ``-`` window is the reverse complement of the genome: [a, b) maps to [end - b, end - a) and
+    the strand flips. Spans are clipped to the window.
+    """
+    spans = []
+    for c, lo, hi, label, s in intervals:
+        if c != chrom or hi <= start or lo >= end:
+            continue
+        if strand == "-":
+            a, b, s = end - hi, end - lo, {"+": "-", "-": "+"}.get(s, s)
+        else:
+            a, b = lo - start, hi - start
+        spans.append(Span(max(a, 0), min(b, end - start), label, kind, "" if s == "." else s))
+    return spans
+
+
+def _relabelled(intervals: Sequence[tuple[str, int, int, str, str]], labels: Mapping[str, str] | None = None,
+                flip: frozenset = frozenset()) -> list:
+    """Intervals ``(chrom, start, end, name, strand)`` with names renamed via ``labels``; the strand
+    of names in ``flip`` is reversed (a motif whose best match aligned on the other strand)."""
+    labels = labels or {}
+    other = {"+": "-", "-": "+", ".": "."}
+    return [(c, lo, hi, labels.get(name, name), other[s] if name in flip else s) for c, lo, hi, name, s in intervals]
+
+
+def _intervals(path: str | os.PathLike | None, labels: Mapping[str, str] | None = None) -> list:
+    """BED intervals as ``(chrom, start, end, label, strand)``; label = name, renamed via ``labels``."""
+    if not path or os.path.getsize(path) == 0:
+        return []
+    return _relabelled([(r.chrom, r.start, r.end, r.name, r.strand) for r in read_regions(path)], labels)
+
+
+def most_relevant_stretch(values: np.ndarray, width: int) -> int:
+    """Start of the ``width``-long stretch of ``values`` (L,) with the largest summed |value| (first on ties)."""
+    if len(values) <= width:
+        return 0
+    cumulative = np.concatenate([[0.0], np.cumsum(np.abs(np.nan_to_num(values)))])
+    return int(np.argmax(cumulative[width:] - cumulative[:-width]))
+
+
+def draw_motif_logos(directory: Path, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],
+                     database: MotifDatabase) -> float:
+    """``{short}.png`` and ``.svg`` per motif in ``directory``; return the slowest figure's seconds."""
+    import logomaker  # noqa: F401  (imported before timing: it brings pandas)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    slowest = 0.0
+    for motif in motifs:
+        started = time.perf_counter()
+        match = None
+        if motif.identifier in best:
+            hit, _ = best[motif.identifier]
+            match = Match(hit.target_id, hit.target_name, hit.q_value, database.matrices[database.index(hit.target_id)],
+                          hit.offset, hit.strand)
+        fig = motif_figure(motif, match)
+        for fmt in ("png", "svg"):
+            save_figure(fig, directory / f"{motif.short_name}.{fmt}", fmt)
+        slowest = max(slowest, time.perf_counter() - started)
+    return slowest
+
+
+def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray, onehot: np.ndarray, n_regions: int,
+                 truth: list, instances: list, label: str, width: int = 200) -> float:
+    """Relevance logos of the ``n_regions`` windows of highest logit; return the slowest figure's seconds.
+
+    Windows longer than ``width`` are shown over their ``width`` most relevant bases (sum of |relevance|).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    slowest = 0.0
+    for rank, i in enumerate(select_windows(np.asarray(windows["logit"]), n_regions)):
+        started = time.perf_counter()
+        chrom, start, end, strand = (windows[key][i] for key in ("chrom", "start", "end", "strand"))
+        relevance = np.asarray(attr[i], dtype=np.float64) * np.asarray(onehot[i], dtype=np.float64)
+        lo = most_relevant_stretch(relevance.sum(axis=0), width)
+        spans = (window_spans(truth, chrom, start, end, strand, "truth")
+                 + window_spans(instances, chrom, start, end, strand, "match"))
+        location = f"{chrom}:{start}-{end}({strand})"
+        name = windows["name"][i]
+        title = (f"{label}  #{rank + 1} {'' if name.startswith(location[:-3]) else name + '  '}{location}"
+                 f"{'  reverse complement' if strand == '-' else ''}  logit {windows['logit'][i]:.3g}")
+        fig = region_figure(relevance[:, lo : lo + width], spans, title, lo)
+        save_figure(fig, directory / f"{rank + 1:02d}.{chrom}_{start}_{end}.png")
+        slowest = max(slowest, time.perf_counter() - started)
+    return slowest
+
+
+# below this many windows TF-MoDISco rarely gathers enough seqlets of one sign for a single motif
+# (on a two-class ChIP-seq set, 198 windows a class gave no motif for one class)
+FEW_WINDOWS_FOR_MOTIFS = 500
+
+
+def warn_if_too_few_windows(label: str, n_windows: int, selection: object = None) -> bool:
+    """Log a warning (and return True) when ``n_windows`` is too few for TF-MoDISco to find motifs."""
+    if n_windows >= FEW_WINDOWS_FOR_MOTIFS:
+        return False
+    hint = " (attribute.regions: all explains every window of the class)" if selection not in (None, "all") else ""
+    log.warning("motifs %s: only %d windows; TF-MoDISco usually needs %d or more to find a motif, so it may find "
+                "none%s", label, n_windows, FEW_WINDOWS_FOR_MOTIFS, hint)
+    return True
+
+
+def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.PathLike, outputs: Mapping[str, str],
+        truth_path: str | os.PathLike | None = None, threads: int | None = None,
+        seqlets_path: str | os.PathLike | None = None) -> int:
+    """Discover, match and draw the motifs of the attributions in ``attr_dir``; return the motif count."""
+    attr_dir = Path(attr_dir)
+    settings = json.loads((attr_dir / "settings.json").read_text())
+    label = f"{settings['class']}.{settings['method']}"
+    windows = read_windows(attr_dir / "regions.tsv")
+    onehot, hypothetical = open_npz(attr_dir / "ohe.npz"), open_npz(attr_dir / "hyp.npz")
+    if onehot.shape != hypothetical.shape or onehot.shape[0] != len(windows["chrom"]):
+        raise InputError(attr_dir, f"ohe.npz {onehot.shape}, hyp.npz {hypothetical.shape} and regions.tsv "
+                                   f"({len(windows['chrom'])} rows) do not match")
+    started = time.perf_counter()
+    rows = select_windows(np.asarray(windows["logit"]), config["max_windows"])
+    warn_if_too_few_windows(label, rows.size, settings.get("selection"))
+    patterns = run_modisco(onehot, hypothetical, rows, config, threads)
+    motifs = build_motifs(onehot, hypothetical, patterns, f"{label}.", config["trim_threshold"], config["pseudocount"])
+    log.info("motifs %s: %d motifs from %d windows in %.1f s", label, len(motifs), len(rows), time.perf_counter() - started)
+
+    entries = meme_entries(motifs)
+    write_meme(entries, outputs["meme"])
+    save_motifs_npz(outputs["npz"], motifs)
+    database = load_database(database_path)
+    hits = tomtom_hits({e.identifier: e.probabilities for e in entries}, database, config["max_hits"], threads,
+                       keep_q=config["q_threshold"])
+    write_tomtom_tsv(outputs["tomtom"], hits)
+    best = best_hits(motifs, hits)
+    write_summary(outputs["summary"], motifs, best, config["q_threshold"])
+    for motif in motifs:
+        hit = best.get(motif.identifier)
+        log.info("  %s %s (%d seqlets): best %s", motif.identifier, motif.consensus(), motif.n_seqlets,
+                 f"{hit[0].target_id} {hit[0].target_name} q={hit[0].q_value:.3g} ({hit[1]})" if hit else "none")
+
+    slowest = draw_motif_logos(Path(outputs["logos"]), motifs, best, database)
+    names = dict(zip(database.ids, database.names))
+    truth = _intervals(truth_path, {i: f"{i} {names[i]}" for i in names})
+    significant = {m: hit for m, (hit, _) in best.items() if hit.q_value < config["q_threshold"]}
+    cls, method = settings["class"], settings["method"]
+    # the BED files name instances and seqlets FACTOR(JASPAR ID) (significant match) or by motif
+    factor = motif_labels(motifs, significant)
+    write_instances_bed(outputs["instances"], motifs, windows["chrom"], np.asarray(windows["start"]),
+                        np.asarray(windows["end"]), windows["strand"], factor, bed_track_line(
+                            f"{cls} {method} motif instances",
+                            f"seqlrp {__version__} motif instances: class {cls}, method {method}; named FACTOR(JASPAR ID) "
+                            f"when the best TOMTOM match has q < {config['q_threshold']}, else by motif; "
+                            "red positive, blue negative contribution"))
+    if seqlets_path is not None and "seqlets" in outputs:
+        # instances.bed already carries the names: no renaming left to do
+        n_named = name_seqlets(seqlets_path, outputs["instances"], {}, outputs["seqlets"], bed_track_line(
+            f"{cls} {method} seqlets by motif",
+            f"seqlrp {__version__} seqlets: class {cls}, method {method}, each named after the motif instance it "
+            f"overlaps most: FACTOR(JASPAR ID) when the motif's best TOMTOM match has q < {config['q_threshold']}; "
+            "red positive, blue negative relevance"))
+        log.info("motifs %s: %d seqlets named after the motif they hold", label, n_named)
+    # the pictures label instances by motif and significant best match, their strand in the match's orientation
+    matched = {m.identifier: f"{m.short_name} {significant[m.identifier].target_name}" if m.identifier in significant
+               else m.short_name for m in motifs}
+    flip = frozenset(m for m, hit in significant.items() if hit.strand == "-")
+    instances = motif_instances(motifs, windows["chrom"], np.asarray(windows["start"]), np.asarray(windows["end"]),
+                                windows["strand"])
+    slowest_region = draw_regions(Path(outputs["regions"]), windows, open_npz(attr_dir / "attr.npz"), onehot,
+                                  config["n_regions"], truth, _relabelled(instances, matched, flip), label,
+                                  config["region_width"])
+    log.info("motifs %s: slowest motif figure %.2f s (PNG + SVG), slowest region picture %.2f s", label, slowest,
+             slowest_region)
+    return len(motifs)

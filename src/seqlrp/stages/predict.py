@@ -1,0 +1,254 @@
+"""Stage ``predict``: batched inference, per-window predictions and per-split metrics.
+
+Outputs:
+
+* ``predictions.tsv`` — the regions table columns (chrom, start, end, strand, name, class,
+  split), then ``logit_{class}`` for every class, then ``prob_{class}`` (softmax; the sigmoid for
+  a model with one class);
+* ``metrics.tsv`` — columns ``split, class, auroc, auprc, accuracy, n, n_class``: one-vs-rest per
+  class (score = the class's probability; for a model from outside seqlrp, whose outputs need not
+  be exclusive classes, the class's own score ``logit_{class}``; accuracy of "predicted class ==
+  this class" against "true class == this class", NA for a model of one class), plus a row
+  ``class = all`` per split with the macro means of AUROC/AUPRC and the multi-class accuracy.
+  Windows of a data class the model has no output for (:func:`seqlrp.models.external.data_for`) are
+  negatives of every class. ``n`` counts the split's windows, ``n_class`` those
+  of the row's class. Missing values (a class absent from a split) read ``NA``. Windows without a
+  class (genome-wide tiles, split ``tile``) get no metrics: one row per such split, class ``all``,
+  metrics ``NA``, ``n_class`` 0;
+* ``roc_pr.png`` — ROC and precision-recall curves (see :mod:`seqlrp.report.plots`); without any
+  labeled window, a histogram of the predicted probabilities with a note instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..analysis.metrics import accuracy, auroc, average_precision
+from ..errors import InputError, SeqlrpError
+from ..formats.atomic import atomic_path, atomic_write_text
+from ..formats.table import COLUMNS, RegionTable
+from ..models import check_compatible, describe, load_model, read_info
+from ..models.device import autocast, choose_device, configure_threads
+from ..models.external import data_for
+from ..report.plots import plot_roc_pr, plot_unlabeled
+from ..sequences.dataset import ExtractedData, load_extracted
+from ..sequences.split import SPLITS
+
+log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ("split", "class", "auroc", "auprc", "accuracy", "n", "n_class")
+
+
+def predict_logits(
+    model: nn.Module,
+    onehot: np.ndarray | torch.Tensor,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str = "cpu",
+    mixed_precision: bool = False,
+) -> np.ndarray:
+    """Logits (N, n_classes) float32 of one-hot windows (N, 4, L) (uint8 or float, memmap ok).
+
+    Batches of ``batch_size`` move to ``device`` one at a time, so the input may be larger than
+    device memory. ``mixed_precision`` runs bf16 autocast on CUDA. The model's train/eval mode
+    is restored afterwards.
+    """
+    if batch_size < 1:
+        raise SeqlrpError(f"batch_size must be positive, got {batch_size}")
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    chunks = []
+    try:
+        with torch.inference_mode(), autocast(device, mixed_precision):
+            for lo in range(0, len(onehot), batch_size):
+                batch = onehot[lo : lo + batch_size]
+                if not isinstance(batch, torch.Tensor):  # a copy: memmaps are read-only
+                    batch = torch.from_numpy(np.array(batch))
+                chunks.append(model(batch.to(device).float()).float().cpu())
+    finally:
+        model.train(was_training)
+    if not chunks:
+        return np.empty((0, describe(model).n_classes), dtype=np.float32)
+    return torch.cat(chunks).numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (N, K) -> (N, K) float64, computed stably; the sigmoid for K = 1."""
+    if logits.ndim == 2 and logits.shape[1] == 1:
+        return 0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def metrics_rows(labels: np.ndarray, probs: np.ndarray, splits: np.ndarray, classes: Sequence[str]) -> list[dict]:
+    """Rows of ``metrics.tsv`` (see the module docstring) for labels (N,), probs (N, K), splits (N,)."""
+    rows = []
+    predicted = probs.argmax(axis=1)
+    for split in [s for s in SPLITS if np.any(splits == s)] + sorted(set(splits.tolist()) - set(SPLITS)):
+        members = splits == split
+        y, p, pred = labels[members], probs[members], predicted[members]
+        per_class = []
+        for k, name in enumerate(classes):
+            truth = y == k
+            per_class.append(
+                {
+                    "split": split,
+                    "class": name,
+                    "auroc": auroc(truth, p[:, k]),
+                    "auprc": average_precision(truth, p[:, k]),
+                    "accuracy": accuracy(truth, pred == k),
+                    "n": int(members.sum()),
+                    "n_class": int(truth.sum()),
+                }
+            )
+        rows += per_class
+        aurocs = [r["auroc"] for r in per_class if np.isfinite(r["auroc"])]
+        auprcs = [r["auprc"] for r in per_class if np.isfinite(r["auprc"])]
+        rows.append(
+            {
+                "split": split,
+                "class": "all",
+                "auroc": float(np.mean(aurocs)) if aurocs else float("nan"),
+                "auprc": float(np.mean(auprcs)) if auprcs else float("nan"),
+                "accuracy": accuracy(y, pred),
+                "n": int(members.sum()),
+                "n_class": int(members.sum()),
+            }
+        )
+    return rows
+
+
+def unlabeled_rows(splits: np.ndarray) -> list[dict]:
+    """One ``metrics.tsv`` row per split of unlabeled windows (splits (n,)): class ``all``, metrics NA, n_class 0."""
+    nan = float("nan")
+    return [{"split": split, "class": "all", "auroc": nan, "auprc": nan, "accuracy": nan,
+             "n": int((splits == split).sum()), "n_class": 0}
+            for split in sorted(dict.fromkeys(splits.tolist()), key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "NA" if not np.isfinite(value) else f"{value:.6f}"
+    return str(value)
+
+
+def write_metrics(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write :func:`metrics_rows` output as a TSV with a header line."""
+    with atomic_write_text(path) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(METRIC_COLUMNS)
+        writer.writerows([_fmt(row[c]) for c in METRIC_COLUMNS] for row in rows)
+
+
+def write_predictions(
+    table: RegionTable, classes: Sequence[str], logits: np.ndarray, probs: np.ndarray, path: str | os.PathLike
+) -> None:
+    """Regions table columns, then ``logit_{class}`` and ``prob_{class}`` (N rows)."""
+    header = [*COLUMNS, *(f"logit_{c}" for c in classes), *(f"prob_{c}" for c in classes)]
+    with atomic_write_text(path) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        for row, lg, pr in zip(table.rows(), logits.tolist(), probs.tolist()):
+            writer.writerow([*row, *(f"{v:.6g}" for v in lg), *(f"{v:.6g}" for v in pr)])
+
+
+def predict(
+    section: Mapping, inputs: Mapping[str, str], outputs: Mapping[str, str], *, threads: int | None = None
+) -> list[dict]:
+    """Run the stage in one job: ``inputs`` model/onehot/regions/info, ``outputs``
+    predictions/metrics/figure. ``section`` is the config's ``predict`` section (``batch_size``,
+    ``device``, ``mixed_precision``). Returns the metrics rows.
+    """
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    logits = shard_logits(section, inputs["model"], data, 0, len(data.table), threads=threads)
+    info = read_info(inputs["model"])
+    return finish_predictions(data_for(data, info), logits, outputs, foreign=info.arch == "external")
+
+
+def shard_logits(section: Mapping, model_path: str | os.PathLike, data: ExtractedData, lo: int, hi: int, *,
+                 threads: int | None = None) -> np.ndarray:
+    """Logits (hi - lo, n_classes) float32 of windows ``[lo, hi)`` of ``data`` (one shard)."""
+    configure_threads(threads)
+    device = choose_device(section.get("device", "auto"))
+    model = load_model(model_path, device=device)
+    data = data_for(data, describe(model))
+    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
+    hi = min(hi, len(data.table))
+    log.info("predicting windows %d-%d of %d on %s (batch size %d)", lo, hi, len(data.table), device,
+             section.get("batch_size", 512))
+    return predict_logits(model, data.onehot[lo:hi], batch_size=section.get("batch_size", 512), device=device,
+                          mixed_precision=section.get("mixed_precision", False))
+
+
+def predict_shard(section: Mapping, inputs: Mapping[str, str], output: str | os.PathLike, shard: int, shard_size: int,
+                  *, threads: int | None = None) -> int:
+    """Write the logits of shard ``shard`` (windows ``[shard * shard_size, (shard + 1) * shard_size)``;
+    ``shard_size`` 0 = all) to ``output`` (.npy, (n, n_classes) float32); return n."""
+    lo, hi = (0, np.iinfo(np.int64).max) if shard_size <= 0 else (shard * shard_size, (shard + 1) * shard_size)
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    logits = shard_logits(section, inputs["model"], data, lo, hi, threads=threads)
+    with atomic_path(output, suffix=".npy") as tmp:
+        np.save(tmp, logits)
+    return len(logits)
+
+
+def gather_predictions(inputs: Mapping[str, str], shards: Sequence[str | os.PathLike], outputs: Mapping[str, str]) -> list[dict]:
+    """Join the shards' logits (in shard order) into predictions, metrics and the figure.
+
+    ``inputs["model"]``, when given, is the checkpoint (its classes: read without loading it).
+    """
+    data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
+    foreign = False
+    if inputs.get("model"):
+        info = read_info(inputs["model"])
+        data, foreign = data_for(data, info), info.arch == "external"
+    parts = []
+    for path in shards:
+        try:
+            parts.append(np.load(path))
+        except (ValueError, OSError, EOFError) as err:
+            raise InputError(path, f"not a readable logits array ({err}); delete it and rerun") from None
+    logits = np.concatenate(parts) if parts else np.empty((0, len(data.classes)), dtype=np.float32)
+    if logits.shape != (len(data.table), len(data.classes)):
+        raise SeqlrpError(f"predict: the shards hold logits of shape {logits.shape}, the data set needs "
+                          f"{(len(data.table), len(data.classes))}; rerun the predict_shard jobs")
+    return finish_predictions(data, logits, outputs, foreign=foreign)
+
+
+def finish_predictions(data: ExtractedData, logits: np.ndarray, outputs: Mapping[str, str], *,
+                       foreign: bool = False) -> list[dict]:
+    """Predictions, metrics and the ROC/PR figure of ``data`` from its logits (N, K).
+
+    ``foreign``: the model is from outside seqlrp; its windows are ranked by their scores (logits)."""
+    probs = softmax(logits)
+    scored = logits.astype(np.float64) if foreign else probs
+    labels, splits, labeled = data.labels, data.splits, data.labeled
+    write_predictions(data.table, data.classes, logits, probs, outputs["predictions"])
+    rows = metrics_rows(labels[labeled], scored[labeled], splits[labeled], data.classes) if labeled.any() else []
+    if len(data.classes) == 1:  # nothing to choose between: no accuracy
+        for row in rows:
+            row["accuracy"] = float("nan")
+    rows += unlabeled_rows(splits[~labeled])
+    write_metrics(rows, outputs["metrics"])
+    if labeled.any():
+        plot_roc_pr(labels[labeled], scored[labeled], splits[labeled], data.classes, outputs["figure"])
+    else:
+        log.info("no window has a class (genome-wide tiles, or no region set named like a model class): no metrics, "
+                 "the figure shows the predicted probabilities")
+        plot_unlabeled(probs, data.classes, outputs["figure"])
+    for row in rows:
+        if row["class"] == "all":
+            log.info(
+                "%s: AUROC %s, AUPRC %s, accuracy %s (n %d)",
+                row["split"], _fmt(row["auroc"]), _fmt(row["auprc"]), _fmt(row["accuracy"]), row["n"],
+            )
+    return rows
