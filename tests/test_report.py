@@ -17,15 +17,10 @@ import yaml
 
 from seqlrp.errors import InputError
 from seqlrp.models import annotate, build, save_model
-from seqlrp.report.render_check import check, external_references, find_browser, png_size
-from seqlrp.stages.report import (
-    NO_EVALUATION,
-    SECTIONS,
-    ReportOptions,
-    build_report,
-    write_report,
-)
 from seqlrp.report.data import fmt, locus, read_tsv, region_pictures
+from seqlrp.report.page import NO_EVALUATION, SECTIONS, ReportOptions, build_report
+from seqlrp.report.render_check import check, external_references, find_browser, png_size
+from seqlrp.stages.report import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

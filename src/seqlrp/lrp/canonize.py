@@ -1,6 +1,6 @@
 """Where the rules go on a captured graph: the plan of one explanation, BatchNorm folded.
 
-:func:`plan` reads a :class:`~.capture.Program` once per explained output and finds
+:func:`plan` reads a :class:`~.program.Program` once per explained output and finds
 
 * the ops on the way from the input to that output (``order``; the rest is never run) and the
   family of each (:mod:`.ops`); an op without a rule raises :class:`UnsupportedLayerError`
@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.fx import Node
 
-from .capture import Program, UnsupportedLayerError, module_path, where
 from .graph import Affine
 from .ops import CONSTANT_OPS, FAMILY_OF, SUPPORTED, op_name
+from .program import Program, UnsupportedLayerError, module_path, where
 
 __all__ = ["Plan", "UnsupportedLayerError", "batchnorm_forward", "fold", "logit_of", "make_affine", "plan"]
 

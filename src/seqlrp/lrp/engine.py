@@ -20,10 +20,11 @@ from torch.fx import Node
 
 from ..models.outputs import initial_relevance
 from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
-from .capture import capture, module_path
+from .capture import capture
 from .composites import LayerMap, assign
 from .graph import Affine
 from .ops import backward, call, dense, maxpool1d_with_winners, op_name
+from .program import module_path
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
 from .rules import AlphaBeta, Epsilon, Gamma, Rule, ZBox

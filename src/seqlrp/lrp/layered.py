@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from ..models.layers import Exp, Residual
-from .capture import Program
+from .program import Program
 
 aten = torch.ops.aten
 
@@ -95,7 +95,7 @@ def _layer(w: _Writer, module: nn.Module, path: str, x: torch.fx.Node, stack: li
 
 
 def layered(model: nn.Module) -> Program | None:
-    """The :class:`~.capture.Program` of a layer stack (module docstring), or None."""
+    """The :class:`~.program.Program` of a layer stack (module docstring), or None."""
     if not isinstance(model, nn.Sequential):
         return None
     w = _Writer()

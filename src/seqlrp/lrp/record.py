@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .capture import Program, UnsupportedLayerError
+from .program import EvalMode, Program, UnsupportedLayerError, example_input
 
 _READS_VALUE = {torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default}
 _SKIPPED_FRAMES = ("torch/utils/_python_dispatch.py", "torch/_ops.py", "seqlrp/lrp/record.py")
@@ -121,9 +121,8 @@ class _Recorder(TorchDispatchMode):
 
 
 def record(model: nn.Module, x: Tensor) -> Program:
-    """The :class:`~.capture.Program` of ``model`` run on ``x`` (a real input of the explained
+    """The :class:`~.program.Program` of ``model`` run on ``x`` (a real input of the explained
     shape), recorded op by op (module docstring). The model runs as in ``eval()`` mode."""
-    from .capture import _EvalMode, _example
 
     graph = torch.fx.Graph()
     fqn = {}
@@ -132,7 +131,7 @@ def record(model: nn.Module, x: Tensor) -> Program:
     for name, b in model.named_buffers(remove_duplicate=False):
         fqn.setdefault(id(b), ("state", name))
     recorder = _Recorder(graph, fqn)
-    example = _example(model, x)
+    example = example_input(model, x)
     graph_input = graph.placeholder("input")
     recorder.track(example, graph_input, "live")
     paths = {id(m): name for name, m in model.named_modules(remove_duplicate=False)}
@@ -148,7 +147,7 @@ def record(model: nn.Module, x: Tensor) -> Program:
     hooks = [nn.modules.module.register_module_forward_pre_hook(enter),
              nn.modules.module.register_module_forward_hook(leave)]
     try:
-        with _EvalMode(model), torch.no_grad(), recorder:
+        with EvalMode(model), torch.no_grad(), recorder:
             out = model(example)
     except UnsupportedLayerError:
         raise

@@ -127,7 +127,7 @@ def check(report: str | os.PathLike, screenshot: str | os.PathLike, sections: Se
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..stages.report import SECTIONS
+    from .page import SECTIONS
 
     parser = argparse.ArgumentParser(prog="python -m seqlrp.report.render_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("report", help="the HTML report (results/report.html)")
