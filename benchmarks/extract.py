@@ -22,9 +22,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from seqlrp.stages.demo_data import make_demo  # noqa: E402
-from seqlrp.stages.extract import ExtractOptions, dataset_from_genome  # noqa: E402
 from seqlrp.formats.onehot import onehot_from_codes  # noqa: E402
+from seqlrp.sequences.windows import ExtractOptions, dataset_from_genome  # noqa: E402
+from seqlrp.stages.demo_data import make_demo  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WINDOW = 1000

@@ -1,6 +1,6 @@
 """Control of model focus: which training options change the artifact diagnostics, measured on the demo.
 
-Trains the demo CNN (``seqlrp.stages.train.train_model``, CPU, seeded) in a default configuration and
+Trains the demo CNN (``seqlrp.models.training.train_model``, CPU, seeded) in a default configuration and
 in variants that change one option each:
 
 * ``default``       — exp first activation, global average pooling head, reverse-complement and
@@ -37,14 +37,15 @@ import numpy as np
 import torch
 
 from seqlrp.analysis import diagnostics as dx
-from seqlrp.stages.attribute import MethodSpec
-from seqlrp.sequences.dataset import ExtractedData, load_extracted
-from seqlrp.stages.diagnostics import method_relevance, randomised_copy, subset
-from seqlrp.analysis.metrics import auroc
-from seqlrp.stages.predict import predict_logits
-from seqlrp.formats.regions import read_regions
+from seqlrp.analysis.artifact_checks import method_relevance, subset
 from seqlrp.analysis.tracks import observed_relevance
-from seqlrp.stages.train import TrainOptions, train_model
+from seqlrp.attribution.methods import MethodSpec
+from seqlrp.formats.regions import read_regions
+from seqlrp.models.inference import predict_logits
+from seqlrp.models.metrics import auroc
+from seqlrp.models.randomise import randomised_copy
+from seqlrp.models.training import TrainOptions, train_model
+from seqlrp.sequences.dataset import ExtractedData, load_extracted
 
 VARIANTS = {
     "default": ({}, {}),

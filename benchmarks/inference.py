@@ -2,7 +2,7 @@
 
 Model: conv 300x19, 200x11, 200x7, each with BatchNorm, ReLU and max-pool 3/4/4, then a dense
 layer of 1000 units (seqlrp ``cnn`` with a flatten head), at 1 kb. Measured end to end through
-``seqlrp.stages.predict.predict_logits`` (uint8 host array -> device -> logits on the host), as the
+``seqlrp.models.inference.predict_logits`` (uint8 host array -> device -> logits on the host), as the
 predict stage runs it: on the CPU with ``--threads`` threads, and, when CUDA is available, at
 ``--gpu-batch`` in fp32 and in bf16 autocast.
 
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from seqlrp.models import build
-from seqlrp.stages.predict import predict_logits
+from seqlrp.models.inference import predict_logits
 
 BASSET = {
     "filters": [300, 200, 200],

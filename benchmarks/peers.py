@@ -84,11 +84,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqlrp.formats.atomic import atomic_write_text
-from seqlrp.attribution.baselines import ism
-from seqlrp.models import check_compatible, load_model
-from seqlrp.sequences.dataset import ExtractedData, load_extracted
-from seqlrp.errors import SeqlrpError
 from seqlrp.analysis.evaluation import (
     intervals_by_chrom,
     ism_scores,
@@ -97,10 +92,14 @@ from seqlrp.analysis.evaluation import (
     per_sequence_auroc,
     truth_mask,
 )
-from seqlrp.models.layers import Exp
-from seqlrp.lrp import Prune, relevance
-from seqlrp.models import describe
+from seqlrp.attribution.baselines import ism
+from seqlrp.errors import SeqlrpError
+from seqlrp.formats.atomic import atomic_write_text
 from seqlrp.formats.regions import read_regions
+from seqlrp.lrp import Prune, relevance
+from seqlrp.models import check_compatible, describe, load_model
+from seqlrp.models.layers import Exp
+from seqlrp.sequences.dataset import ExtractedData, load_extracted
 
 DLS_NAME = "DeepLIFT/SHAP"
 COLUMNS = ("method", "windows", "seconds", "best_seconds", "cpu_seconds", "seqs_per_s", "time_vs_plrp", "auroc")

@@ -24,8 +24,7 @@ import numpy as np
 import pysam
 import yaml
 
-from seqlrp.models import save_model
-from seqlrp.models import annotate, build
+from seqlrp.models import annotate, build, save_model
 
 REPO = Path(__file__).resolve().parents[1]
 GOALS_MB = {"attribute_shard": 2000}

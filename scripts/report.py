@@ -10,7 +10,6 @@ except ImportError:  # a conda env (--sdm conda) without the package: use the re
 
 from pathlib import Path
 
-
 from seqlrp.stages.report import ReportOptions, write_report
 from seqlrp.stages.runner import run_stage
 

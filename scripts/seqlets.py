@@ -10,8 +10,8 @@ except ImportError:  # a conda env (--sdm conda) without the package: use the re
 
 from pathlib import Path
 
-from seqlrp.stages.seqlets import run
 from seqlrp.stages.runner import run_stage
+from seqlrp.stages.seqlets import run
 
 
 def main(smk):

@@ -3,8 +3,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from seqlrp.formats.arrays import ChunkedArrayWriter, open_npz, save_npz
 from seqlrp.errors import InputError
+from seqlrp.formats.arrays import ChunkedArrayWriter, open_npz, save_npz
 
 
 def test_chunked_npz_loads_with_numpy_and_memory_maps(tmp_path):

@@ -6,15 +6,17 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import write_lines
-from seqlrp.formats.arrays import open_npz
-from seqlrp.stages.attribute import AttributeOptions, MethodSpec, attribute, run, select_rows
-from seqlrp.sequences.dataset import ExtractedData
+
+from seqlrp.attribution.methods import MethodSpec
 from seqlrp.errors import InputError, SeqlrpError
+from seqlrp.formats.arrays import open_npz
+from seqlrp.formats.table import RegionTable
 from seqlrp.lrp import Prune, relevance
 from seqlrp.models import annotate, build, save_model
-from seqlrp.formats.table import RegionTable
+from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.sequences.selection import select_rows
+from seqlrp.stages.attribute import AttributeOptions, attribute, run
 
 SEQ_LEN = 40
 

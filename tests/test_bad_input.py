@@ -5,12 +5,12 @@ import re
 import shutil
 
 import pytest
-
 from conftest import run_snakemake, write_lines
+
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.stages.extract import ExtractOptions, dataset_from_genome
 from seqlrp.formats.genome import Genome
 from seqlrp.formats.regions import read_regions
+from seqlrp.sequences.windows import ExtractOptions, dataset_from_genome
 
 BAD_BED_LINES = [
     ("chr1\t10\tabc", r"bad\.bed:2: end \(column 3\) must be an integer, got 'abc'"),

@@ -12,18 +12,16 @@ import numpy as np
 import pysam
 import pytest
 
-from seqlrp.stages.attribute import MethodSpec
-from seqlrp.formats.bedgraph import BedGraphWriter
-from seqlrp.stages.igv_session import run as write_igv_session
-from seqlrp.stages.igv_session import session_path
 from seqlrp.analysis.motifs import Motif, write_instances_bed
-from seqlrp.stages.motifs import motif_labels
 from seqlrp.analysis.seqlets import Seqlet, name_seqlets, write_seqlets_bed
-from seqlrp.stages.seqlets import seqlets_track_line
+from seqlrp.analysis.tomtom import Hit, motif_labels
+from seqlrp.analysis.track_headers import seqlets_track_line, track_line
+from seqlrp.attribution.methods import MethodSpec
+from seqlrp.formats.bedgraph import BedGraphWriter
+from seqlrp.formats.igv import session_path
 from seqlrp.formats.tabix import parse_tbi
-from seqlrp.analysis.tomtom import Hit
 from seqlrp.formats.trackline import bed_track_line
-from seqlrp.stages.tracks import track_line
+from seqlrp.stages.igv_session import run as write_igv_session
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # the re-index command the README documents, and the same settings through pysam

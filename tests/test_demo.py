@@ -7,12 +7,13 @@ import numpy as np
 import pysam
 import pytest
 import yaml
-
 from conftest import REPO
-from seqlrp.stages.demo_data import load_jaspar_motifs, make_demo
-from seqlrp.stages.extract import ExtractOptions, dataset_from_genome
+
 from seqlrp.formats.onehot import codes_from_str
 from seqlrp.formats.regions import read_regions
+from seqlrp.sequences.planted import load_jaspar_motifs
+from seqlrp.sequences.windows import ExtractOptions, dataset_from_genome
+from seqlrp.stages.demo_data import make_demo
 
 SMALL = dict(n_chroms=3, chrom_len=40_000, gc=0.41, gap=500, n_per_class=60, margin=5,
              targets=["MA0139.2", "MA0080.7", "MA0099.4"], decoys=["MA0105.4", "MA0138.3"],

@@ -9,20 +9,17 @@ import torch
 from torch import nn
 
 from seqlrp.analysis import diagnostics as dx
+from seqlrp.analysis.artifact_checks import method_relevance, subset
+from seqlrp.analysis.tracks import observed_relevance
+from seqlrp.attribution.methods import MethodSpec
 from seqlrp.formats.arrays import open_npz, save_npz
-from seqlrp.stages.attribute import AttributeOptions, MethodSpec, attribute
-from seqlrp.sequences.dataset import ExtractedData
-from seqlrp.stages.diagnostics import (
-    COLUMNS,
-    method_relevance,
-    randomised_copy,
-    run,
-    subset,
-)
+from seqlrp.formats.table import RegionTable
 from seqlrp.lrp import relevance
 from seqlrp.models import annotate, build, load_model, save_model
-from seqlrp.formats.table import RegionTable
-from seqlrp.analysis.tracks import observed_relevance
+from seqlrp.models.randomise import randomised_copy
+from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.stages.attribute import AttributeOptions, attribute
+from seqlrp.stages.diagnostics import COLUMNS, run
 
 SEQ_LEN = 40
 THRESHOLDS = {"border_excess": 1.5, "conservation_error": 0.2, "absorbed_share": 0.2, "randomisation_similarity": 0.5,

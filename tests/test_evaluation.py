@@ -9,8 +9,6 @@ import torch
 from conftest import write_lines
 from torch import nn
 
-from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.stages.evaluate import DELETION_COLUMNS, SUMMARY_COLUMNS, build_methods, run
 from seqlrp.analysis.evaluation import (
     aopc,
     deletion_drops,
@@ -24,11 +22,14 @@ from seqlrp.analysis.evaluation import (
     relevance_mass_accuracy,
     truth_mask,
 )
-from seqlrp.models import annotate, build, save_model
+from seqlrp.analysis.ground_truth import build_methods
+from seqlrp.errors import InputError, SeqlrpError
 from seqlrp.formats.onehot import encode
-from seqlrp.stages.predict import predict_logits
 from seqlrp.formats.regions import read_regions
 from seqlrp.formats.table import RegionTable, write_regions_tsv
+from seqlrp.models import annotate, build, save_model
+from seqlrp.models.inference import predict_logits
+from seqlrp.stages.evaluate import DELETION_COLUMNS, SUMMARY_COLUMNS, run
 
 # --- truth mask: window orientation, both strands ----------------------------------------
 

@@ -10,14 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqlrp.models import CheckpointError, read_info
-from seqlrp.sequences.dataset import ExtractedData
-from seqlrp.stages.diagnostics import randomised_copy
-from seqlrp.models.external import ExternalModel, ForeignModelError, ForeignSpec, data_for, import_foreign, open_foreign
-from seqlrp.lrp import relevance
-from seqlrp.models import ModelInfo, load_model
-from seqlrp.stages.predict import finish_predictions
 from seqlrp.formats.table import RegionTable
+from seqlrp.lrp import relevance
+from seqlrp.models import CheckpointError, ModelInfo, load_model, read_info
+from seqlrp.models.external import ExternalModel, ForeignModelError, ForeignSpec, data_for, import_foreign, open_foreign
+from seqlrp.models.randomise import randomised_copy
+from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.stages.predict import finish_predictions
 
 L = 40
 pytestmark = [

@@ -6,12 +6,13 @@ import numpy as np
 import pyfaidx
 import pysam
 import pytest
-
 from conftest import write_fasta, write_lines
+
 from seqlrp.errors import InputError
-from seqlrp.stages.extract import ExtractOptions, dataset_from_genome, dataset_from_records, extract
 from seqlrp.formats.onehot import decode, onehot_from_codes
 from seqlrp.formats.table import read_regions_tsv
+from seqlrp.sequences.windows import ExtractOptions, dataset_from_genome, dataset_from_records
+from seqlrp.stages.extract import extract
 
 
 def revcomp(seq: str) -> str:

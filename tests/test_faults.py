@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_DEMO, copy_run, run_snakemake
-from seqlrp.formats.arrays import ChunkedArrayWriter, open_npz
+
 from seqlrp.errors import InputError, OutputError
+from seqlrp.formats.arrays import ChunkedArrayWriter, open_npz
 
 TRACK_OUTPUTS = ("positive.lrp.bw", "positive.lrp.bedGraph.gz", "positive.lrp.bedGraph.gz.tbi")
 

@@ -15,11 +15,11 @@ import pyBigWig
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TINY_DEMO, copy_run, run_snakemake
 from torch import nn
 
-from conftest import TINY_DEMO, copy_run, run_snakemake
-from seqlrp.models.external import ExternalModel
 from seqlrp.models import load_model
+from seqlrp.models.external import ExternalModel
 
 pytestmark = [pytest.mark.workflow,
               pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")]

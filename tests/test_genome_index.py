@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pysam
 import pytest
-
 from conftest import random_sequence, run_snakemake, write_fasta, write_lines
+
 from seqlrp.errors import InputError
 from seqlrp.formats.fasta_index import owned_index
 from seqlrp.formats.genome import Genome

@@ -7,11 +7,11 @@ import copy
 
 import pytest
 import torch
+from conftest import random_batchnorm
 from torch import nn
 
-from seqlrp.models.layers import Exp, Residual
 from seqlrp.lrp import COMPOSITES, LRPResult, UnsupportedLayerError, relevance
-from conftest import random_batchnorm
+from seqlrp.models.layers import Exp, Residual
 
 
 def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:

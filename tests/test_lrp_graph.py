@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
 import torch
 import torch.nn.functional as F
+from conftest import random_batchnorm
 from torch import nn
 
-import pytest
-from seqlrp.models.layers import Residual
 from seqlrp.lrp import COMPOSITES, Prune, UnsupportedLayerError, relevance
 from seqlrp.lrp.capture import _captures
-from conftest import random_batchnorm
+from seqlrp.models.layers import Residual
 
 
 def one_hot(n: int, length: int, seed: int = 0, dtype=torch.float32) -> torch.Tensor:

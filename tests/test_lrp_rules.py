@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.models.layers import Residual
 from seqlrp.lrp import RULES, AlphaBeta, Epsilon, Flat, Gamma, WSquare, ZBox, ZPlus, make_rule, relevance
+from seqlrp.models.layers import Residual
 
 
 def two_input_layer() -> nn.Sequential:

@@ -10,11 +10,11 @@ import types
 
 import pytest
 import torch
+from conftest import random_batchnorm
 from torch import nn
 
-from seqlrp.models.layers import Exp, Residual
 from seqlrp.lrp import relevance
-from conftest import random_batchnorm
+from seqlrp.models.layers import Exp, Residual
 
 
 def _import_zennit():

@@ -1,9 +1,9 @@
 import numpy as np
 from Bio import motifs
-
 from conftest import REPO
-from seqlrp.stages.demo_data import load_jaspar_motifs
+
 from seqlrp.formats.meme import MemeMotif, write_meme
+from seqlrp.sequences.planted import load_jaspar_motifs
 
 
 def test_meme_file_reads_back_with_biopython(tmp_path):

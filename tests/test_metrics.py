@@ -1,11 +1,11 @@
-"""seqlrp.analysis.metrics: AUROC / average precision on inputs small enough to check by hand."""
+"""seqlrp.models.metrics: AUROC / average precision on inputs small enough to check by hand."""
 
 import math
 
 import numpy as np
 import pytest
 
-from seqlrp.analysis.metrics import accuracy, auroc, average_precision, precision_recall_curve, roc_curve
+from seqlrp.models.metrics import accuracy, auroc, average_precision, precision_recall_curve, roc_curve
 
 
 def mann_whitney(labels, scores):

@@ -10,10 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.models import CheckpointError
 from seqlrp.errors import SeqlrpError
+from seqlrp.models import CheckpointError, build, load_model, save_model
 from seqlrp.models.files import EXPORT_ONNX, EXPORT_PT2, ChannelsLast, detect_format, load_external, load_module
-from seqlrp.models import build, load_model, save_model
 
 L = 24
 # torch.jit.save and the TorchScript-based ONNX exporter (the one that works offline) are deprecated

@@ -7,10 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from seqlrp.models import CheckpointError
 from seqlrp.errors import SeqlrpError
+from seqlrp.models import ARCHS, CheckpointError, annotate, build, check_compatible, describe, load_model, save_model
 from seqlrp.models.layers import Add, Exp, Residual
-from seqlrp.models import ARCHS, annotate, build, check_compatible, describe, load_model, save_model
 from seqlrp.stages.train import import_checkpoint
 
 # every module type the LRP engine will support; containers are checked through their children

@@ -7,12 +7,33 @@ import numpy as np
 import pytest
 from Bio import motifs as biomotifs
 
+from seqlrp.analysis.motifs import (
+    Motif,
+    build_motifs,
+    cwm_from_seqlets,
+    cwm_probabilities,
+    information_content,
+    meme_entries,
+    pwm_from_seqlets,
+    run_modisco,
+    select_windows,
+    trim_bounds,
+    trim_seqlets,
+    write_instances_bed,
+)
+from seqlrp.analysis.tomtom import (
+    Hit,
+    best_hits,
+    bh_qvalues,
+    fetch_jaspar,
+    load_database,
+    read_tomtom_tsv,
+    save_database,
+    tomtom_hits,
+)
 from seqlrp.formats.arrays import save_npz
 from seqlrp.formats.meme import write_meme
-from seqlrp.analysis.motifs import (Motif, build_motifs, cwm_from_seqlets, cwm_probabilities, information_content, meme_entries,
-                           pwm_from_seqlets, run_modisco, select_windows, trim_bounds, trim_seqlets, write_instances_bed)
-from seqlrp.stages.motifs import best_hits, run
-from seqlrp.analysis.tomtom import Hit, bh_qvalues, fetch_jaspar, load_database, read_tomtom_tsv, save_database, tomtom_hits
+from seqlrp.stages.motifs import run
 
 CTCF = "MA0139.2"
 

@@ -7,15 +7,17 @@ import types
 
 import numpy as np
 import pytest
-
 from conftest import random_sequence, write_fasta, write_lines
-from seqlrp.formats.config_file import key_lines, locate, main as check_config, read_yaml_file, schema_error_line
+
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.stages.extract import ExtractOptions, check_memory, dataset_from_genome, dataset_from_records, extract
+from seqlrp.formats.config_file import key_lines, locate, read_yaml_file, schema_error_line
+from seqlrp.formats.config_file import main as check_config
 from seqlrp.formats.names import check_names, first_bad_name, name_problem
 from seqlrp.formats.records import read_records
 from seqlrp.formats.regions import read_regions
 from seqlrp.sequences.split import assign_splits, duplicate_groups, random_split
+from seqlrp.sequences.windows import ExtractOptions, check_memory, dataset_from_genome, dataset_from_records
+from seqlrp.stages.extract import extract
 from seqlrp.stages.runner import run_stage
 
 # --- 1. names that become paths --------------------------------------------------------------
@@ -280,7 +282,7 @@ def test_extract_logs_duplicates(tmp_path, small_genome, caplog):
 # --- 6. a model needs two classes ------------------------------------------------------------
 
 def test_training_one_class_is_refused():
-    from seqlrp.stages.train import TrainOptions, train_model
+    from seqlrp.models.training import TrainOptions, train_model
 
     x = np.zeros((8, 4, 20), dtype=np.uint8)
     with pytest.raises(SeqlrpError, match=r"a classifier needs at least two classes, got 1 \('bound'\)"):

@@ -5,7 +5,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import copy_run, random_sequence, run_snakemake, write_fasta, write_lines
 
 pytestmark = pytest.mark.workflow

@@ -15,11 +15,11 @@ import torch
 from conftest import random_batchnorm
 from torch import nn
 
-from seqlrp.sequences.dataset import ExtractedData
-from seqlrp.models.layers import Exp
-from seqlrp.lrp import relevance
-from seqlrp.sequences.shuffle import shuffle_onehot
 from seqlrp.formats.table import RegionTable
+from seqlrp.lrp import relevance
+from seqlrp.models.layers import Exp
+from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.sequences.shuffle import shuffle_onehot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import peers

@@ -1,4 +1,4 @@
-"""seqlrp.stages.predict: batched inference, the predictions/metrics tables, and the model stages run by Snakemake."""
+"""seqlrp.models.inference / metrics, seqlrp.stages.predict: batched inference, the predictions/metrics tables, and the model stages run by Snakemake."""
 
 import csv
 import json
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from seqlrp.models import CheckpointError
-from seqlrp.models import annotate, build, save_model
-from seqlrp.stages.predict import METRIC_COLUMNS, metrics_rows, predict, predict_logits, softmax
 from seqlrp.formats.table import COLUMNS, RegionTable, write_regions_tsv
-
+from seqlrp.models import CheckpointError, annotate, build, save_model
+from seqlrp.models.inference import predict_logits, softmax
+from seqlrp.models.metrics import METRIC_COLUMNS, metrics_rows
+from seqlrp.stages.predict import predict
 
 
 def random_onehot(n, length, seed=0):

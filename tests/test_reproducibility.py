@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import BIN, SNAKEFILE, TINY_DEMO, copy_run, run_snakemake
 
 # outputs that record the run rather than the science: logs, timings, the page with its date

@@ -11,7 +11,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from conftest import BIN, REPO, SNAKEFILE
 
 pytest.importorskip("snakemake_executor_plugin_slurm")

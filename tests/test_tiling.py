@@ -10,17 +10,16 @@ import pytest
 import torch
 from conftest import random_sequence, write_fasta, write_lines
 
-from seqlrp.stages.attribute import select_rows
-from seqlrp.models import load_model, read_info
-from seqlrp.sequences.dataset import load_extracted
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.stages.extract import extract
 from seqlrp.formats.genome import Genome
-from seqlrp.models import annotate, build, save_model
 from seqlrp.formats.onehot import codes_from_str, decode
-from seqlrp.stages.predict import predict
 from seqlrp.formats.table import read_regions_tsv
+from seqlrp.models import annotate, build, load_model, read_info, save_model
+from seqlrp.sequences.dataset import load_extracted
+from seqlrp.sequences.selection import select_rows
 from seqlrp.sequences.tiling import TileOptions, n_counts, plan_tiles, tile_starts
+from seqlrp.stages.extract import extract
+from seqlrp.stages.predict import predict
 
 
 def outputs(folder):

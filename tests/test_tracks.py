@@ -5,8 +5,8 @@ import pyBigWig
 import pysam
 import pytest
 
-from seqlrp.formats.onehot import encode
 from seqlrp.analysis.tracks import genome_track, merge_windows, observed_relevance, runs, write_tracks
+from seqlrp.formats.onehot import encode
 
 
 def test_observed_relevance_picks_the_base_and_marks_n():
@@ -118,7 +118,7 @@ def test_hypothetical_tracks_complement_channels_on_the_minus_strand():
 
 
 def test_track_line_carries_method_composite_and_pruning():
-    from seqlrp.stages.tracks import track_line
+    from seqlrp.analysis.track_headers import track_line
 
     line = track_line("bound", "plrp", {"composite": "epsilon-gamma", "input_rule": "zbox", "prune": {"p_pos": 0.4, "mode": "mask"}}, "mean")
     assert line.startswith('track type=bedGraph name="bound plrp" description="seqlrp ')

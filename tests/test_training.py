@@ -1,4 +1,4 @@
-"""seqlrp.stages.train: augmentation, class weights, determinism, learning a planted motif, devices."""
+"""seqlrp.models.training and seqlrp.stages.train: augmentation, class weights, determinism, learning a planted motif, devices."""
 
 import dataclasses
 import json
@@ -7,24 +7,27 @@ import numpy as np
 import pytest
 import torch
 
+from seqlrp.errors import SeqlrpError
+from seqlrp.formats.onehot import (
+    codes_from_str,
+    encode,
+    onehot_from_codes,
+    reverse_complement_codes,
+    reverse_complement_onehot,
+)
+from seqlrp.formats.table import RegionTable, write_regions_tsv
 from seqlrp.models import load_model
 from seqlrp.models.device import choose_device
-from seqlrp.errors import SeqlrpError
-from seqlrp.analysis.metrics import auroc
-from seqlrp.formats.onehot import codes_from_str, encode, onehot_from_codes, reverse_complement_codes, reverse_complement_onehot
-from seqlrp.stages.predict import predict_logits, softmax
-from seqlrp.formats.table import RegionTable, write_regions_tsv
-from seqlrp.stages.train import (
+from seqlrp.models.inference import predict_logits, softmax
+from seqlrp.models.metrics import auroc
+from seqlrp.models.training import (
     TrainOptions,
     class_weights,
     reverse_complement_batch,
     shift_batch,
-    train,
     train_model,
 )
-
-
-
+from seqlrp.stages.train import train
 
 MOTIFS = ("GGGGAATTCCCC", "TTGACGTCAA")  # NFKB-like and CREB-like, both easy to learn
 SMALL_CNN = {"filters": [16, 16], "kernels": [11, 5], "pools": [4, 2], "dense": [16]}

@@ -9,9 +9,10 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-
 from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, write_fasta
+
 from seqlrp.formats.table import read_regions_tsv
+
 
 @pytest.mark.workflow
 def test_demo_pipeline_runs_and_is_complete(tiny_demo_run):

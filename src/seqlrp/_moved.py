@@ -28,7 +28,7 @@ MOVED: dict[str, str] = {
         "checkpoint": "models.checkpoint", "device": "models.device", "external": "models.external",
         "layers": "models.layers", "model_files": "models.files", "lrp.outputs": "models.outputs",
         "baselines": "attribution.baselines",
-        "diagnostics": "analysis.diagnostics", "evaluation": "analysis.evaluation", "metrics": "analysis.metrics",
+        "diagnostics": "analysis.diagnostics", "evaluation": "analysis.evaluation", "metrics": "models.metrics",
         "motifs": "analysis.motifs", "seqlets": "analysis.seqlets", "tomtom": "analysis.tomtom",
         "tracks": "analysis.tracks",
         "htmlkit": "report.htmlkit", "logos": "report.logos", "plots": "report.plots",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..formats.regions import Region
-from .metrics import auroc, average_precision
+from ..models.metrics import auroc, average_precision
 
 
 def intervals_by_chrom(regions: Iterable[Region]) -> dict[str, np.ndarray]:

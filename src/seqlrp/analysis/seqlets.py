@@ -9,7 +9,8 @@ false discovery rate among windows called), and likewise for the negative side. 
 threshold are merged into seqlets; each is written as BED9 in genome coordinates (0-based,
 half-open; ``-`` strand windows mapped back), strand = the window's strand, score 0-1000 by
 |summed relevance|, red (positive) or blue (negative), after a UCSC ``track`` line that names the
-class and method (:mod:`seqlrp.formats.trackline`).
+class and method (:mod:`seqlrp.formats.trackline`). :func:`most_relevant_stretch` finds the
+stretch of given width with the largest summed |relevance| (what a region picture shows).
 """
 
 from __future__ import annotations
@@ -161,3 +162,11 @@ def name_seqlets(seqlets_bed: str | os.PathLike, instances_bed: str | os.PathLik
     with atomic_write_text(out_path) as handle:
         handle.writelines(lines)
     return named
+
+
+def most_relevant_stretch(values: np.ndarray, width: int) -> int:
+    """Start of the ``width``-long stretch of ``values`` (L,) with the largest summed |value| (first on ties)."""
+    if len(values) <= width:
+        return 0
+    cumulative = np.concatenate([[0.0], np.cumsum(np.abs(np.nan_to_num(values)))])
+    return int(np.argmax(cumulative[width:] - cumulative[:-width]))

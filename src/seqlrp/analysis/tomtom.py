@@ -11,6 +11,10 @@ MEME's TOMTOM reports them. The table keeps each query's ``max_hits`` best targe
 Alignment (memelite's convention, checked in tests): ``offset`` is the target column that
 query column 0 faces, in the frame of the target strand given by ``strand`` (``-``: the
 target's reverse complement). Negative offsets mean the query starts before the target.
+
+A :class:`~seqlrp.analysis.motifs.Motif` has two queries, its PWM (``{id}``) and its CWM
+(``{id}.cwm``): :func:`best_hits` keeps its best hit over both, and :func:`motif_labels` names it
+after that hit (``FACTOR(JASPAR ID)``) when the hit is significant.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from ..errors import InputError, SeqlrpError
 from ..formats.atomic import atomic_path, atomic_write_text
+from .motifs import Motif
 
 TOMTOM_COLUMNS = ("query", "target_id", "target_name", "p_value", "q_value", "offset", "overlap", "strand")
 
@@ -160,3 +165,22 @@ def read_tomtom_tsv(path: str | os.PathLike) -> list[Hit]:
         if header is None or tuple(header) != TOMTOM_COLUMNS:
             raise InputError(path, f"not a seqlrp TOMTOM table: header must be {'/'.join(TOMTOM_COLUMNS)}", 1)
         return [Hit(r[0], r[1], r[2], float(r[3]), float(r[4]), int(r[5]), int(r[6]), r[7]) for r in reader]
+
+
+def best_hits(motifs: Sequence[Motif], hits: Sequence[Hit]) -> dict[str, tuple[Hit, str]]:
+    """Per motif id, its best hit over the PWM and CWM queries (lowest q, then p, PWM first) and which gave it."""
+    best: dict[str, tuple[Hit, str]] = {}
+    for motif in motifs:
+        candidates = [(hit, "cwm" if hit.query.endswith(".cwm") else "pwm") for hit in hits
+                      if hit.query in (motif.identifier, f"{motif.identifier}.cwm")]
+        if candidates:
+            best[motif.identifier] = min(candidates, key=lambda c: (c[0].q_value, c[0].p_value, c[1] == "cwm"))
+    return best
+
+
+def motif_labels(motifs: Sequence[Motif], significant: Mapping[str, Hit]) -> dict[str, str]:
+    """Motif id -> the name its instances and seqlets carry in the BED files: ``FACTOR(JASPAR ID)``
+    of its best match when that is in ``significant`` (e.g. ``CTCF(MA0139.2)``), else its short
+    name (``pos_0``)."""
+    return {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
+            if m.identifier in significant else m.short_name for m in motifs}

@@ -11,7 +11,9 @@ the modules below are:
 * :mod:`~seqlrp.models.outputs` — a model's output as tasks (N, K), BPNet's profile scalar;
 * :mod:`~seqlrp.models.loading` — ``load_model``, whatever the file;
 * :mod:`~seqlrp.models.device`, :mod:`~seqlrp.models.training`, :mod:`~seqlrp.models.inference` —
-  where models run, the training loop, batched inference.
+  where models run, the training loop, batched inference;
+* :mod:`~seqlrp.models.metrics` — how well a classifier ranks: ROC/PR curves, AUROC, AUPRC, per-split rows;
+* :mod:`~seqlrp.models.randomise` — a copy with every weight re-drawn (the randomisation test).
 """
 
 from .architectures import ARCH_DEFAULTS, ARCHS, ModelInfo, annotate, build, check_architecture, describe

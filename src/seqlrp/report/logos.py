@@ -6,7 +6,10 @@
   TOMTOM aligned it.
 * :func:`region_figure` — a relevance logo over one window (letter height = relevance of the
   observed base, below the axis when negative), with known motif sites (truth) shaded and
-  discovered motif instances marked by a bar under the letters.
+  discovered motif instances marked by a bar under the letters; :func:`window_spans` puts genome
+  intervals into a window's orientation as such marks.
+* :func:`draw_motif_logos` and :func:`draw_regions` — the stage ``motifs`` pictures: one figure per
+  motif (PNG + SVG), and one per window of highest logit (PNG, over its most relevant bases).
 
 Figures are bare :class:`matplotlib.figure.Figure` objects on an Agg canvas (no pyplot state),
 at a fixed dpi, written by :func:`save_figure` without timestamps (PNG) and with a fixed hash
@@ -16,15 +19,19 @@ salt and no date (SVG), so the same input gives the same bytes.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..analysis.motifs import BASES, Motif, information_content
+from ..analysis.motifs import BASES, Motif, information_content, select_windows
+from ..analysis.seqlets import most_relevant_stretch
+from ..analysis.tomtom import Hit, MotifDatabase
 from ..formats.atomic import atomic_path
 
 DPI = 100
@@ -159,3 +166,68 @@ def save_figure(fig: Figure, path: str | os.PathLike, fmt: str = "png") -> None:
     with matplotlib.rc_context({"svg.hashsalt": "seqlrp", "svg.fonttype": "path"}):
         with atomic_path(path, suffix=f".{fmt}") as tmp:
             fig.savefig(tmp, format=fmt, dpi=DPI, metadata=metadata)
+
+
+def window_spans(intervals: Sequence[tuple[str, int, int, str, str]], chrom: str, start: int, end: int, strand: str,
+                 kind: str) -> list[Span]:
+    """Genome intervals ``(chrom, start, end, label, strand)`` overlapping a window, in window orientation.
+
+    A ``-`` window is the reverse complement of the genome: [a, b) maps to [end - b, end - a) and
+    the strand flips. Spans are clipped to the window.
+    """
+    spans = []
+    for c, lo, hi, label, s in intervals:
+        if c != chrom or hi <= start or lo >= end:
+            continue
+        if strand == "-":
+            a, b, s = end - hi, end - lo, {"+": "-", "-": "+"}.get(s, s)
+        else:
+            a, b = lo - start, hi - start
+        spans.append(Span(max(a, 0), min(b, end - start), label, kind, "" if s == "." else s))
+    return spans
+
+
+def draw_motif_logos(directory: Path, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],
+                     database: MotifDatabase) -> float:
+    """``{short}.png`` and ``.svg`` per motif in ``directory``; return the slowest figure's seconds."""
+    import logomaker  # noqa: F401  (imported before timing: it brings pandas)
+
+    directory.mkdir(parents=True, exist_ok=True)
+    slowest = 0.0
+    for motif in motifs:
+        started = time.perf_counter()
+        match = None
+        if motif.identifier in best:
+            hit, _ = best[motif.identifier]
+            match = Match(hit.target_id, hit.target_name, hit.q_value, database.matrices[database.index(hit.target_id)],
+                          hit.offset, hit.strand)
+        fig = motif_figure(motif, match)
+        for fmt in ("png", "svg"):
+            save_figure(fig, directory / f"{motif.short_name}.{fmt}", fmt)
+        slowest = max(slowest, time.perf_counter() - started)
+    return slowest
+
+
+def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray, onehot: np.ndarray, n_regions: int,
+                 truth: list, instances: list, label: str, width: int = 200) -> float:
+    """Relevance logos of the ``n_regions`` windows of highest logit; return the slowest figure's seconds.
+
+    Windows longer than ``width`` are shown over their ``width`` most relevant bases (sum of |relevance|).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    slowest = 0.0
+    for rank, i in enumerate(select_windows(np.asarray(windows["logit"]), n_regions)):
+        started = time.perf_counter()
+        chrom, start, end, strand = (windows[key][i] for key in ("chrom", "start", "end", "strand"))
+        relevance = np.asarray(attr[i], dtype=np.float64) * np.asarray(onehot[i], dtype=np.float64)
+        lo = most_relevant_stretch(relevance.sum(axis=0), width)
+        spans = (window_spans(truth, chrom, start, end, strand, "truth")
+                 + window_spans(instances, chrom, start, end, strand, "match"))
+        location = f"{chrom}:{start}-{end}({strand})"
+        name = windows["name"][i]
+        title = (f"{label}  #{rank + 1} {'' if name.startswith(location[:-3]) else name + '  '}{location}"
+                 f"{'  reverse complement' if strand == '-' else ''}  logit {windows['logit'][i]:.3g}")
+        fig = region_figure(relevance[:, lo : lo + width], spans, title, lo)
+        save_figure(fig, directory / f"{rank + 1:02d}.{chrom}_{start}_{end}.png")
+        slowest = max(slowest, time.perf_counter() - started)
+    return slowest

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..analysis.metrics import auroc, average_precision, precision_recall_curve, roc_curve
 from ..formats.atomic import atomic_path
+from ..models.metrics import auroc, average_precision, precision_recall_curve, roc_curve
 
 
 def plot_roc_pr(

@@ -17,7 +17,6 @@ the tiles, then to write them), and the one-hot array is written in chunks.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -165,50 +164,3 @@ def write_tiles(genome: Genome, plan: Sequence[ChromTiles], size: int, onehot_pa
                                      for s in starts.tolist())
                     bar.update(starts.size)
     return total
-
-
-def extract_tiles(config: Mapping, outputs: Mapping[str, str | os.PathLike], progress: bool = True) -> dict:
-    """Run the extract stage for a tiled config; return the ``dataset.json`` summary it writes.
-
-    Config keys used: ``genome``, ``tile`` (with ``size``), ``classes`` (the model's, in
-    logit order) and ``index_dir`` (where a missing or stale FASTA index is rebuilt).
-    ``outputs`` maps onehot/regions/chrom_sizes/info to paths, as for :func:`seqlrp.stages.extract.extract`.
-    """
-    options = TileOptions.from_config(config["tile"])
-    classes = [str(c) for c in config.get("classes") or []]
-    if not classes:
-        raise SeqlrpError("tiles have no labels: the model's class names are needed (give model.checkpoint)")
-    with Genome(config["genome"], index_dir=config.get("index_dir")) as genome:
-        plan = plan_tiles(genome, options, progress)
-        n = write_tiles(genome, plan, options.size, outputs["onehot"], outputs["regions"], progress)
-        sizes = dict(genome.lengths)
-    with atomic_write_text(outputs["chrom_sizes"]) as handle:
-        handle.writelines(f"{chrom}\t{size}\n" for chrom, size in sizes.items())
-    chosen = list(options.chroms) if options.chroms is not None else list(sizes)
-    tiled = {p.chrom for p in plan}
-    info = {
-        "source": "tiles",
-        "genome": str(config["genome"]),
-        "seq_len": options.size,
-        "alphabet": "ACGT",
-        "classes": classes,
-        "n_windows": n,
-        "split_method": f"none: genome-wide tiles carry no class (class empty, split {SPLIT!r})",
-        "split_counts": {},
-        "tile": {
-            "size": options.size,
-            "stride": options.stride,
-            "max_n": options.max_n,
-            "tiles": n,
-            "skipped_n": sum(p.skipped_n for p in plan),
-            "chroms": {p.chrom: {"length": p.length, "tiles": int(p.starts.size), "skipped_n": p.skipped_n} for p in plan},
-            "short_chroms": [c for c in chosen if c not in tiled],
-        },
-    }
-    with atomic_write_text(outputs["info"]) as handle:
-        json.dump(info, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    log.info("tiles: %d of %d bp every %d bp on %d chromosome(s); %d skipped (all N or > %g%% N); %d chromosome(s) "
-             "shorter than a tile", n, options.size, options.stride, len(plan), info["tile"]["skipped_n"],
-             100 * options.max_n, len(info["tile"]["short_chroms"]))
-    return info

@@ -25,116 +25,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm import tqdm
 
+from ..attribution.methods import MethodSpec, explain
+from ..attribution.store import ARRAYS
 from ..errors import InputError, SeqlrpError
 from ..formats.arrays import ChunkedArrayWriter, concatenate_npz
 from ..formats.atomic import atomic_write_text
-from ..formats.regions import read_regions
 from ..formats.table import COLUMNS
-from ..lrp import Prune, relevance
 from ..models import check_compatible, describe, load_model
 from ..models.device import choose_device, configure_threads
 from ..models.external import data_for
 from ..sequences.dataset import ExtractedData, load_extracted
+from ..sequences.selection import select_rows
 
 log = logging.getLogger(__name__)
-
-SELECTIONS = ("test", "all")
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """An LRP configuration: composite, input rule, optional pruning and rule parameters."""
-
-    composite: str = "epsilon-plus"
-    input_rule: str | None = None
-    prune: dict | None = None
-    epsilon: float = 1e-6
-    gamma: float = 0.25
-
-    @classmethod
-    def from_config(cls, name: str, spec: Mapping) -> "MethodSpec":
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = sorted(set(spec) - known)
-        if unknown:
-            raise SeqlrpError(f"attribute.methods.{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.items()})
-
-    @classmethod
-    def from_settings(cls, settings: Mapping) -> "MethodSpec":
-        """The spec recorded in an attribution's ``settings.json`` (other keys are ignored)."""
-        return cls(**{k: settings[k] for k in cls.__dataclass_fields__ if k in settings})
-
-    def pruner(self) -> Prune | None:
-        if not self.prune:
-            return None
-        return Prune(**self.prune)
-
-    def describe(self) -> str:
-        """One line for logs and track descriptions, e.g. ``epsilon-plus, input rule default, PLRP-lambda p+=0.25 p-=0.125``."""
-        text = f"{self.composite}, input rule {self.input_rule or 'default'}"
-        pruner = self.pruner()
-        if pruner is not None:
-            p_neg = pruner.p_pos / 2 if pruner.p_neg is None and not isinstance(pruner.p_pos, Mapping) else pruner.p_neg
-            text += f", PLRP-{'lambda' if pruner.mode == 'lambda' else 'M'} p+={pruner.p_pos} p-={p_neg}"
-        return text
-
-
-def select_rows(data: ExtractedData, cls: str, selection: str | os.PathLike) -> np.ndarray:
-    """Rows (n,) of class ``cls`` to explain: ``test`` split, ``all``, or windows overlapping a BED.
-
-    Unlabeled windows (genome-wide tiles) belong to every class and to no split: each class
-    explains all of them, under ``test`` as under ``all`` (a BED still narrows them down).
-    """
-    of_class = data.of_class(cls)
-    if selection == "test":
-        rows = np.flatnonzero(of_class & ((data.splits == "test") | ~data.labeled))
-    elif selection == "all":
-        rows = np.flatnonzero(of_class)
-    else:
-        rows = np.flatnonzero(of_class & _overlaps_bed(data, Path(selection)))
-    if rows.size == 0:
-        raise SeqlrpError(f"attribute: no windows of class {cls!r} to explain with attribute.regions = {selection!r}")
-    return rows
-
-
-def _overlaps_bed(data: ExtractedData, bed: Path) -> np.ndarray:
-    """Mask (N,) of windows overlapping any interval of ``bed``."""
-    by_chrom: dict[str, list[tuple[int, int]]] = {}
-    for region in read_regions(bed):
-        by_chrom.setdefault(region.chrom, []).append((region.start, region.end))
-    starts = np.asarray(data.table.start, dtype=np.int64)
-    ends = np.asarray(data.table.end, dtype=np.int64)
-    chroms = np.asarray(data.table.chrom, dtype=object)
-    mask = np.zeros(len(data.table), dtype=bool)
-    for chrom, intervals in by_chrom.items():
-        rows = np.flatnonzero(chroms == chrom)
-        if rows.size == 0:
-            continue
-        intervals = np.array(sorted(intervals), dtype=np.int64)
-        reach = np.maximum.accumulate(intervals[:, 1])  # furthest end among intervals starting up to here
-        last = np.searchsorted(intervals[:, 0], ends[rows], side="left") - 1  # last interval starting before window end
-        mask[rows] = (last >= 0) & (reach[np.maximum(last, 0)] > starts[rows])
-    if not mask.any():
-        raise InputError(bed, "no extracted window overlaps these regions")
-    return mask
-
-
-def explain(model, onehot, target: int, spec: MethodSpec, device: torch.device, batch_size: int, desc: str | None = None):
-    """Yield ``(x, result)`` per batch: ``x`` (b, 4, L) float32 numpy, ``result`` an LRPResult.
-
-    ``onehot`` (n, 4, L) may be a memory map: only one batch is in memory at a time.
-    """
-    pruner = spec.pruner()
-    batches = range(0, len(onehot), batch_size)
-    for lo in tqdm(batches, desc=desc, unit="batch", disable=desc is None):
-        x = np.asarray(onehot[lo : lo + batch_size], dtype=np.float32)
-        result = relevance(model, torch.from_numpy(x).to(device), target, composite=spec.composite,
-                           input_rule=spec.input_rule, prune=pruner, epsilon=spec.epsilon, gamma=spec.gamma,
-                           return_hypothetical=True)
-        yield x, result
 
 
 @dataclass
@@ -198,9 +102,6 @@ def _write_settings(path, settings: Mapping) -> None:
     with atomic_write_text(path) as handle:
         json.dump(settings, handle, indent=2, sort_keys=True)
         handle.write("\n")
-
-
-ARRAYS = ("ohe", "attr", "hyp")
 
 
 def gather_attributions(shard_dirs: list[str | os.PathLike], outputs: Mapping[str, str | os.PathLike]) -> int:

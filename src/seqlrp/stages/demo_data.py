@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,90 +29,12 @@ import pysam
 
 from ..errors import SeqlrpError
 from ..formats.atomic import atomic_write_text
-from ..formats.onehot import N_CODE
+from ..sequences.planted import load_jaspar_motifs, place_instances, random_chromosome, sample_instance
 
 log = logging.getLogger(__name__)
 
-_LOW_COMPLEXITY_UNITS = ("A", "T", "CA", "TG", "AT", "GGAA", "TTAGGG", "CAG")
 _UPPER = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _LOWER = np.frombuffer(b"acgtn", dtype=np.uint8)
-
-
-@dataclass(frozen=True)
-class PlantedMotif:
-    """A JASPAR matrix to plant: ``probabilities`` (4, w) over A,C,G,T, columns summing to 1."""
-
-    matrix_id: str
-    name: str
-    probabilities: np.ndarray
-
-    @property
-    def width(self) -> int:
-        return self.probabilities.shape[1]
-
-
-def load_jaspar_motifs(matrix_ids: Sequence[str], pseudocount: float = 0.5) -> list[PlantedMotif]:
-    """Fetch matrices from the JASPAR database that pyjaspar ships (offline), as probabilities."""
-    from pyjaspar import jaspardb
-
-    database = jaspardb()
-    motifs = []
-    for matrix_id in matrix_ids:
-        motif = database.fetch_motif_by_id(matrix_id)
-        if motif is None:
-            raise SeqlrpError(f"demo: JASPAR matrix {matrix_id!r} is not in {database.release}")
-        counts = np.array([motif.counts[base] for base in "ACGT"], dtype=np.float64) + pseudocount
-        motifs.append(PlantedMotif(motif.matrix_id, motif.name, counts / counts.sum(axis=0, keepdims=True)))
-    return motifs
-
-
-def sample_instance(motif: PlantedMotif, rng: np.random.Generator) -> np.ndarray:
-    """One sequence (w,) of codes drawn column by column from the motif's probabilities."""
-    cumulative = np.cumsum(motif.probabilities, axis=0)
-    draws = rng.random(motif.width)
-    return np.minimum((draws[np.newaxis, :] > cumulative).sum(axis=0), 3).astype(np.uint8)
-
-
-def _random_chromosome(length: int, gc: float, gap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Codes (length,) and a soft-mask flag (length,) for one chromosome."""
-    at = (1.0 - gc) / 2
-    codes = rng.choice(4, size=length, p=[at, gc / 2, gc / 2, at]).astype(np.uint8)
-    codes[:gap] = N_CODE
-    codes[length - gap :] = N_CODE
-    masked = np.zeros(length, dtype=bool)
-    # interspersed-repeat stand-ins: lowercase the sequence already there (about 8 % of it)
-    for _ in range(length // 12_000):
-        lo = int(rng.integers(gap, length - gap - 2_000))
-        masked[lo : lo + int(rng.integers(100, 2_000))] = True
-    # low-complexity repeats, written in and soft-masked
-    for _ in range(length // 25_000):
-        unit = np.frombuffer(_LOW_COMPLEXITY_UNITS[rng.integers(len(_LOW_COMPLEXITY_UNITS))].encode(), dtype=np.uint8)
-        span = int(rng.integers(30, 300))
-        lo = int(rng.integers(gap, length - gap - span))
-        unit_codes = np.searchsorted(np.frombuffer(b"ACGT", dtype=np.uint8), unit).astype(np.uint8)
-        codes[lo : lo + span] = np.resize(unit_codes, span)
-        masked[lo : lo + span] = True
-    return codes, masked
-
-
-def _place_instances(
-    window_len: int, widths: Sequence[int], margin: int, rng: np.random.Generator, tries: int = 200
-) -> list[int] | None:
-    """Non-overlapping offsets for motifs of the given widths inside a window, or None."""
-    for _ in range(tries):
-        offsets, taken = [], np.zeros(window_len, dtype=bool)
-        for width in widths:
-            lo, hi = margin, window_len - margin - width
-            if hi < lo:
-                return None
-            offset = int(rng.integers(lo, hi + 1))
-            if taken[offset : offset + width].any():
-                break
-            taken[max(0, offset - 1) : offset + width + 1] = True
-            offsets.append(offset)
-        else:
-            return offsets
-    return None
 
 
 def make_demo(config: Mapping, seq_len: int, seed: int, out_dir: str | os.PathLike) -> dict:
@@ -133,7 +54,7 @@ def make_demo(config: Mapping, seq_len: int, seed: int, out_dir: str | os.PathLi
         raise SeqlrpError(f"demo: seq_len {seq_len} is too short to plant 3 motifs of up to {widest} bp")
 
     chroms = [f"chr{i + 1}" for i in range(n_chroms)]
-    genome = {name: _random_chromosome(chrom_len, config["gc"], gap, rng) for name in chroms}
+    genome = {name: random_chromosome(chrom_len, config["gc"], gap, rng) for name in chroms}
 
     # Windows sit in separate blocks of 2 * seq_len, so no two windows overlap.
     block = 2 * seq_len
@@ -155,7 +76,7 @@ def make_demo(config: Mapping, seq_len: int, seed: int, out_dir: str | os.PathLi
             chosen_motifs = [targets[i] for i in rng.integers(len(targets), size=int(rng.integers(config["instances"][0], config["instances"][1] + 1)))]
         else:
             chosen_motifs = [decoys[i] for i in rng.integers(len(decoys), size=int(rng.integers(config["decoy_instances"][0], config["decoy_instances"][1] + 1)))]
-        offsets = _place_instances(seq_len, [m.width for m in chosen_motifs], margin, rng)
+        offsets = place_instances(seq_len, [m.width for m in chosen_motifs], margin, rng)
         if offsets is None:
             raise SeqlrpError(f"demo: could not place {len(chosen_motifs)} motifs in a {seq_len} bp window")
         for motif, offset in zip(chosen_motifs, offsets):

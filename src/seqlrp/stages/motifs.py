@@ -10,14 +10,15 @@ Outputs in ``results/motifs/{class}.{method}/``:
   per query its ``max_hits`` best targets and every target with q < ``q_threshold``;
 * ``motifs.tsv`` — one line per motif: its best match over both entries (lowest q, then p);
 * ``instances.bed`` — the motifs' seqlets in genome coordinates (BED9, red positive, blue negative
-  motifs), named as :func:`motif_labels` says: ``FACTOR(JASPAR ID)`` when the motif's best match
-  is significant, else the motif's short name (``pos_0``);
+  motifs), named as :func:`seqlrp.analysis.tomtom.motif_labels` says: ``FACTOR(JASPAR ID)`` when
+  the motif's best match is significant, else the motif's short name (``pos_0``);
 * ``seqlets.bed`` — the FDR-called seqlets (rule seqlets) named after the motif whose instance
   overlaps them most, by the same names (both BED files open with a UCSC ``track`` line naming
   class and method, see :mod:`seqlrp.formats.trackline`);
-* ``logos/{pos|neg}_{k}.png|svg`` — CWM, PWM and best-match logos (:func:`seqlrp.report.logos.motif_figure`);
-* ``regions/{rank}.{chrom}_{start}_{end}.png`` — relevance logos of the ``n_regions`` windows of
-  highest logit, with truth sites (demo, or ``motifs.truth``) and motif instances marked.
+* ``logos/{pos|neg}_{k}.png|svg`` — CWM, PWM and best-match logos (:func:`seqlrp.report.logos.draw_motif_logos`);
+* ``regions/{rank}.{chrom}_{start}_{end}.png`` — relevance logos (:func:`seqlrp.report.logos.draw_regions`)
+  of the ``n_regions`` windows of highest logit, with truth sites (demo, or ``motifs.truth``) and
+  motif instances marked.
 
 The database is built once per run by :func:`build_database` (rule ``jaspar``).
 """
@@ -48,9 +49,10 @@ from ..analysis.motifs import (
 from ..analysis.seqlets import name_seqlets
 from ..analysis.tomtom import (
     Hit,
-    MotifDatabase,
+    best_hits,
     fetch_jaspar,
     load_database,
+    motif_labels,
     save_database,
     tomtom_hits,
     write_tomtom_tsv,
@@ -61,7 +63,7 @@ from ..formats.atomic import atomic_write_text
 from ..formats.meme import write_meme
 from ..formats.regions import read_regions
 from ..formats.trackline import bed_track_line
-from ..report.logos import Match, Span, motif_figure, region_figure, save_figure
+from ..report.logos import draw_motif_logos, draw_regions
 
 log = logging.getLogger(__name__)
 
@@ -97,25 +99,6 @@ def read_windows(path: str | os.PathLike) -> dict[str, list]:
     return columns
 
 
-def best_hits(motifs: Sequence[Motif], hits: Sequence[Hit]) -> dict[str, tuple[Hit, str]]:
-    """Per motif id, its best hit over the PWM and CWM queries (lowest q, then p, PWM first) and which gave it."""
-    best: dict[str, tuple[Hit, str]] = {}
-    for motif in motifs:
-        candidates = [(hit, "cwm" if hit.query.endswith(".cwm") else "pwm") for hit in hits
-                      if hit.query in (motif.identifier, f"{motif.identifier}.cwm")]
-        if candidates:
-            best[motif.identifier] = min(candidates, key=lambda c: (c[0].q_value, c[0].p_value, c[1] == "cwm"))
-    return best
-
-
-def motif_labels(motifs: Sequence[Motif], significant: Mapping[str, Hit]) -> dict[str, str]:
-    """Motif id -> the name its instances and seqlets carry in the BED files: ``FACTOR(JASPAR ID)``
-    of its best match when that is in ``significant`` (e.g. ``CTCF(MA0139.2)``), else its short
-    name (``pos_0``)."""
-    return {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
-            if m.identifier in significant else m.short_name for m in motifs}
-
-
 def write_summary(path: str | os.PathLike, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],
                   q_threshold: float) -> None:
     """``motifs.tsv``: one line per motif (:data:`SUMMARY_COLUMNS`); empty match fields when none."""
@@ -134,25 +117,6 @@ def write_summary(path: str | os.PathLike, motifs: Sequence[Motif], best: Mappin
             writer.writerow(row)
 
 
-def window_spans(intervals: Sequence[tuple[str, int, int, str, str]], chrom: str, start: int, end: int, strand: str,
-                 kind: str) -> list[Span]:
-    """Genome intervals ``(chrom, start, end, label, strand)`` overlapping a window, in window orientation.
-
-    A ``-`` window is the reverse complement of the genome: [a, b) maps to [end - b, end - a) and
-    the strand flips. Spans are clipped to the window.
-    """
-    spans = []
-    for c, lo, hi, label, s in intervals:
-        if c != chrom or hi <= start or lo >= end:
-            continue
-        if strand == "-":
-            a, b, s = end - hi, end - lo, {"+": "-", "-": "+"}.get(s, s)
-        else:
-            a, b = lo - start, hi - start
-        spans.append(Span(max(a, 0), min(b, end - start), label, kind, "" if s == "." else s))
-    return spans
-
-
 def _relabelled(intervals: Sequence[tuple[str, int, int, str, str]], labels: Mapping[str, str] | None = None,
                 flip: frozenset = frozenset()) -> list:
     """Intervals ``(chrom, start, end, name, strand)`` with names renamed via ``labels``; the strand
@@ -167,60 +131,6 @@ def _intervals(path: str | os.PathLike | None, labels: Mapping[str, str] | None 
     if not path or os.path.getsize(path) == 0:
         return []
     return _relabelled([(r.chrom, r.start, r.end, r.name, r.strand) for r in read_regions(path)], labels)
-
-
-def most_relevant_stretch(values: np.ndarray, width: int) -> int:
-    """Start of the ``width``-long stretch of ``values`` (L,) with the largest summed |value| (first on ties)."""
-    if len(values) <= width:
-        return 0
-    cumulative = np.concatenate([[0.0], np.cumsum(np.abs(np.nan_to_num(values)))])
-    return int(np.argmax(cumulative[width:] - cumulative[:-width]))
-
-
-def draw_motif_logos(directory: Path, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],
-                     database: MotifDatabase) -> float:
-    """``{short}.png`` and ``.svg`` per motif in ``directory``; return the slowest figure's seconds."""
-    import logomaker  # noqa: F401  (imported before timing: it brings pandas)
-
-    directory.mkdir(parents=True, exist_ok=True)
-    slowest = 0.0
-    for motif in motifs:
-        started = time.perf_counter()
-        match = None
-        if motif.identifier in best:
-            hit, _ = best[motif.identifier]
-            match = Match(hit.target_id, hit.target_name, hit.q_value, database.matrices[database.index(hit.target_id)],
-                          hit.offset, hit.strand)
-        fig = motif_figure(motif, match)
-        for fmt in ("png", "svg"):
-            save_figure(fig, directory / f"{motif.short_name}.{fmt}", fmt)
-        slowest = max(slowest, time.perf_counter() - started)
-    return slowest
-
-
-def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray, onehot: np.ndarray, n_regions: int,
-                 truth: list, instances: list, label: str, width: int = 200) -> float:
-    """Relevance logos of the ``n_regions`` windows of highest logit; return the slowest figure's seconds.
-
-    Windows longer than ``width`` are shown over their ``width`` most relevant bases (sum of |relevance|).
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    slowest = 0.0
-    for rank, i in enumerate(select_windows(np.asarray(windows["logit"]), n_regions)):
-        started = time.perf_counter()
-        chrom, start, end, strand = (windows[key][i] for key in ("chrom", "start", "end", "strand"))
-        relevance = np.asarray(attr[i], dtype=np.float64) * np.asarray(onehot[i], dtype=np.float64)
-        lo = most_relevant_stretch(relevance.sum(axis=0), width)
-        spans = (window_spans(truth, chrom, start, end, strand, "truth")
-                 + window_spans(instances, chrom, start, end, strand, "match"))
-        location = f"{chrom}:{start}-{end}({strand})"
-        name = windows["name"][i]
-        title = (f"{label}  #{rank + 1} {'' if name.startswith(location[:-3]) else name + '  '}{location}"
-                 f"{'  reverse complement' if strand == '-' else ''}  logit {windows['logit'][i]:.3g}")
-        fig = region_figure(relevance[:, lo : lo + width], spans, title, lo)
-        save_figure(fig, directory / f"{rank + 1:02d}.{chrom}_{start}_{end}.png")
-        slowest = max(slowest, time.perf_counter() - started)
-    return slowest
 
 
 # below this many windows TF-MoDISco rarely gathers enough seqlets of one sign for a single motif

@@ -1,4 +1,5 @@
-"""Stage ``predict``: batched inference, per-window predictions and per-split metrics.
+"""Stage ``predict``: batched inference (:mod:`seqlrp.models.inference`), per-window predictions and per-split
+metrics (:mod:`seqlrp.models.metrics`).
 
 Outputs:
 
@@ -27,112 +28,19 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
-from ..analysis.metrics import accuracy, auroc, average_precision
 from ..errors import InputError, SeqlrpError
 from ..formats.atomic import atomic_path, atomic_write_text
 from ..formats.table import COLUMNS, RegionTable
 from ..models import check_compatible, describe, load_model, read_info
-from ..models.device import autocast, choose_device, configure_threads
+from ..models.device import choose_device, configure_threads
 from ..models.external import data_for
+from ..models.inference import predict_logits, softmax
+from ..models.metrics import METRIC_COLUMNS, metrics_rows, unlabeled_rows
 from ..report.plots import plot_roc_pr, plot_unlabeled
 from ..sequences.dataset import ExtractedData, load_extracted
-from ..sequences.split import SPLITS
 
 log = logging.getLogger(__name__)
-
-METRIC_COLUMNS = ("split", "class", "auroc", "auprc", "accuracy", "n", "n_class")
-
-
-def predict_logits(
-    model: nn.Module,
-    onehot: np.ndarray | torch.Tensor,
-    *,
-    batch_size: int = 512,
-    device: torch.device | str = "cpu",
-    mixed_precision: bool = False,
-) -> np.ndarray:
-    """Logits (N, n_classes) float32 of one-hot windows (N, 4, L) (uint8 or float, memmap ok).
-
-    Batches of ``batch_size`` move to ``device`` one at a time, so the input may be larger than
-    device memory. ``mixed_precision`` runs bf16 autocast on CUDA. The model's train/eval mode
-    is restored afterwards.
-    """
-    if batch_size < 1:
-        raise SeqlrpError(f"batch_size must be positive, got {batch_size}")
-    device = torch.device(device)
-    was_training = model.training
-    model.eval()
-    chunks = []
-    try:
-        with torch.inference_mode(), autocast(device, mixed_precision):
-            for lo in range(0, len(onehot), batch_size):
-                batch = onehot[lo : lo + batch_size]
-                if not isinstance(batch, torch.Tensor):  # a copy: memmaps are read-only
-                    batch = torch.from_numpy(np.array(batch))
-                chunks.append(model(batch.to(device).float()).float().cpu())
-    finally:
-        model.train(was_training)
-    if not chunks:
-        return np.empty((0, describe(model).n_classes), dtype=np.float32)
-    return torch.cat(chunks).numpy()
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax (N, K) -> (N, K) float64, computed stably; the sigmoid for K = 1."""
-    if logits.ndim == 2 and logits.shape[1] == 1:
-        return 0.5 * (1.0 + np.tanh(0.5 * logits.astype(np.float64)))
-    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def metrics_rows(labels: np.ndarray, probs: np.ndarray, splits: np.ndarray, classes: Sequence[str]) -> list[dict]:
-    """Rows of ``metrics.tsv`` (see the module docstring) for labels (N,), probs (N, K), splits (N,)."""
-    rows = []
-    predicted = probs.argmax(axis=1)
-    for split in [s for s in SPLITS if np.any(splits == s)] + sorted(set(splits.tolist()) - set(SPLITS)):
-        members = splits == split
-        y, p, pred = labels[members], probs[members], predicted[members]
-        per_class = []
-        for k, name in enumerate(classes):
-            truth = y == k
-            per_class.append(
-                {
-                    "split": split,
-                    "class": name,
-                    "auroc": auroc(truth, p[:, k]),
-                    "auprc": average_precision(truth, p[:, k]),
-                    "accuracy": accuracy(truth, pred == k),
-                    "n": int(members.sum()),
-                    "n_class": int(truth.sum()),
-                }
-            )
-        rows += per_class
-        aurocs = [r["auroc"] for r in per_class if np.isfinite(r["auroc"])]
-        auprcs = [r["auprc"] for r in per_class if np.isfinite(r["auprc"])]
-        rows.append(
-            {
-                "split": split,
-                "class": "all",
-                "auroc": float(np.mean(aurocs)) if aurocs else float("nan"),
-                "auprc": float(np.mean(auprcs)) if auprcs else float("nan"),
-                "accuracy": accuracy(y, pred),
-                "n": int(members.sum()),
-                "n_class": int(members.sum()),
-            }
-        )
-    return rows
-
-
-def unlabeled_rows(splits: np.ndarray) -> list[dict]:
-    """One ``metrics.tsv`` row per split of unlabeled windows (splits (n,)): class ``all``, metrics NA, n_class 0."""
-    nan = float("nan")
-    return [{"split": split, "class": "all", "auroc": nan, "auprc": nan, "accuracy": nan,
-             "n": int((splits == split).sum()), "n_class": 0}
-            for split in sorted(dict.fromkeys(splits.tolist()), key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))]
 
 
 def _fmt(value) -> str:
@@ -142,7 +50,7 @@ def _fmt(value) -> str:
 
 
 def write_metrics(rows: list[dict], path: str | os.PathLike) -> None:
-    """Write :func:`metrics_rows` output as a TSV with a header line."""
+    """Write :func:`seqlrp.models.metrics.metrics_rows` output as a TSV with a header line."""
     with atomic_write_text(path) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(METRIC_COLUMNS)

@@ -1,4 +1,9 @@
-"""Stage ``seqlets``: call seqlets on one class and method's attributions, FDR-calibrated."""
+"""Stage ``seqlets``: call seqlets on one class and method's attributions, FDR-calibrated.
+
+The null is the same method's relevance on shuffled windows (:mod:`seqlrp.analysis.seqlet_null`);
+the calling is :mod:`seqlrp.analysis.seqlets`, the BED's track line
+:func:`seqlrp.analysis.track_headers.seqlets_track_line`.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +14,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from ..analysis.seqlet_null import null_relevance
 from ..analysis.seqlets import call_seqlets, fdr_threshold, window_scores, write_seqlets_bed
+from ..analysis.track_headers import seqlets_track_line
 from ..analysis.tracks import chrom_sizes_from_tsv, observed_relevance
+from ..attribution.methods import MethodSpec
 from ..formats.arrays import open_npz
 from ..formats.atomic import atomic_write_text
 from ..formats.table import read_regions_tsv
-from ..formats.trackline import bed_track_line
-from ..models import load_model
-from ..models.device import choose_device, configure_threads
-from ..sequences.shuffle import shuffle_onehot
-from .attribute import MethodSpec, explain
+from ..models.device import configure_threads
 
 log = logging.getLogger(__name__)
-
-
-def null_relevance(model_path, onehot: np.ndarray, target: int, spec: MethodSpec, n_null: int, n_shuffles: int,
-                   seed: int, device: str = "auto", batch_size: int = 128) -> np.ndarray:
-    """Observed-base relevance (m, L) of dinucleotide-shuffled copies of up to ``n_null`` windows."""
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(onehot), size=min(n_null, len(onehot)), replace=False))
-    shuffled = shuffle_onehot(np.asarray(onehot[pick]), n_shuffles=n_shuffles, seed=seed)
-    torch_device = choose_device(device)
-    model = load_model(model_path).to(torch_device)
-    chunks = [observed_relevance(result.relevance.float().cpu().numpy(), x)
-              for x, result in explain(model, shuffled, target, spec, torch_device, batch_size)]
-    return np.concatenate(chunks)
-
-
-def seqlets_track_line(cls: str, method: str, spec: MethodSpec, fdr: float) -> str:
-    """The seqlets BED's ``track`` line: name ``{cls} {method} seqlets``, the method and the FDR in the description."""
-    return bed_track_line(f"{cls} {method} seqlets",
-                          f"seqlrp {__version__} seqlets: class {cls}, method {method} ({spec.describe()}), FDR {fdr}; "
-                          "red positive, blue negative relevance")
 
 
 def run(config: Mapping, attr_dir: str, model_path: str, chrom_sizes_path: str, outputs: Mapping[str, str],

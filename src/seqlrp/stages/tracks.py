@@ -4,46 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from .. import __version__
+from ..analysis.track_headers import track_line, track_provenance  # noqa: F401  (scripts/tracks.py calls it)
 from ..analysis.tracks import chrom_sizes_from_tsv, genome_hypothetical, genome_track, observed_relevance, write_tracks
 from ..formats.arrays import open_npz
 from ..formats.table import read_regions_tsv
-from ..provenance import sha256_file, versions
-from .attribute import MethodSpec
 
 log = logging.getLogger(__name__)
-
-
-def track_line(cls: str, method: str, settings: Mapping, combine: str, what: str = "relevance",
-               provenance: Mapping[str, str] | None = None) -> str:
-    """The bedGraph header: a UCSC ``track`` line (name ``{cls} {method}``) whose description carries
-    the method, composite and pruning, preceded, with ``provenance``, by a ``#`` comment line with
-    package versions, the model's and the config's SHA-256 (``key=value`` pairs).
-
-    The comment comes first so that ``tabix -H`` (which prints the leading ``#`` lines) shows it;
-    UCSC and IGV skip ``#`` lines before the track line, and the index skips both lines
-    (re-index with ``tabix -p bed -S 2``; see :class:`seqlrp.formats.bedgraph.BedGraphWriter`)."""
-    spec = MethodSpec.from_settings(settings)
-    description = f"seqlrp {__version__} {what}: class {cls}, method {method} ({spec.describe()}), overlaps {combine}"
-    line = f'track type=bedGraph name="{cls} {method}" description="{description}" visibility=full autoScale=on alwaysZero=on'
-    if provenance:
-        line = "#seqlrp provenance: " + " ".join(f"{key}={value}" for key, value in provenance.items()) + "\n" + line
-    return line
-
-
-def track_provenance(model_path: str | os.PathLike | None, config_sha256: str | None) -> dict[str, str]:
-    """What made a track: seqlrp, torch and numpy versions, model and config SHA-256."""
-    found = versions(("torch", "numpy"))
-    record = {"seqlrp": __version__, **{name: found.get(name, "absent") for name in ("torch", "numpy")}}
-    if model_path is not None:
-        record["model_sha256"] = sha256_file(model_path)
-    if config_sha256:
-        record["config_sha256"] = config_sha256
-    return record
 
 
 def build_tracks(attr_dir: str, chrom_sizes_path: str, outputs: Mapping[str, str], combine: str = "mean",
@@ -51,7 +20,8 @@ def build_tracks(attr_dir: str, chrom_sizes_path: str, outputs: Mapping[str, str
                  provenance: Mapping[str, str] | None = None) -> int:
     """Write the observed-base relevance track (and, when ``outputs`` names them, A/C/G/T tracks).
 
-    ``provenance`` (see :func:`track_provenance`) goes into the bedGraph's header."""
+    ``provenance`` (see :func:`seqlrp.analysis.track_headers.track_provenance`) goes into the bedGraph's header
+    (:func:`seqlrp.analysis.track_headers.track_line`)."""
     attr_dir = Path(attr_dir)
     settings = json.loads((attr_dir / "settings.json").read_text())
     table = read_regions_tsv(attr_dir / "regions.tsv")

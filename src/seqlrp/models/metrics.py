@@ -1,16 +1,25 @@
-"""Ranking metrics in plain numpy: ROC and precision-recall curves, AUROC, average precision.
+"""Ranking metrics in plain numpy: ROC and precision-recall curves, AUROC, average precision, accuracy.
 
-All functions take ``labels`` (N,) (bool, or 0/1) and ``scores`` (N,) float, higher meaning
+The curves and areas take ``labels`` (N,) (bool, or 0/1) and ``scores`` (N,) float, higher meaning
 "more positive". Tied scores form one threshold, so a block of ties counts as one step of the
 curve: ROC draws it as a diagonal segment (half credit for every positive/negative pair in the
 block) and average precision gives the block the precision reached after all its members. These
 are the conventions of the Mann-Whitney U statistic and of scikit-learn's ``roc_auc_score`` /
 ``average_precision_score``. A metric that needs both classes returns NaN when one is missing.
+
+:func:`metrics_rows` scores a classifier split by split: one-vs-rest rows per class and a macro
+row ``class = all``, the rows of the predict stage's ``metrics.tsv`` (columns :data:`METRIC_COLUMNS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+from ..sequences.split import SPLITS
+
+METRIC_COLUMNS = ("split", "class", "auroc", "auprc", "accuracy", "n", "n_class")
 
 
 def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -97,3 +106,49 @@ def accuracy(labels, predicted) -> float:
     if labels.shape != predicted.shape:
         raise ValueError(f"labels and predictions differ in shape: {labels.shape} vs {predicted.shape}")
     return float(np.mean(labels == predicted)) if labels.size else float("nan")
+
+
+def metrics_rows(labels: np.ndarray, probs: np.ndarray, splits: np.ndarray, classes: Sequence[str]) -> list[dict]:
+    """Rows of ``metrics.tsv`` (see :mod:`seqlrp.stages.predict`) for labels (N,), probs (N, K), splits (N,)."""
+    rows = []
+    predicted = probs.argmax(axis=1)
+    for split in [s for s in SPLITS if np.any(splits == s)] + sorted(set(splits.tolist()) - set(SPLITS)):
+        members = splits == split
+        y, p, pred = labels[members], probs[members], predicted[members]
+        per_class = []
+        for k, name in enumerate(classes):
+            truth = y == k
+            per_class.append(
+                {
+                    "split": split,
+                    "class": name,
+                    "auroc": auroc(truth, p[:, k]),
+                    "auprc": average_precision(truth, p[:, k]),
+                    "accuracy": accuracy(truth, pred == k),
+                    "n": int(members.sum()),
+                    "n_class": int(truth.sum()),
+                }
+            )
+        rows += per_class
+        aurocs = [r["auroc"] for r in per_class if np.isfinite(r["auroc"])]
+        auprcs = [r["auprc"] for r in per_class if np.isfinite(r["auprc"])]
+        rows.append(
+            {
+                "split": split,
+                "class": "all",
+                "auroc": float(np.mean(aurocs)) if aurocs else float("nan"),
+                "auprc": float(np.mean(auprcs)) if auprcs else float("nan"),
+                "accuracy": accuracy(y, pred),
+                "n": int(members.sum()),
+                "n_class": int(members.sum()),
+            }
+        )
+    return rows
+
+
+def unlabeled_rows(splits: np.ndarray) -> list[dict]:
+    """One ``metrics.tsv`` row per split of unlabeled windows (splits (n,)): class ``all``, metrics NA, n_class 0."""
+    nan = float("nan")
+    return [{"split": split, "class": "all", "auroc": nan, "auprc": nan, "accuracy": nan,
+             "n": int((splits == split).sum()), "n_class": 0}
+            for split in sorted(dict.fromkeys(splits.tolist()), key=lambda s: SPLITS.index(s) if s in SPLITS else len(SPLITS))]
