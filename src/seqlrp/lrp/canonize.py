@@ -69,21 +69,31 @@ def _family(node: Node, live: set[Node]) -> str:
     n_live = len(_live_inputs(node, live))
     if family == "scale":
         divisor = node.args[1] if len(node.args) > 1 else None
-        if n_live != 1 or (name == "div" and isinstance(divisor, Node) and divisor in live):
-            raise UnsupportedLayerError(
-                f"LRP: no rule for {node.target} of two activations at {where(node)} "
-                f"(a product of activations needs the gating rules of attention models; supported: {SUPPORTED})"
-            )
+        if name == "div" and isinstance(divisor, Node) and divisor in live:
+            return "divide"  # a norm computed from the input: a constant (attention.divide_backward)
+        if n_live != 1:
+            return "product"
     elif family == "affine":
         x_arg = node.args[1] if name == "addmm" else node.args[0]
+        if name in ("matmul", "mm") and (n_live == 2 or not _is_weight(node.args[1])):
+            return "product"  # two activations (attention scores), or a constant that is no 2-d weight
         if n_live != 1 or not (isinstance(x_arg, Node) and x_arg in live):
             raise UnsupportedLayerError(
                 f"LRP: {node.target} at {where(node)} computes its weights from the input; "
                 "only layers with constant weights can be explained"
             )
+    elif family in ("layernorm", "pass", "identity") and n_live != 1:
+        raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} with input-dependent parameters has no rule")
     elif family is None:
         raise UnsupportedLayerError(f"LRP: no rule for op {node.target} at {where(node)} (supported: {SUPPORTED})")
     return family
+
+
+def _is_weight(node) -> bool:
+    """Whether a constant operand of matmul is a 2-d weight (a Linear layer written as ``x @ w``)."""
+    value = node.meta.get("val", node.meta.get("tensor_meta")) if isinstance(node, Node) else node
+    shape = getattr(value, "shape", None)
+    return shape is None or len(shape) == 2
 
 
 def _ancestors(output: Node) -> set[Node]:

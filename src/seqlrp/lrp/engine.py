@@ -64,8 +64,8 @@ def _prepare(program, p: Plan, x: Tensor) -> tuple[dict, dict[Node, Affine]]:
     env: dict = {program.input: x}
     for node, value in program.tensors().items():
         env[node] = _cast(value, x)
-    for node in p.order:
-        if node not in p.live:
+    for node in p.order:  # constants made from the input's shape only (zeros_like, detach) wait for it
+        if node not in p.live and all(src in env for src in node.all_input_nodes):
             env[node] = call(node, env)
     folded = {affine: bn for bn, affine in p.folds.items()}
     layers: dict[Node, Affine] = {}
@@ -95,7 +95,7 @@ def _kept(program, p: Plan, needs_z: set[Node]) -> set[Node]:
             keep.add(_affine_input(node))
             if node in needs_z:
                 keep.add(node)
-        elif family in ("proportional", "sum"):
+        elif family in ("proportional", "sum", "product", "layernorm", "attention", "lstm"):
             keep.update(srcs)
             keep.add(node)
         elif family in ("route", "logsumexp", "getitem") or (family == "maxpool" and op_name(node) != "max_pool1d"):
@@ -113,20 +113,22 @@ def _drop(env: dict, node: Node) -> None:
 def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], exact_batchnorm: bool) -> dict:
     """Run the live ops; returns the max-pool winners (``aux``). Values outside ``keep`` are
     dropped after their last use."""
+    late = {n for n in p.order if n not in p.live and n not in env}  # constants computed from live values
     uses = {n: 0 for n in p.live}
     for node in p.order:
         for src in node.all_input_nodes:
-            if src in uses and node in p.live:
+            if src in uses and (node in p.live or node in late):
                 uses[src] += 1
     aux: dict = {}
     for node in p.order:
-        if node not in p.live:
+        if node in late:
+            env[node] = call(node, env)
+        elif node not in p.live:
             continue
-        family = p.family[node]
-        if family == "affine":
+        elif p.family[node] == "affine":
             layer = layers[node]
             env[node] = layer.apply(env[_affine_input(node)], layer.weight, layer.bias)
-        elif family == "batchnorm":
+        elif p.family[node] == "batchnorm":
             env[node] = batchnorm_forward(node, env, env[node.args[0]], node in p.folds, exact_batchnorm)
         elif op_name(node) == "max_pool1d":
             env[node], aux[node] = maxpool1d_with_winners(node, env)

@@ -33,6 +33,11 @@ def ratio(r: Tensor, d: Tensor, eps: float) -> Tensor:
     return s
 
 
+def sum_to(t: Tensor, shape: torch.Size) -> Tensor:
+    """``t`` summed over the dimensions broadcasting added or expanded to reach ``t.shape``."""
+    return t if t.shape == shape else t.sum_to_size(shape)
+
+
 class Dense:
     """Relevance held as a plain tensor; ``take``/``put`` are identities (see :class:`Pooled`)."""
 

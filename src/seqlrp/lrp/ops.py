@@ -36,7 +36,6 @@ depend on the input only through a constant shape (``sym_size``) are constants t
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,7 +45,16 @@ from torch import Tensor
 from torch.fx import Node
 from torch.fx.node import map_arg
 
-from .graph import Dense, Pooled, ratio
+from .attention import (
+    attention_backward,
+    divide_backward,
+    group_norm_backward,
+    layer_norm_backward,
+    product_backward,
+)
+from .graph import Dense, Pooled, ratio, sum_to
+from .program import op_name
+from .recurrent import lstm_backward
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "affine": ("conv1d", "convolution", "linear", "addmm", "mm", "matmul"),
@@ -58,7 +66,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "identity": (
         "dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "clone",
-        "contiguous", "alias", "lift_fresh_copy", "_to_copy", "to", "type_as", "detach",
+        "contiguous", "alias", "lift_fresh_copy", "_to_copy", "to", "type_as", "detach", "rms_norm",
     ),
     "scale": ("mul", "div"),
     "route": (
@@ -66,8 +74,20 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "unsqueeze", "expand", "expand_as", "view_as", "reshape_as", "movedim", "swapaxes", "cat", "concat",
         "stack", "split", "split_with_sizes", "unsafe_split", "chunk", "tensor_split", "unbind", "slice",
         "select", "index", "index_select", "narrow", "pad", "constant_pad_nd", "flip", "roll", "repeat",
+        "repeat_interleave", "upsample_nearest1d", "_upsample_nearest_exact1d", "upsample_linear1d", "upsample_nearest2d",
+        "tile",
     ),
-    "proportional": ("avg_pool1d", "adaptive_avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum"),
+    "proportional": (
+        "avg_pool1d", "adaptive_avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum", "softmax", "_softmax",
+        "_safe_softmax", "conv2d", "conv_transpose1d",
+    ),
+    "product": ("bmm", "einsum"),
+    "divide": (),
+    "layernorm": ("layer_norm", "native_layer_norm", "group_norm", "native_group_norm"),
+    "attention": ("scaled_dot_product_attention",),
+    "lstm": ("lstm",),
+    "statistic": ("linalg_vector_norm", "norm", "var", "std", "var_mean", "std_mean", "rsqrt", "sqrt", "reciprocal",
+                  "pow", "square"),
     "sum": ("add", "sub", "rsub"),
     "maxpool": (
         "max_pool1d", "max_pool1d_with_indices", "max_pool2d", "max_pool2d_with_indices", "adaptive_max_pool1d",
@@ -77,20 +97,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 SUPPORTED = "; ".join(f"{family}: {', '.join(names)}" for family, names in FAMILIES.items())
-CONSTANT_OPS = ("sym_size", "sym_numel", "sym_stride", "size", "_assert_tensor_metadata", "_assert_scalar")
+CONSTANT_OPS = ("sym_size", "sym_numel", "sym_stride", "size", "_assert_tensor_metadata", "_assert_scalar", "zeros_like",
+                "ones_like", "empty_like", "full_like", "new_zeros", "new_ones", "new_empty", "new_full")
 """Ops whose result is not a tensor on the way to the output: never given relevance."""
-
-
-def op_name(node: Node) -> str:
-    """The ATen op name of a call (``relu`` for ``aten.relu_.default``; in-place variants are
-    named, and run, as their functional counterparts), ``getitem`` for tuple indexing."""
-    if node.target is operator.getitem:
-        return "getitem"
-    packet = getattr(node.target, "_overloadpacket", None)
-    name = packet.__name__ if packet is not None else getattr(node.target, "__name__", str(node.target))
-    if name.endswith("_") and not name.endswith("__") and not name.startswith("_"):
-        return name[:-1]
-    return name
 
 
 def functional(node: Node) -> Callable:
@@ -109,11 +118,6 @@ def call(node: Node, env: dict, override: dict | None = None) -> Any:
         return override[n] if override is not None and n in override else env[n]
 
     return functional(node)(*map_arg(node.args, look), **map_arg(node.kwargs, look))
-
-
-def sum_to(t: Tensor, shape: torch.Size) -> Tensor:
-    """``t`` summed over the dimensions broadcasting added or expanded to reach ``t.shape``."""
-    return t if t.shape == shape else t.sum_to_size(shape)
 
 
 def _flat_tensors(value: Any) -> list[Tensor]:
@@ -170,6 +174,21 @@ def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, st
     if family == "sum":
         s = ratio(r, env[node], stabilizer)
         return [(n, sum_to(coef * env[n] * s, env[n].shape)) for n, coef in _sum_terms(node, live)]
+    if family == "product":
+        return product_backward(node, env, live, r, _vjp, stabilizer)
+    if family == "statistic":
+        return []  # a normaliser: a constant to the rules, it passes nothing on
+    if family == "divide":
+        return divide_backward(node, env, live, r)
+    if family == "layernorm":
+        (src,) = live
+        is_group = op_name(node) in ("group_norm", "native_group_norm")
+        rel = (group_norm_backward if is_group else layer_norm_backward)(node, env, r, stabilizer)
+        return [(src, rel)]
+    if family == "attention":
+        return attention_backward(node, env, live, r, stabilizer)
+    if family == "lstm":
+        return [(node.args[0], lstm_backward(node, env, r, stabilizer))]
     if family == "logsumexp":
         (src,) = live
         dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")

@@ -7,6 +7,7 @@ and :func:`module_path` say where an op of it came from in the user's model.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 from dataclasses import dataclass, field
@@ -139,3 +140,15 @@ def example_input(model: nn.Module, x: Tensor) -> Tensor:
     device = x.device if first is None else first.device
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
     return torch.zeros(x.shape, dtype=dtype, device=device)
+
+
+def op_name(node: torch.fx.Node) -> str:
+    """The ATen op name of a call (``relu`` for ``aten.relu_.default``; in-place variants are
+    named, and run, as their functional counterparts), ``getitem`` for tuple indexing."""
+    if node.target is operator.getitem:
+        return "getitem"
+    packet = getattr(node.target, "_overloadpacket", None)
+    name = packet.__name__ if packet is not None else getattr(node.target, "__name__", str(node.target))
+    if name.endswith("_") and not name.endswith("__") and not name.startswith("_"):
+        return name[:-1]
+    return name
