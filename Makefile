@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	# the LRP tests compare against Zennit; --no-deps keeps pip from swapping in a CUDA torch
 	$(BIN)/python -m pip install --quiet --no-deps "zennit==0.5.1"
+	# LXT (the AttnLRP authors' library): the reference the attention rules are tested against
+	$(BIN)/python -m pip install --quiet --no-deps "lxt==2.1"
 	# model files from outside (seqlrp.models.files): ONNX and .safetensors weights; onnx2torch declares
 	# torchvision, which seqlrp stubs and which would pull in another torch: --no-deps again
 	$(BIN)/python -m pip install --quiet "onnx>=1.15" "safetensors>=0.4"

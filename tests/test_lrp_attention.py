@@ -412,3 +412,17 @@ def test_enformer_pytorch_itself_is_explained():
     got = relevance(wrapped, x, 2)
     assert got.shape == x.shape and torch.isfinite(got).all() and got.abs().sum() > 0
     assert torch.isfinite(relevance(wrapped, x, 2, prune=Prune(0.5))).all()
+
+
+def test_convformer_is_explained_and_pruned():
+    from seqlrp.models import build
+
+    torch.manual_seed(10)
+    model = build("convformer", seq_len=96, n_classes=2, filters=8, heads=2, pool=4, feedforward=16).eval()
+    x = one_hot(4, 96, dtype=torch.float32)
+    lrp = relevance(model, x, 1)
+    assert lrp.shape == x.shape and torch.isfinite(lrp).all() and lrp.abs().sum() > 0
+    torch.testing.assert_close(relevance(model, x, 1, prune=Prune(0.0)), lrp)
+    share = lambda r: (r.abs() > 1e-3 * r.abs().max()).float().mean()  # noqa: E731
+    for mode in ("lambda", "mask"):
+        assert share(relevance(model, x, 1, prune=Prune(0.5, mode=mode))) < share(lrp)

@@ -9,13 +9,16 @@ from torch import nn
 
 from seqlrp.errors import SeqlrpError
 from seqlrp.models import ARCHS, CheckpointError, annotate, build, check_compatible, describe, load_model, save_model
-from seqlrp.models.layers import Add, Exp, Residual
+from seqlrp.models.layers import Add, Channels, Exp, PositionEmbedding, Residual, Tokens
 from seqlrp.stages.train import import_checkpoint
 
 # every module type the LRP engine will support; containers are checked through their children
 SUPPORTED = (
     nn.Conv1d, nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.ELU, nn.GELU, nn.Softplus, Exp, nn.MaxPool1d,
     nn.AvgPool1d, nn.AdaptiveAvgPool1d, nn.Dropout, nn.Flatten, Residual, Add, nn.Sequential,
+    # convformer: the transformer layers and what hands positions to them as tokens
+    nn.TransformerEncoderLayer, nn.MultiheadAttention, nn.modules.linear.NonDynamicallyQuantizableLinear,
+    nn.LayerNorm, Tokens, Channels, PositionEmbedding,
 )
 
 VARIANTS = [
@@ -26,6 +29,9 @@ VARIANTS = [
     ("cnn", {"head": "gap", "dense": [], "activation": "elu", "batchnorm": False}),
     ("rescnn", {}),
     ("rescnn", {"filters": 8, "n_dilated": 2, "activation": "softplus", "batchnorm": False, "dropout": 0.1}),
+    ("convformer", {}),
+    ("convformer", {"filters": 12, "heads": 3, "pool": 4, "n_layers": 1, "feedforward": 16, "dense": [],
+                    "first_activation": "relu"}),
 ]
 
 
@@ -54,7 +60,7 @@ def test_output_shape_and_supported_layers(arch, hparams, seq_len):
 
 
 def test_every_arch_is_covered():
-    assert {arch for arch, _ in VARIANTS} == set(ARCHS) == {"mlp", "cnn", "rescnn"}
+    assert {arch for arch, _ in VARIANTS} == set(ARCHS) == {"mlp", "cnn", "rescnn", "convformer"}
 
 
 def test_default_cnn_and_rescnn_structure():
@@ -80,9 +86,13 @@ def test_bad_hyperparameters_are_one_line_errors():
         build("rescnn", seq_len=200, n_classes=2, kernel=4)
     with pytest.raises(SeqlrpError, match="arch"):
         build("transformer", seq_len=200, n_classes=2)
+    with pytest.raises(SeqlrpError, match=r"filters \(10\) must be a multiple of heads \(4\)"):
+        build("convformer", seq_len=200, n_classes=2, filters=10)
+    with pytest.raises(SeqlrpError, match="shorter than the pool"):
+        build("convformer", seq_len=6, n_classes=2)
 
 
-@pytest.mark.parametrize("arch,hparams", [VARIANTS[1], VARIANTS[3], VARIANTS[6]])
+@pytest.mark.parametrize("arch,hparams", [VARIANTS[1], VARIANTS[3], VARIANTS[6], VARIANTS[8]])
 def test_save_load_round_trip(tmp_path, arch, hparams):
     torch.manual_seed(1)
     model = trained_like(build(arch, seq_len=64, n_classes=2, **hparams))

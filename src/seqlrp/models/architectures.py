@@ -3,7 +3,8 @@
 Every model maps one-hot input (N, 4, L) float to logits (N, n_classes) and is an
 ``nn.Sequential`` at the top level, built only from modules the LRP engine supports: Conv1d,
 Linear, BatchNorm1d, ReLU/ELU/GELU/Softplus/:class:`~seqlrp.models.layers.Exp`, MaxPool1d,
-AdaptiveAvgPool1d, Dropout, Flatten and :class:`~seqlrp.models.layers.Residual`.
+AdaptiveAvgPool1d, Dropout, Flatten, :class:`~seqlrp.models.layers.Residual` and, for
+``convformer``, TransformerEncoderLayer and LayerNorm.
 
 Architectures (hyperparameters and defaults in :data:`ARCH_DEFAULTS`):
 
@@ -14,7 +15,12 @@ Architectures (hyperparameters and defaults in :data:`ARCH_DEFAULTS`):
   ``dense``. The default (``exp`` + ``gap``) reaches test AUROC ~0.98 on the demo where ``relu``
   stops near 0.93 in the same epochs;
 * ``rescnn`` — BPNet-like: a wide first conv, then ``n_dilated`` residual blocks with dilation
-  1, 2, 4, ..., global average pooling and a linear head.
+  1, 2, 4, ..., global average pooling and a linear head;
+* ``convformer`` — a conv + transformer hybrid: conv (``filters`` x ``first_kernel``) ->
+  BatchNorm -> ``first_activation`` -> max-pool ``pool``, the positions as tokens with a learned
+  position embedding, ``n_layers`` pre-norm transformer encoder layers (``heads``, GELU
+  feed-forward of ``feedforward``), LayerNorm, global average pooling, dense layers ``dense``.
+  Explained through attention by the AttnLRP rules (:mod:`seqlrp.lrp.attention`).
 
 Convolutions pad ``dilation * (kernel - 1) // 2`` on both sides, so odd kernels keep the length.
 ``build`` records what it built in ``model.seqlrp_info`` (a :class:`ModelInfo`), which
@@ -32,7 +38,7 @@ from torch import nn
 
 from .. import ALPHABET
 from ..errors import SeqlrpError
-from .layers import Exp, Residual
+from .layers import Channels, Exp, PositionEmbedding, Residual, Tokens
 
 __all__ = ["ARCHS", "ARCH_DEFAULTS", "ModelInfo", "annotate", "build", "check_architecture", "describe"]
 
@@ -51,6 +57,17 @@ ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
         "head": "gap",
         "dense": [64],
         "dropout": 0.2,
+    },
+    "convformer": {
+        "filters": 64,
+        "first_kernel": 15,
+        "first_activation": "exp",
+        "pool": 8,
+        "n_layers": 2,
+        "heads": 4,
+        "feedforward": 128,
+        "dense": [64],
+        "dropout": 0.1,
     },
     "rescnn": {
         "filters": 64,
@@ -219,7 +236,30 @@ def _build_rescnn(seq_len: int, n_classes: int, hp: dict[str, Any]) -> nn.Sequen
     return nn.Sequential(*layers)
 
 
-_BUILDERS = {"mlp": _build_mlp, "cnn": _build_cnn, "rescnn": _build_rescnn}
+def _build_convformer(seq_len: int, n_classes: int, hp: dict[str, Any]) -> nn.Sequential:
+    width, pool = hp["filters"], hp["pool"]
+    if hp["first_kernel"] % 2 == 0:
+        raise SeqlrpError(f"model.hparams (convformer): first_kernel must be odd, got {hp['first_kernel']}")
+    if width % hp["heads"]:
+        raise SeqlrpError(f"model.hparams (convformer): filters ({width}) must be a multiple of heads ({hp['heads']})")
+    tokens = seq_len // pool
+    if tokens < 1:
+        raise SeqlrpError(f"model (convformer): seq_len {seq_len} is shorter than the pool of {pool}")
+    layers: list[nn.Module] = [_conv(4, width, hp["first_kernel"]), nn.BatchNorm1d(width),
+                               ACTIVATIONS[hp["first_activation"]]()]
+    if pool > 1:
+        layers.append(nn.MaxPool1d(pool))
+    layers += [Tokens(), PositionEmbedding(tokens, width)]
+    for _ in range(hp["n_layers"]):
+        layers.append(nn.TransformerEncoderLayer(width, hp["heads"], hp["feedforward"], dropout=hp["dropout"],
+                                                 activation="gelu", batch_first=True, norm_first=True))
+    layers += [nn.LayerNorm(width), Channels(), nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+    layers += _dense_stack(width, hp["dense"], "relu", hp["dropout"])
+    layers.append(nn.Linear(hp["dense"][-1] if hp["dense"] else width, n_classes))
+    return nn.Sequential(*layers)
+
+
+_BUILDERS = {"mlp": _build_mlp, "cnn": _build_cnn, "rescnn": _build_rescnn, "convformer": _build_convformer}
 
 
 def check_architecture(arch: str, hparams: dict[str, Any], *, seq_len: int, n_classes: int) -> None:

@@ -1,8 +1,9 @@
 """Small explicit modules that seqlrp's architectures use and the LRP engine understands.
 
 They exist so that every operation of a model is a module the LRP engine can see: an
-exponential activation (torch has none as a module) and the residual sum, whose relevance is
-split between the two branches in proportion to their contributions.
+exponential activation (torch has none as a module), the residual sum, whose relevance is
+split between the two branches in proportion to their contributions, and the pieces that let a
+convolution stack hand its positions to a transformer as tokens.
 """
 
 from __future__ import annotations
@@ -39,3 +40,31 @@ class Residual(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.add(x, self.body(x))
+
+
+class Tokens(nn.Module):
+    """(N, C, L) channels-first features -> (N, L, C) tokens for a ``batch_first`` transformer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2)
+
+
+class Channels(nn.Module):
+    """(N, L, C) tokens -> (N, C, L) channels-first features (the inverse of :class:`Tokens`)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2)
+
+
+class PositionEmbedding(nn.Module):
+    """A learned embedding of each position, added to the tokens (N, L, C): ``x + P[:L]``.
+
+    To LRP it is a constant summand, which absorbs its share of the relevance (the positional
+    artifact the diagnostics measure)."""
+
+    def __init__(self, length: int, channels: int):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(1, length, channels) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.embedding
