@@ -39,6 +39,31 @@ def random_batchnorm(channels: int) -> nn.BatchNorm1d:
     return bn
 
 
+def grelu_models():
+    """gReLU's model zoo (``grelu.model.models``). It imports enformer-pytorch, which imports
+    transformers (for its config classes) and polars (for its data helpers): neither is needed to
+    build a model, so stand in for them, just for the import, when they are missing."""
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("grelu") is None or importlib.util.find_spec("enformer_pytorch") is None:
+        pytest.skip("grelu / enformer-pytorch are not installed")
+    stubs = {}
+    for name in ("transformers", "polars"):
+        if importlib.util.find_spec(name) is None and name not in sys.modules:
+            stubs[name] = types.ModuleType(name)
+    if "transformers" in stubs:
+        stubs["transformers"].PretrainedConfig = type("PretrainedConfig", (), {"__init__": lambda self, **kw: None})
+        stubs["transformers"].PreTrainedModel = type("PreTrainedModel", (nn.Module,), {})
+    sys.modules.update(stubs)
+    try:
+        import grelu.model.models as models
+    finally:
+        for name in stubs:
+            sys.modules.pop(name, None)
+    return models
+
+
 def random_sequence(length: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     return "".join(np.array(list("ACGT"))[rng.integers(0, 4, size=length)])

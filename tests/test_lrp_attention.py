@@ -16,6 +16,7 @@ import types
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import grelu_models
 from torch import nn
 
 from seqlrp.lrp import Prune, relevance
@@ -305,27 +306,6 @@ def test_bias_free_lstm_conserves_relevance():
 # --- the field's attention models -------------------------------------------------------------------------------
 
 
-def _grelu_models():
-    """gReLU imports enformer-pytorch, which imports transformers and polars only for configs and data
-    helpers: stand in for them during the import when they are missing."""
-    if importlib.util.find_spec("grelu") is None or importlib.util.find_spec("enformer_pytorch") is None:
-        pytest.skip("grelu / enformer-pytorch are not installed")
-    stubs = {}
-    for name in ("transformers", "polars"):
-        if importlib.util.find_spec(name) is None and name not in sys.modules:
-            stubs[name] = types.ModuleType(name)
-    if "transformers" in stubs:
-        stubs["transformers"].PretrainedConfig = type("PretrainedConfig", (), {"__init__": lambda self, **kw: None})
-        stubs["transformers"].PreTrainedModel = type("PreTrainedModel", (nn.Module,), {})
-    sys.modules.update(stubs)
-    try:
-        import grelu.model.models as models
-    finally:
-        for name in stubs:
-            sys.modules.pop(name, None)
-    return models
-
-
 FIELD = {
     "EnformerModel": (dict(n_tasks=2, n_conv=3, channels=384, n_transformers=1, n_heads=4, key_len=8), 1024),
     "BorzoiModel": (dict(n_tasks=2, stem_channels=32, init_channels=32, channels=64, n_conv=3, n_transformers=2,
@@ -337,7 +317,7 @@ FIELD = {
 
 @pytest.mark.parametrize("name", sorted(FIELD))
 def test_field_attention_models_are_explained_and_pruned(name):
-    models = _grelu_models()
+    models = grelu_models()
     torch.manual_seed(8)
     kwargs, length = FIELD[name]
     model = getattr(models, name)(**kwargs).eval()

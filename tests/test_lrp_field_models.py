@@ -7,13 +7,10 @@ skipped without them.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
-
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import grelu_models
 from torch import nn
 
 from seqlrp.lrp import COMPOSITES, Prune, relevance
@@ -121,31 +118,9 @@ def test_deepsea_family_multi_task_targets():
     torch.testing.assert_close(r, grad * x, rtol=1e-9, atol=1e-9 * (grad * x).abs().max().item())
 
 
-def _grelu_models():
-    """gReLU's model zoo imports enformer-pytorch, which imports transformers (for its config
-    classes) and polars (for its data helpers): neither is needed to build a conv model, so
-    stand in for them, just for the import, when they are missing."""
-    if importlib.util.find_spec("grelu") is None or importlib.util.find_spec("enformer_pytorch") is None:
-        pytest.skip("grelu / enformer-pytorch are not installed")
-    stubs = {}
-    for name in ("transformers", "polars"):
-        if importlib.util.find_spec(name) is None and name not in sys.modules:
-            stubs[name] = types.ModuleType(name)
-    if "transformers" in stubs:
-        stubs["transformers"].PretrainedConfig = type("PretrainedConfig", (), {"__init__": lambda self, **kw: None})
-        stubs["transformers"].PreTrainedModel = type("PreTrainedModel", (nn.Module,), {})
-    sys.modules.update(stubs)
-    try:
-        import grelu.model.models as models
-    finally:
-        for name in stubs:
-            sys.modules.pop(name, None)
-    return models
-
-
 @pytest.mark.parametrize("name", ["ConvModel", "DilatedConvModel", "ConvMLPModel"])
 def test_grelu_conv_models_lrp0_is_gradient_times_input(name):
-    models = _grelu_models()
+    models = grelu_models()
     torch.manual_seed(5)
     kwargs = {
         "ConvModel": dict(n_tasks=3, stem_channels=8, channel_init=8, n_conv=3, norm=True, residual=True, pool_func="max", pool_size=2),
