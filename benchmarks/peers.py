@@ -92,13 +92,12 @@ from seqlrp.analysis.evaluation import (
     per_sequence_auroc,
     truth_mask,
 )
-from seqlrp.attribution.baselines import ism
+from seqlrp.attribution.baselines import deeplift_shap, ism
 from seqlrp.errors import SeqlrpError
 from seqlrp.formats.atomic import atomic_write_text
 from seqlrp.formats.regions import read_regions
 from seqlrp.lrp import Prune, relevance
 from seqlrp.models import check_compatible, describe, load_model
-from seqlrp.models.layers import Exp
 from seqlrp.sequences.dataset import ExtractedData, load_extracted
 
 DLS_NAME = "DeepLIFT/SHAP"
@@ -128,30 +127,6 @@ def choose_windows(data: ExtractedData, cls: str, truth: Mapping[str, np.ndarray
     return np.sort(rng.choice(rows, size=min(n, rows.size), replace=False))
 
 
-def deep_lift_shap_attributions(
-    model: torch.nn.Module,
-    x: torch.Tensor,
-    target: int,
-    *,
-    n_shuffles: int = 20,
-    seed: int = 0,
-    batch_size: int = 128,
-    references: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """tangermeme's DeepLIFT/SHAP of logit ``target`` for one-hot ``x`` (N, 4, L), observed base only.
-
-    References: ``n_shuffles`` dinucleotide shuffles per sequence drawn by tangermeme with
-    ``random_state=seed``, or ``references`` (N, R, 4, L). ``batch_size`` counts
-    sequence-reference pairs. seqlrp's :class:`~seqlrp.models.layers.Exp` gets the rescale rule.
-    Raises ImportError without tangermeme.
-    """
-    from tangermeme.deep_lift_shap import _nonlinear, deep_lift_shap
-
-    kwargs = {} if references is None else {"references": references}
-    return deep_lift_shap(model, x, target=target, n_shuffles=n_shuffles, batch_size=batch_size,
-                          additional_nonlinear_ops={Exp: _nonlinear}, device="cpu", random_state=seed, **kwargs)
-
-
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], batch: int) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: torch.cat([fn(x[lo : lo + batch]) for lo in range(0, len(x), batch)])
 
@@ -172,7 +147,7 @@ def methods(model: torch.nn.Module, target: int, batch: int, dls_batch: int) -> 
     except ImportError:
         print(f"tangermeme is not installed: {DLS_NAME} skipped (pip install seqlrp[peers])", file=sys.stderr)
     else:
-        table[DLS_NAME] = lambda x: observed(deep_lift_shap_attributions(model, x, target, batch_size=dls_batch), x)
+        table[DLS_NAME] = lambda x: observed(deeplift_shap(model, x, target, batch_size=dls_batch), x)
     table["ISM"] = lambda x: ism_scores(ism(model, x, target).numpy(), x.numpy())
     return table
 

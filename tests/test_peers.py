@@ -15,6 +15,7 @@ import torch
 from conftest import random_batchnorm
 from torch import nn
 
+from seqlrp.attribution.baselines import deeplift_shap
 from seqlrp.formats.table import RegionTable
 from seqlrp.lrp import relevance
 from seqlrp.models.layers import Exp
@@ -74,7 +75,7 @@ def test_deep_lift_shap_sums_to_the_logit_change_from_the_mean_reference():
     pytest.importorskip("tangermeme")
     model, x = _exp_cnn(), _onehot(3, 32, seed=1)
     refs = torch.from_numpy(shuffle_onehot(x.numpy().astype(np.uint8), n_shuffles=5, seed=2)).float().reshape(3, 5, 4, 32)
-    attr = peers.deep_lift_shap_attributions(model, x, 1, references=refs)
+    attr = deeplift_shap(model, x, 1, references=refs)
     assert attr.shape == x.shape
     assert bool((attr[x == 0] == 0).all())  # observed base only
     with torch.no_grad():
@@ -105,7 +106,7 @@ def test_deep_lift_with_zero_reference_is_lrp_epsilon_on_a_bias_free_relu_net():
         for layer in (model[0], model[2], model[5]):
             layer.weight.mul_(3.0)
     x = _onehot(4, 24, seed=6)
-    attr = peers.deep_lift_shap_attributions(model, x, 0, references=torch.zeros(4, 1, 4, 24))
+    attr = deeplift_shap(model, x, 0, references=torch.zeros(4, 1, 4, 24))
     expected = relevance(model, x, 0, composite="epsilon", epsilon=1e-9)
     assert expected.abs().max() > 0.5
     torch.testing.assert_close(attr, expected, rtol=1e-4, atol=1e-5)

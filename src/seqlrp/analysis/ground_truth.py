@@ -18,6 +18,7 @@ drops (n, F) for F deletion fractions. The model runs on the caller's device and
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import time
@@ -53,7 +54,8 @@ from .evaluation import (
 log = logging.getLogger(__name__)
 
 COMPOSITES = ("epsilon", "epsilon-plus", "epsilon-gamma", "alpha2beta1")
-BASELINES = ("saliency", "gradient_x_input", "integrated_gradients", "ism")
+BASELINES = ("saliency", "gradient_x_input", "integrated_gradients", "ism", "deeplift_shap")
+DEFAULT_BASELINES = BASELINES[:4]  # DeepLIFT/SHAP needs the optional extra seqlrp[peers] (tangermeme)
 P_GRID = (0.0, 0.1, 0.25, 0.4, 0.5)
 WARMUP = 8
 """Windows of the untimed warm-up call of every method (few: one ISM window costs 3 x L forwards)."""
@@ -96,10 +98,13 @@ def build_methods(section: Mapping, configured: Mapping[str, Mapping]) -> list[M
         for mode in ("lambda", "mask"):
             spec = MethodSpec(base.composite, base.input_rule, {"p_pos": float(p), "mode": mode}, base.epsilon, base.gamma)
             methods.append(Method(f"plrp-{mode}-p{p:g}", "plrp", spec, base.composite, mode, float(p)))
-    unknown = sorted(set(section.get("baselines", BASELINES)) - set(BASELINES))
+    unknown = sorted(set(section.get("baselines", DEFAULT_BASELINES)) - set(BASELINES))
     if unknown:
         raise SeqlrpError(f"evaluate.baselines: unknown {', '.join(unknown)} (known: {', '.join(BASELINES)})")
-    methods += [Method(name, "baseline") for name in section.get("baselines", BASELINES)]
+    chosen = list(section.get("baselines", DEFAULT_BASELINES))
+    if "deeplift_shap" in chosen and importlib.util.find_spec("tangermeme") is None:
+        raise SeqlrpError("evaluate.baselines: deeplift_shap needs tangermeme (pip install 'seqlrp[peers]')")
+    methods += [Method(name, "baseline") for name in chosen]
     names = [m.name for m in methods]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
@@ -153,6 +158,8 @@ def attribution(model, method: Method, x: torch.Tensor, target: int, options: Ev
                                               seed=options.seed)
     if method.name == "ism":
         return baselines.ism(model, x, target)
+    if method.name == "deeplift_shap":
+        return baselines.deeplift_shap(model, x, target, seed=options.seed)
     raise ValueError(f"unknown baseline {method.name!r}")
 
 

@@ -12,6 +12,8 @@ gradients are never computed.
   of ``x`` (mononucleotide composition kept), or a tensor.
 * :func:`ism` — in-silico mutagenesis: ``S[n, c, t] = logit(x with base c at t) - logit(x)``;
   0 for the reference base, all four bases scored at N (all-zero) positions.
+* :func:`deeplift_shap` — tangermeme's DeepLIFT/SHAP (the optional extra ``seqlrp[peers]``):
+  ``n_shuffles`` dinucleotide-shuffled references per sequence, the observed base's attribution.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import warnings
 import torch
 from torch import Tensor, nn
 
-__all__ = ["gradient_x_input", "integrated_gradients", "ism", "saliency"]
+__all__ = ["deeplift_shap", "gradient_x_input", "integrated_gradients", "ism", "saliency"]
 
 
 def _targets(target: int | Tensor, n: int, device: torch.device) -> Tensor:
@@ -126,3 +128,24 @@ def ism(model: nn.Module, x: Tensor, target: int | Tensor, *, batch_size: int = 
             mutants[torch.arange(len(s), device=x.device), b, t] = 1
             scores[s, b, t] = _logit(model(mutants), idx[s]) - ref[s]
     return scores
+
+
+def deeplift_shap(model: nn.Module, x: Tensor, target: int, *, n_shuffles: int = 20, seed: int = 0,
+                  batch_size: int = 128, references: Tensor | None = None) -> Tensor:
+    """tangermeme's DeepLIFT/SHAP of logit ``target`` for one-hot ``x`` (N, 4, L), observed base only.
+
+    References: ``n_shuffles`` dinucleotide shuffles per sequence drawn by tangermeme with
+    ``random_state=seed``, or ``references`` (N, R, 4, L). ``batch_size`` counts
+    sequence-reference pairs. seqlrp's :class:`~seqlrp.models.layers.Exp` gets DeepLIFT's rescale
+    rule (tangermeme knows only torch's activation modules); ops inside other modules (attention's
+    softmax and products) get their gradient, so summation-to-delta may miss, as tangermeme warns.
+    Raises ImportError without tangermeme.
+    """
+    from tangermeme.deep_lift_shap import _nonlinear, deep_lift_shap
+
+    from ..models.layers import Exp
+
+    kwargs = {} if references is None else {"references": references}
+    return deep_lift_shap(model, x, target=int(target), n_shuffles=n_shuffles, batch_size=batch_size,
+                          additional_nonlinear_ops={Exp: _nonlinear}, device=x.device, random_state=seed,
+                          **kwargs)
