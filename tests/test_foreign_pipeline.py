@@ -173,7 +173,85 @@ def test_module_route_picks_one_task_of_a_multi_task_model(tiny_demo_run, tmp_pa
     assert test["auroc"] != "NA" and test["accuracy"] == "NA" and int(test["n"]) > int(test["n_class"]) > 0
     settings = json.loads((results / "attributions" / "positive.lrp" / "settings.json").read_text())
     assert settings["n_windows"] == 60 and settings["target_index"] == 0  # the positive windows only
+    # the attribution table's logit is the class's score: task 2 of the model, not its first output
+    with np.load(results / "attributions" / "positive.lrp" / "ohe.npz") as ohe:
+        windows = torch.from_numpy(ohe["arr_0"].astype(np.float32))
+    with torch.no_grad():
+        expected = reference(windows)[:, 2].numpy()
+    logged = [float(r["logit"]) for r in _table(results / "attributions" / "positive.lrp" / "regions.tsv")]
+    assert np.allclose(logged, expected, atol=1e-5)
     assert not (results / "attributions" / "negative.lrp").exists()
+
+
+ATTENTION_PY = '''
+import math
+
+import torch
+from torch import nn
+
+
+class Hybrid(nn.Module):
+    """Enformer-style: conv stem, attention pooling, one transformer block whose attention logits get a
+    relative-position bias, a GELU written as x * sigmoid(1.702 x); output (N, tasks, 1) like gReLU's."""
+
+    def __init__(self, dim=16, heads=2, tasks=2):
+        super().__init__()
+        self.stem = nn.Conv1d(4, dim, 9, padding=4)
+        self.pool_logits = nn.Conv1d(dim, dim, 1)
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.rel = nn.Linear(1, heads)  # bias of each head from the (constant) distance between positions
+        self.out = nn.Linear(dim, dim)
+        self.ff = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim))
+        self.ff_out = nn.Linear(2 * dim, dim)
+        self.head = nn.Linear(dim, tasks)
+        self.heads = heads
+
+    def forward(self, x):
+        h = self.stem(x)
+        n, c, length = h.shape
+        h = h.reshape(n, c, length // 2, 2)
+        weights = self.pool_logits(h.reshape(n, c, -1)).reshape(n, c, length // 2, 2).softmax(-1)
+        h = (h * weights).sum(-1).transpose(1, 2)  # attention pooling by 2: (N, L/2, C)
+        t = self.norm(h)
+        q, k, v = self.qkv(t).reshape(n, -1, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        pos = torch.arange(h.shape[1], dtype=h.dtype, device=h.device)
+        bias = self.rel((pos[None, :] - pos[:, None]).abs()[..., None] / h.shape[1]).permute(2, 0, 1)
+        logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + bias
+        att = (logits.softmax(-1) @ v).transpose(1, 2).reshape(n, -1, c)
+        h = h + self.out(att)
+        f = self.ff(h)
+        h = h + self.ff_out(f * torch.sigmoid(1.702 * f))
+        return self.head(h.mean(1))[..., None]
+'''
+
+
+def test_attention_model_from_outside_through_every_stage(tiny_demo_run, tmp_path):
+    work = _fresh_copy(tiny_demo_run, tmp_path / "run")
+    (work / "hybrid.py").write_text(ATTENTION_PY)
+    from seqlrp.models.files import load_module
+
+    torch.manual_seed(5)
+    reference = load_module(f"{work / 'hybrid.py'}:Hybrid", {})
+    torch.save(reference.state_dict(), tmp_path / "hybrid.pt")
+    config = {**TINY_DEMO, **LIGHT, "attribute": {"methods": {**ONE_METHOD, "plrp": {"composite": "epsilon-plus",
+                                                                                      "prune": {"p_pos": 0.25}}}},
+              "model": {"module": "hybrid.py:Hybrid", "weights": str(tmp_path / "hybrid.pt"),
+                        "classes": ["positive", "negative"]}}
+    targets = ["results/tracks/positive.lrp.bw", "results/tracks/positive.plrp.bw"]  # evaluate: the .pt2 test
+    result = run_snakemake(work, config, *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = work / "results"
+    with np.load(results / "attributions" / "positive.lrp" / "attr.npz") as a, \
+            np.load(results / "attributions" / "positive.plrp" / "attr.npz") as b:
+        lrp, plrp = a["arr_0"], b["arr_0"]
+    assert np.isfinite(lrp).all() and np.abs(lrp).sum() > 0
+    from seqlrp.analysis.evaluation import gini
+
+    # pruning concentrates the attention model's maps on fewer positions
+    assert np.nanmean(gini(plrp.sum(1))) > np.nanmean(gini(lrp.sum(1)))
+    with pyBigWig.open(str(results / "tracks" / "positive.lrp.bw")) as bigwig:
+        assert bigwig.header()["nBasesCovered"] > 0
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,12 @@ class ExternalModel(nn.Module):
         self.seqlrp_info = info
 
     def forward(self, x: Tensor) -> Tensor:
-        y = scores(select_output(self.inner(x), self.output))
+        return self.class_scores(select_output(self.inner(x), self.output))
+
+    def class_scores(self, out: Tensor) -> Tensor:
+        """The class scores (N, n_classes) of the inner module's selected output ``out`` (what
+        :func:`seqlrp.lrp.relevance` returns as ``logits`` for this model)."""
+        y = scores(out)
         if y.dim() == 1:
             y = y[:, None]
         return y[:, self.indices]

@@ -34,7 +34,8 @@ from ..formats.atomic import atomic_write_text
 from ..formats.table import COLUMNS
 from ..models import check_compatible, describe, load_model
 from ..models.device import choose_device, configure_threads
-from ..models.external import data_for
+from ..models.external import ExternalModel, data_for
+from ..models.outputs import scores
 from ..sequences.dataset import ExtractedData, load_extracted
 from ..sequences.selection import select_rows
 
@@ -79,6 +80,8 @@ def attribute(
     logits = np.empty(rows.size, dtype=np.float64)
     sums = np.empty(rows.size, dtype=np.float64)
     log.info("attribute: class %s, method %s (%s): %d windows on %s", cls, method, spec.describe(), rows.size, device)
+    # the explained output as class scores: a foreign model's tasks picked and reduced like its forward does
+    class_scores = model.class_scores if isinstance(model, ExternalModel) else scores
     with ChunkedArrayWriter(outputs["ohe"], shape) as ohe, ChunkedArrayWriter(outputs["attr"], shape) as attr, \
             ChunkedArrayWriter(outputs["hyp"], shape) as hyp:
         lo = 0
@@ -88,7 +91,7 @@ def attribute(
             ohe.write(x)
             attr.write(r)
             hyp.write(result.hypothetical.float().cpu().numpy())
-            logits[lo : lo + len(x)] = result.logits[:, target].double().cpu().numpy()
+            logits[lo : lo + len(x)] = class_scores(result.logits)[:, target].double().cpu().numpy()
             sums[lo : lo + len(x)] = r.sum(axis=(1, 2), dtype=np.float64)
             lo += len(x)
         _write_table(outputs["regions"], data, rows, logits, sums)
