@@ -9,7 +9,9 @@ and returns the relevance of its live (input-dependent) operands, shaped like th
   (Prop. 3.2: ``R_a = R_b = R / 2``). A *gate* — an operand made by ``sigmoid`` or
   ``hardsigmoid`` — gets nothing and the signal takes all (signal-take-all, Arras et al. 2017,
   the LSTM convention): a gate says how much passes, not what, and a uniform split would send
-  half of every GELU/GLU/LSTM product back through the gate's logits;
+  half of every GELU/GLU/LSTM product back through the gate's logits. A gate times a constant
+  (a GRU's reset gate times the bias at the first step) gives the gate nothing either: the
+  constant absorbs the relevance;
 * **softmax** — in :mod:`.ops` as a *proportional* op: ``R_i = x_i (R_i - s_i sum_j R_j)``
   (Prop. 3.1, the Taylor decomposition at ``x`` with the bias term dropped);
 * **LayerNorm / GroupNorm** — the standard deviation is a constant (Prop. 3.4, the identity
@@ -52,6 +54,9 @@ def is_gate(node: Node) -> bool:
         name = op_name(node)
         if name in GATE_OPS:
             return True
+        if name == "rsub" and not isinstance(node.args[1], Node):  # 1 - gate (a GRU's update gate)
+            node = node.args[0]
+            continue
         if name not in _LOOK_THROUGH:
             return False
         node = node.args[0]
@@ -78,10 +83,15 @@ def is_statistic(node: Node) -> bool:
     return False
 
 
-def signal_weights(live: Sequence[Node]) -> dict[Node, float]:
+def signal_weights(live: Sequence[Node], constant_operand: bool = False) -> dict[Node, float]:
     """The share of a product's relevance each live operand gets: uniform over the operands that
-    are neither gates nor statistics (all of them when every operand is one)."""
-    signals = [n for n in live if not (is_gate(n) or is_statistic(n))] or list(live)
+    are neither gates nor statistics. When every live operand is one, a constant operand (the
+    signal, e.g. a bias at a recurrence's first step) absorbs it all; with no constant, the gates
+    share it uniformly."""
+    signals = [n for n in live if not (is_gate(n) or is_statistic(n))]
+    if not signals and constant_operand:
+        return {}
+    signals = signals or list(live)
     return {n: 1.0 / len(signals) for n in signals}
 
 
@@ -90,7 +100,8 @@ def product_backward(node: Node, env: dict, live: list[Node], r: Tensor, vjp, st
 
     ``vjp(node, env, live, s)`` gives ``J^T s`` for each live operand (:func:`seqlrp.lrp.ops._vjp`).
     """
-    weights = signal_weights(live)
+    operands = [a for a in node.args if isinstance(a, Node)]
+    weights = signal_weights(live, constant_operand=len(set(operands)) > len(live))
     if op_name(node) == "mul":  # a * db/db... : every term of an element-wise product is the output itself
         return [(n, sum_to(w * r, env[n].shape)) for n, w in weights.items()]
     s = ratio(r, env[node], stabilizer)

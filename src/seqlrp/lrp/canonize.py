@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.fx import Node
 
+from .attention import is_gate, is_statistic
 from .graph import Affine
 from .ops import CONSTANT_OPS, FAMILY_OF, SUPPORTED, op_name
 from .program import Program, UnsupportedLayerError, module_path, where
@@ -71,8 +72,8 @@ def _family(node: Node, live: set[Node]) -> str:
         divisor = node.args[1] if len(node.args) > 1 else None
         if name == "div" and isinstance(divisor, Node) and divisor in live:
             return "divide"  # a norm computed from the input: a constant (attention.divide_backward)
-        if n_live != 1:
-            return "product"
+        if n_live != 1 or name == "mul" and any(is_gate(n) or is_statistic(n) for n in _live_inputs(node, live)):
+            return "product"  # two activations, or a gate times a constant: the gate takes nothing
     elif family == "affine":
         x_arg = node.args[1] if name == "addmm" else node.args[0]
         if name in ("matmul", "mm") and (n_live == 2 or not _is_weight(node.args[1])):

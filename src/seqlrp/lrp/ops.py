@@ -54,7 +54,7 @@ from .attention import (
 )
 from .graph import Dense, Pooled, ratio, sum_to
 from .program import op_name
-from .recurrent import lstm_backward
+from .recurrent import gru_backward, lstm_backward
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "affine": ("conv1d", "convolution", "linear", "addmm", "mm", "matmul"),
@@ -85,7 +85,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "divide": (),
     "layernorm": ("layer_norm", "native_layer_norm", "group_norm", "native_group_norm"),
     "attention": ("scaled_dot_product_attention",),
-    "lstm": ("lstm",),
+    "lstm": ("lstm", "gru"),
     "statistic": ("linalg_vector_norm", "norm", "var", "std", "var_mean", "std_mean", "rsqrt", "sqrt", "reciprocal",
                   "pow", "square"),
     "sum": ("add", "sub", "rsub"),
@@ -188,7 +188,8 @@ def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, st
     if family == "attention":
         return attention_backward(node, env, live, r, stabilizer)
     if family == "lstm":
-        return [(node.args[0], lstm_backward(node, env, r, stabilizer))]
+        rule = gru_backward if op_name(node) == "gru" else lstm_backward
+        return [(node.args[0], rule(node, env, r, stabilizer))]
     if family == "logsumexp":
         (src,) = live
         dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
