@@ -246,6 +246,36 @@ def test_transformer_block_agrees_with_lxt():
     assert torch.allclose(got, expected, rtol=1e-6, atol=1e-9 * scale)
 
 
+def test_bias_free_block_loses_relevance_only_at_the_softmax_rule():
+    """Per block, read off ``return_layers``: without biases every step conserves except softmax, whose
+    rule drops the Taylor term ``sum_i R_i - sum_i x_i (R_i - s_i sum_j R_j)`` (AttnLRP Prop. 3.1)."""
+    torch.manual_seed(13)
+    model = Block().double().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.LayerNorm)) and module.bias is not None:
+                module.bias.zero_()
+    x = one_hot(2, 9)
+    result = relevance(model, x, 0, return_layers=True, **EXACT)
+    logit = model(x)[:, 0]
+    total = lambda r: r.sum(tuple(range(1, r.dim())))  # noqa: E731
+    torch.testing.assert_close(total(result.layers["head"]), logit, rtol=1e-9, atol=1e-12)  # mean, residuals
+    torch.testing.assert_close(total(result.layers["ff1"]), total(result.layers["ff2"]), rtol=1e-9, atol=1e-12)
+    # the attention block by hand, from the relevance at the output projection's input
+    n, length = x.shape[0], x.shape[-1]
+    t = model.norm1(model.embed(x.transpose(1, 2)))
+    split = lambda z: z.reshape(n, length, model.heads, -1).transpose(1, 2)  # noqa: E731
+    q, k, v = (split(layer(t)) for layer in (model.q, model.k, model.v))
+    logits = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    weights = torch.softmax(logits, -1)
+    att = weights @ v
+    r_att = split(result.layers["o"])
+    r_w = 0.5 * weights * ((r_att / att) @ v.transpose(-1, -2))
+    r_logits = logits * (r_w - weights * r_w.sum(-1, keepdim=True))
+    dropped = total(r_w) - total(r_logits)
+    torch.testing.assert_close(logit - total(result.relevance), dropped.detach(), rtol=1e-7, atol=1e-10)
+
+
 # --- LSTM ------------------------------------------------------------------------------------------------------
 
 

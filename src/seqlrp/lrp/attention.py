@@ -41,7 +41,7 @@ from torch import Tensor
 from torch.fx import Node
 
 from .graph import ratio, sum_to
-from .program import op_name
+from .program import UnsupportedLayerError, op_name, where
 
 GATE_OPS = ("sigmoid", "hardsigmoid")
 _LOOK_THROUGH = ("view", "_unsafe_view", "reshape", "expand", "unsqueeze", "squeeze", "permute", "transpose",
@@ -179,7 +179,7 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
     params = dict(zip(names, args))
     params.update(node.kwargs)
     if params.get("enable_gqa"):
-        raise NotImplementedError("grouped-query attention")
+        raise UnsupportedLayerError(f"LRP: grouped-query attention (enable_gqa) at {where(node)} has no rule yet")
     q_node, k_node, v_node = params["query"], params["key"], params["value"]
     q, k, v = env[q_node], env[k_node], env[v_node]
     scale = params.get("scale") or 1.0 / math.sqrt(q.shape[-1])
