@@ -185,3 +185,35 @@ def test_cuda_training_with_bf16_and_inference_agree_with_cpu():
     on_cpu = predict_logits(model.cpu(), x[test], device="cpu")
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-3, atol=1e-3)
     assert auroc(y[test] == 0, softmax(on_cpu)[:, 0]) > 0.9
+
+
+def test_convformer_learns_a_planted_motif_and_is_explained_on_it():
+    """The conv + transformer classifier trains like the others, and LRP through its attention puts the
+    test windows' relevance on the planted site more than gradient x input does."""
+    from seqlrp.attribution.baselines import gradient_x_input
+    from seqlrp.lrp import relevance
+
+    x, y, splits, classes = planted(n_per_class=150, length=80)
+    options = TrainOptions(epochs=12, batch_size=32, lr=3e-3, patience=4, device="cpu")
+    hparams = {"filters": 16, "heads": 2, "pool": 4, "n_layers": 1, "feedforward": 32, "dense": [16]}
+    result = train_model(x, y, splits, classes, arch="convformer", hparams=hparams, options=options, seed=1,
+                         progress=False)
+    model = result.model
+    test = splits == "test"
+    probs = softmax(predict_logits(model, x[test]))
+    assert auroc(y[test] == 0, probs[:, 0]) > 0.9
+    rows = np.flatnonzero(test & (y == 0))
+    windows = torch.from_numpy(x[rows].astype(np.float32))
+    site = np.zeros((len(rows), 80), dtype=bool)
+    motif, reverse = codes_from_str(MOTIFS[0]), reverse_complement_codes(codes_from_str(MOTIFS[0]))
+    codes = x[rows].argmax(1)
+    for i, row in enumerate(codes):
+        for s in range(80 - motif.size + 1):
+            if (row[s:s + motif.size] == motif).all() or (row[s:s + motif.size] == reverse).all():
+                site[i, s:s + motif.size] = True
+    def on_site(attr):  # mean over windows of the AUROC of |relevance| per position for the site
+        scores = attr.abs().sum(1).detach().numpy()
+        return np.mean([auroc(site[i], scores[i]) for i in range(len(rows)) if 0 < site[i].sum() < 80])
+    lrp = on_site(relevance(model, windows, 0))
+    gxi = on_site(gradient_x_input(model, windows, 0))
+    assert lrp > 0.8 and lrp >= gxi
