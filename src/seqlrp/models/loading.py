@@ -14,9 +14,9 @@ from torch import nn
 
 from ..errors import SeqlrpError
 from . import files as model_files
-from .architectures import build
-from .checkpoint import CheckpointError, info_of, read_payload
-from .external import from_checkpoint
+from .architectures import build, describe
+from .checkpoint import CheckpointError, check_compatible, info_of, read_payload
+from .external import data_for, from_checkpoint
 
 
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
@@ -50,3 +50,14 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
         raise CheckpointError(path, f"weights do not fit architecture {payload['arch']!r}: {first}") from None
     model.seqlrp_info = info_of(payload)
     return model.to(device).eval()
+
+
+def load_model_for(path: str | os.PathLike, data, *, device: str | torch.device = "cpu"):
+    """The model at ``path`` and the extracted data set as that model sees it
+    (:func:`~seqlrp.models.external.data_for`: a foreign model's classes), checked to fit each other
+    (:func:`~seqlrp.models.checkpoint.check_compatible`). Returns ``(model, data)``."""
+    model = load_model(path, device=device)
+    info = describe(model)
+    data = data_for(data, info)
+    check_compatible(info, seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=path)
+    return model, data

@@ -32,9 +32,9 @@ from ..errors import InputError, SeqlrpError
 from ..formats.arrays import ChunkedArrayWriter, concatenate_npz
 from ..formats.atomic import atomic_write_text
 from ..formats.table import COLUMNS
-from ..models import check_compatible, describe, load_model
 from ..models.device import choose_device, configure_threads
-from ..models.external import ExternalModel, data_for
+from ..models.external import ExternalModel
+from ..models.loading import load_model_for
 from ..models.outputs import scores
 from ..sequences.dataset import ExtractedData, load_extracted
 from ..sequences.selection import select_rows
@@ -67,9 +67,7 @@ def attribute(
     """Explain the selected windows of ``cls``; write ``outputs`` (ohe, attr, hyp, regions, settings)."""
     configure_threads(threads)
     device = choose_device(options.device)
-    model = load_model(model_path)
-    data = data_for(data, describe(model))  # a foreign model's classes (config/README.md, model.classes)
-    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
+    model, data = load_model_for(model_path, data)  # a foreign model's classes (config/README.md, model.classes)
     model.to(device)
     target = data.classes.index(cls)
     rows = select_rows(data, cls, options.selection)

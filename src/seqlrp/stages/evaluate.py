@@ -42,9 +42,8 @@ import numpy as np
 
 from ..analysis.ground_truth import EvalOptions, evaluate_methods
 from ..formats.atomic import atomic_write_text
-from ..models import check_compatible, describe, load_model
 from ..models.device import choose_device, configure_threads
-from ..models.external import data_for
+from ..models.loading import load_model_for
 from ..report.evaluation_plots import plot_deletion, plot_sweep
 from ..sequences.dataset import ExtractedData, load_extracted
 
@@ -60,9 +59,7 @@ def evaluate(model_path: str | os.PathLike, data: ExtractedData, truth_path: str
     """Evaluate ``options.methods`` against the truth BED; write ``outputs`` (summary, deletion, sweep, deletion_plot)."""
     configure_threads(threads)
     device = choose_device(options.device)
-    model = load_model(model_path)
-    data = data_for(data, describe(model))  # a foreign model's classes (config/README.md, model.classes)
-    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
+    model, data = load_model_for(model_path, data)  # a foreign model's classes (config/README.md, model.classes)
     model.to(device)
     rows_out, curves, random_curves = evaluate_methods(model, data, truth_path, options, device)
     write_summary(outputs["summary"], rows_out)

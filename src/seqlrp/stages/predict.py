@@ -32,10 +32,11 @@ import numpy as np
 from ..errors import InputError, SeqlrpError
 from ..formats.atomic import atomic_path, atomic_write_text
 from ..formats.table import COLUMNS, RegionTable
-from ..models import check_compatible, describe, load_model, read_info
+from ..models import read_info
 from ..models.device import choose_device, configure_threads
 from ..models.external import data_for
 from ..models.inference import predict_logits, softmax
+from ..models.loading import load_model_for
 from ..models.metrics import METRIC_COLUMNS, metrics_rows, unlabeled_rows
 from ..report.plots import plot_roc_pr, plot_unlabeled
 from ..sequences.dataset import ExtractedData, load_extracted
@@ -87,9 +88,7 @@ def shard_logits(section: Mapping, model_path: str | os.PathLike, data: Extracte
     """Logits (hi - lo, n_classes) float32 of windows ``[lo, hi)`` of ``data`` (one shard)."""
     configure_threads(threads)
     device = choose_device(section.get("device", "auto"))
-    model = load_model(model_path, device=device)
-    data = data_for(data, describe(model))
-    check_compatible(describe(model), seq_len=data.seq_len, classes=data.classes, alphabet=data.alphabet, path=model_path)
+    model, data = load_model_for(model_path, data, device=device)
     hi = min(hi, len(data.table))
     log.info("predicting windows %d-%d of %d on %s (batch size %d)", lo, hi, len(data.table), device,
              section.get("batch_size", 512))
