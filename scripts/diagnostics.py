@@ -16,8 +16,8 @@ from seqlrp.stages.runner import run_stage
 
 def main(smk):
     attr_dirs = [str(Path(path).parent) for path in smk.input.settings]
-    run(dict(smk.params.diagnostics), attr_dirs, smk.input.model, dict(smk.output.items()), seed=smk.params.seed,
-        threads=smk.threads)
+    run(dict(smk.params.diagnostics), attr_dirs, smk.input.onehot, smk.input.model, dict(smk.output.items()),
+        seed=smk.params.seed, threads=smk.threads)
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -16,8 +16,8 @@ from seqlrp.stages.runner import run_stage
 
 def main(smk):
     inputs = dict(smk.input.items())
-    run(dict(smk.params.motifs), str(Path(inputs["settings"]).parent), inputs["database"], dict(smk.output.items()),
-        truth_path=inputs.get("truth"), threads=smk.threads, seqlets_path=inputs["seqlets"])
+    run(dict(smk.params.motifs), str(Path(inputs["settings"]).parent), inputs["onehot"], inputs["database"],
+        dict(smk.output.items()), truth_path=inputs.get("truth"), threads=smk.threads, seqlets_path=inputs["seqlets"])
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -15,8 +15,9 @@ from seqlrp.stages.seqlets import run
 
 
 def main(smk):
-    run(dict(smk.params.seqlets), str(Path(smk.input.settings).parent), smk.input.model, smk.input.chrom_sizes,
-        dict(smk.output.items()), seed=smk.params.seed, device=smk.params.device, threads=smk.threads)
+    run(dict(smk.params.seqlets), str(Path(smk.input.settings).parent), smk.input.onehot, smk.input.model,
+        smk.input.chrom_sizes, dict(smk.output.items()), seed=smk.params.seed, device=smk.params.device,
+        threads=smk.threads)
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -20,8 +20,8 @@ def main(smk):
         outputs["hypothetical"] = list(smk.output.hypothetical)
     cfg = smk.params.tracks
     provenance = track_provenance(smk.input.model, smk.params.config_sha256)
-    build_tracks(str(Path(smk.input.settings).parent), smk.input.chrom_sizes, outputs, cfg["combine"], cfg["decimals"],
-                 cfg["compress_level"], smk.threads, provenance)
+    build_tracks(str(Path(smk.input.settings).parent), smk.input.onehot, smk.input.chrom_sizes, outputs,
+                 cfg["combine"], cfg["decimals"], cfg["compress_level"], smk.threads, provenance)
 
 
 run_stage(snakemake, main)  # noqa: F821

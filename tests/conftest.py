@@ -78,6 +78,48 @@ def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
     return path
 
 
+def write_store(folder: Path, data, model_path: Path, cls: str, method: str, spec, onehot_path: Path,
+                **options) -> Path:
+    """One attribution store in ``folder`` as the pipeline writes it: ``attribute`` into shard 0,
+    then the join; the data set's one-hot saved at ``onehot_path``. Returns ``folder``."""
+    import numpy as np
+
+    from seqlrp.attribution.store import SHARD_ARRAYS
+    from seqlrp.stages.attribute import AttributeOptions, attribute, join_attributions
+
+    shard = folder / "shards" / "0"
+    outputs = {**{key: shard / name for key, name in SHARD_ARRAYS.items()},
+               "regions": shard / "regions.tsv", "settings": shard / "settings.json"}
+    attribute(model_path, data, cls, method, spec, outputs,
+              AttributeOptions(**{"device": "cpu", "progress": False, **options}))
+    join_attributions([shard], {"regions": folder / "regions.tsv", "settings": folder / "settings.json"})
+    np.save(onehot_path, data.onehot)
+    return folder
+
+
+def store_from_arrays(folder: Path, onehot, relevance, hypothetical, regions_text: str, cls: str = "c",
+                      method: str = "m", onehot_path: Path | None = None) -> Path:
+    """An attribution store in ``folder`` (one shard) holding given maps: one-hot, relevance and
+    hypothetical contributions (n, 4, L) and the ``regions.tsv`` text; the one-hot saved at
+    ``onehot_path`` (default ``folder/../onehot.npy``) with rows 0..n-1. Returns ``folder``."""
+    import json
+
+    import numpy as np
+
+    from seqlrp.attribution.store import SHARD_ARRAYS, ShardWriter, join_shards
+
+    shard = folder / "shards" / "0"
+    shard.mkdir(parents=True)
+    with ShardWriter({key: shard / name for key, name in SHARD_ARRAYS.items()}, len(onehot), onehot.shape[2]) as writer:
+        writer.write(onehot, relevance, hypothetical)
+    (shard / "regions.tsv").write_text(regions_text)
+    (shard / "settings.json").write_text(json.dumps({"class": cls, "method": method, "target_index": 0,
+                                                     "n_windows": len(onehot), "seq_len": onehot.shape[2]}))
+    join_shards([shard], {"regions": folder / "regions.tsv", "settings": folder / "settings.json"})
+    np.save(onehot_path or folder.parent / "onehot.npy", np.asarray(onehot, dtype=np.uint8))
+    return folder
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines))
     return path

@@ -1,4 +1,4 @@
-"""Stage attribute: the right windows, explained by their own class logit, streamed to npz."""
+"""Stage attribute: the right windows, explained by their own class logit, streamed into the store."""
 
 import csv
 import json
@@ -9,14 +9,14 @@ import torch
 from conftest import write_lines
 
 from seqlrp.attribution.methods import MethodSpec
+from seqlrp.attribution.store import SHARD_ARRAYS, read_attribution
 from seqlrp.errors import InputError, SeqlrpError
-from seqlrp.formats.arrays import open_npz
 from seqlrp.formats.table import RegionTable
 from seqlrp.lrp import Prune, relevance
 from seqlrp.models import annotate, build, save_model
 from seqlrp.sequences.dataset import ExtractedData
 from seqlrp.sequences.selection import select_rows
-from seqlrp.stages.attribute import AttributeOptions, attribute, run
+from seqlrp.stages.attribute import AttributeOptions, attribute, join_attributions, run
 
 SEQ_LEN = 40
 
@@ -44,8 +44,17 @@ def model_path(tmp_path):
 
 
 def outputs(directory):
-    return {k: directory / f"{k}.{'tsv' if k == 'regions' else 'json' if k == 'settings' else 'npz'}"
-            for k in ("ohe", "attr", "hyp", "regions", "settings")}
+    """The files of one shard, as rule attribute_shard names them."""
+    return {**{key: directory / "shards" / "0" / name for key, name in SHARD_ARRAYS.items()},
+            "regions": directory / "shards" / "0" / "regions.tsv", "settings": directory / "shards" / "0" / "settings.json"}
+
+
+def open_store(directory, data, tmp_path):
+    """Join the one shard and open the store over the data set's one-hot array."""
+    join_attributions([directory / "shards" / "0"], {"regions": directory / "regions.tsv",
+                                                     "settings": directory / "settings.json"})
+    np.save(tmp_path / "onehot.npy", data.onehot)
+    return read_attribution(directory, tmp_path / "onehot.npy")
 
 
 def test_selects_test_split_of_the_class_and_explains_its_own_logit(tmp_path, data, model_path):
@@ -64,10 +73,14 @@ def test_selects_test_split_of_the_class_and_explains_its_own_logit(tmp_path, da
     model = load_model(model_path)
     x = torch.from_numpy(data.onehot[expected_rows].astype(np.float32))
     direct = relevance(model, x, 1, composite="epsilon-plus", prune=Prune(0.25), return_hypothetical=True)
-    with np.load(out["attr"]) as attr, np.load(out["hyp"]) as hyp, np.load(out["ohe"]) as ohe:  # tfmodisco's reader
-        np.testing.assert_allclose(attr["arr_0"], direct.relevance.numpy(), rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(hyp["arr_0"], direct.hypothetical.numpy(), rtol=1e-5, atol=1e-7)
-        np.testing.assert_array_equal(ohe["arr_0"], x.numpy())
+    store = open_store(tmp_path / "b.plrp", data, tmp_path)
+    np.testing.assert_allclose(store.relevance[:], direct.relevance.sum(1).numpy(), rtol=1e-5, atol=1e-7)
+    hypothetical = direct.hypothetical.numpy()
+    largest = np.abs(hypothetical).max(axis=(1, 2), keepdims=True)
+    assert np.abs(store.hypothetical[:] - hypothetical).max() > 0  # float16 off the observed base...
+    assert (np.abs(store.hypothetical[:] - hypothetical) <= 2.0 ** -11 * largest * 1.01).all()  # ...to its precision
+    np.testing.assert_array_equal(store.onehot[:], x.numpy())
+    np.testing.assert_array_equal(store.rows, expected_rows)
     np.testing.assert_allclose([float(r["logit"]) for r in rows], direct.logits[:, 1].numpy(), rtol=1e-5)
     np.testing.assert_allclose([float(r["relevance_sum"]) for r in rows], direct.relevance.sum((1, 2)).numpy(), rtol=1e-4, atol=1e-6)
     settings = json.loads(out["settings"].read_text())
@@ -77,9 +90,12 @@ def test_selects_test_split_of_the_class_and_explains_its_own_logit(tmp_path, da
 def test_relevance_is_input_times_hypothetical(tmp_path, data, model_path):
     out = outputs(tmp_path / "a.lrp")
     attribute(model_path, data, "a", "lrp", MethodSpec(), out, AttributeOptions(selection="all", progress=False))
-    attr, hyp, ohe = open_npz(out["attr"]), open_npz(out["hyp"]), open_npz(out["ohe"])
-    assert attr.shape == (15, 4, SEQ_LEN)
-    np.testing.assert_allclose(attr, ohe * hyp, rtol=1e-5, atol=1e-7)
+    store = open_store(tmp_path / "a.lrp", data, tmp_path)
+    assert store.relevance.shape == (15, SEQ_LEN) and store.hypothetical.shape == (15, 4, SEQ_LEN)
+    assert (data.onehot[store.rows].sum(axis=1) == 0).any()  # N positions: H of all four bases is stored
+    # exactly: the observed base's hypothetical contribution is the stored relevance of the position
+    np.testing.assert_array_equal((store.onehot[:] * store.hypothetical[:]).sum(axis=1),
+                                  np.where(store.onehot[:].sum(axis=1) > 0, store.relevance[:], 0))
 
 
 def test_bed_subset_selects_overlapping_windows(tmp_path, data):

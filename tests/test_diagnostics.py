@@ -6,19 +6,19 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import write_store
 from torch import nn
 
 from seqlrp.analysis import diagnostics as dx
 from seqlrp.analysis.artifact_checks import method_relevance, subset
 from seqlrp.analysis.tracks import observed_relevance
 from seqlrp.attribution.methods import MethodSpec
-from seqlrp.formats.arrays import open_npz, save_npz
+from seqlrp.attribution.store import read_attribution
 from seqlrp.formats.table import RegionTable
 from seqlrp.lrp import relevance
 from seqlrp.models import annotate, build, load_model, save_model
 from seqlrp.models.randomise import randomised_copy
 from seqlrp.sequences.dataset import ExtractedData
-from seqlrp.stages.attribute import AttributeOptions, attribute
 from seqlrp.stages.diagnostics import COLUMNS, run
 
 SEQ_LEN = 40
@@ -232,11 +232,8 @@ def attribution(tmp_path):
         table.append("chr1", 100 * i, 100 * i + SEQ_LEN, "+", f"w{i}", "ab"[i % 2], "test")
     data = ExtractedData(onehot_of(codes), table, ["a", "b"], SEQ_LEN)
     save_model(_tiny_cnn(), tmp_path / "model.pt")
-    folder = tmp_path / "attributions" / "a.lrp"
-    outputs = {k: folder / f"{k}.{'tsv' if k == 'regions' else 'json' if k == 'settings' else 'npz'}"
-               for k in ("ohe", "attr", "hyp", "regions", "settings")}
-    attribute(tmp_path / "model.pt", data, "a", "lrp", MethodSpec("epsilon-plus"), outputs,
-              AttributeOptions(batch_size=8, device="cpu", progress=False))
+    folder = write_store(tmp_path / "attributions" / "a.lrp", data, tmp_path / "model.pt", "a", "lrp",
+                         MethodSpec("epsilon-plus"), tmp_path / "onehot.npy", batch_size=8)
     return tmp_path, folder
 
 
@@ -253,7 +250,7 @@ def _read(path):
 def test_stage_writes_every_diagnostic_with_verdicts_and_a_figure(attribution):
     tmp_path, folder = attribution
     outputs = {"table": tmp_path / "eval" / "diagnostics.tsv", "figures": tmp_path / "eval" / "diagnostics"}
-    run(_config(), [folder], tmp_path / "model.pt", outputs, seed=1, threads=1)
+    run(_config(), [folder], tmp_path / "onehot.npy", tmp_path / "model.pt", outputs, seed=1, threads=1)
     rows = _read(outputs["table"])
     assert list(rows[0]) == list(COLUMNS)
     assert [r["diagnostic"] for r in rows] == list(dx.DIAGNOSTICS)
@@ -269,22 +266,23 @@ def test_stage_writes_every_diagnostic_with_verdicts_and_a_figure(attribution):
     sums = np.array([float(r["relevance_sum"]) for r in regions])
     assert values["conservation_error"] == pytest.approx(dx.conservation_error(logits, sums), rel=1e-5)
     assert values["border_excess"] == pytest.approx(
-        dx.border_excess(dx.positional_profile(open_npz(folder / "attr.npz")), 4), rel=1e-5)
+        dx.border_excess(dx.positional_profile(read_attribution(folder, tmp_path / "onehot.npy").relevance), 4), rel=1e-5)
     assert -1 <= values["randomisation_similarity"] <= 1 and 0 <= values["null_exceedance"] <= 1
     assert (outputs["figures"] / "a.lrp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     first = outputs["table"].read_bytes()
-    run(_config(), [folder], tmp_path / "model.pt", outputs, seed=1, threads=1)
+    run(_config(), [folder], tmp_path / "onehot.npy", tmp_path / "model.pt", outputs, seed=1, threads=1)
     assert outputs["table"].read_bytes() == first  # seeded: same config, same bytes
 
 
 def test_stage_flags_a_planted_border_artifact(attribution):
     tmp_path, folder = attribution
-    attr = np.array(open_npz(folder / "attr.npz"))
-    attr[:, :, :4] *= 20   # relevance inflated in the 4 outer positions of both ends
-    attr[:, :, -4:] *= 20
-    save_npz(folder / "attr.npz", attr)
+    stored = folder / "shards" / "0" / "relevance.npy"
+    relevance = np.load(stored)
+    relevance[:, :4] *= 20   # relevance inflated in the 4 outer positions of both ends
+    relevance[:, -4:] *= 20
+    np.save(stored, relevance)
     outputs = {"table": tmp_path / "eval" / "d.tsv", "figures": tmp_path / "eval" / "figs"}
-    run(_config(), [folder], tmp_path / "model.pt", outputs, seed=1, threads=1)
+    run(_config(), [folder], tmp_path / "onehot.npy", tmp_path / "model.pt", outputs, seed=1, threads=1)
     row = next(r for r in _read(outputs["table"]) if r["diagnostic"] == "border_excess")
     assert row["verdict"] == "warn" and float(row["value"]) > 1.5
 
@@ -292,7 +290,7 @@ def test_stage_flags_a_planted_border_artifact(attribution):
 def test_stage_uses_the_methods_recorded_settings(attribution):
     tmp_path, folder = attribution
     model = load_model(tmp_path / "model.pt")
-    x = open_npz(folder / "ohe.npz")
+    store = read_attribution(folder, tmp_path / "onehot.npy")
     # what diagnostics recompute for the trained model equals what attribute wrote
-    again = method_relevance(model, np.array(x), 0, MethodSpec("epsilon-plus"), torch.device("cpu"))
-    assert np.allclose(again, open_npz(folder / "attr.npz"), atol=1e-6)
+    again = method_relevance(model, store.onehot[:], 0, MethodSpec("epsilon-plus"), torch.device("cpu"))
+    assert np.allclose(again.sum(axis=1), store.relevance[:], atol=1e-6)

@@ -1,11 +1,11 @@
 """Motifs stage: PWM/CWM construction, TOMTOM against JASPAR, q-values, discovery end to end."""
 
 import csv
-import json
 
 import numpy as np
 import pytest
 from Bio import motifs as biomotifs
+from conftest import store_from_arrays
 
 from seqlrp.analysis.motifs import (
     Motif,
@@ -31,7 +31,6 @@ from seqlrp.analysis.tomtom import (
     save_database,
     tomtom_hits,
 )
-from seqlrp.formats.arrays import save_npz
 from seqlrp.formats.meme import write_meme
 from seqlrp.stages.motifs import run
 
@@ -87,21 +86,18 @@ def test_discovery_end_to_end_recovers_planted_jaspar_motif(tmp_path, jaspar):
     db_path, db = jaspar
     onehot, hyp, starts, _ = planted_data(db.matrices[db.index(CTCF)])
     attr = tmp_path / "attr"
-    attr.mkdir()
-    for name, array in (("ohe", onehot), ("hyp", hyp), ("attr", onehot * hyp)):
-        save_npz(attr / f"{name}.npz", array)
-    (attr / "settings.json").write_text(json.dumps({"class": "bound", "method": "lrp"}))
-    with open(attr / "regions.tsv", "w") as handle:
+    with open(tmp_path / "regions.tsv", "w") as handle:
         handle.write("chrom\tstart\tend\tstrand\tname\tclass\tsplit\trow\tlogit\trelevance_sum\n")
         for i in range(len(onehot)):
             handle.write(f"chr1\t{1000 * i}\t{1000 * i + 100}\t{'+-'[i % 2]}\tw{i}\tbound\ttest\t{i}\t{i / 10}\t1\n")
+    store_from_arrays(attr, onehot, onehot * hyp, hyp, (tmp_path / "regions.tsv").read_text(), "bound", "lrp")
     truth = tmp_path / "truth.bed"
     truth.write_text(f"chr1\t{149000 + 100 - starts[149] - 15}\t{149000 + 100 - starts[149]}\t{CTCF}\t0\t+\n")
     out = tmp_path / "out"
     names = dict(meme="motifs.meme", npz="motifs.npz", instances="instances.bed", tomtom="tomtom.tsv",
                  summary="motifs.tsv", logos="logos", regions="regions")
     outputs = {key: str(out / value) for key, value in names.items()}
-    assert run(CONFIG, attr, db_path, outputs, truth_path=truth, threads=2) >= 1
+    assert run(CONFIG, attr, tmp_path / "onehot.npy", db_path, outputs, truth_path=truth, threads=2) >= 1
 
     summary = list(csv.DictReader(open(out / "motifs.tsv"), delimiter="\t"))
     found = [row for row in summary if row["best_id"] == CTCF and row["significant"] == "true"]
@@ -135,19 +131,14 @@ def test_no_motif_gives_empty_outputs(tmp_path, jaspar):
     rng = np.random.default_rng(1)
     onehot = np.zeros((40, 4, 60), dtype=np.float32)
     np.put_along_axis(onehot, rng.integers(0, 4, size=(40, 1, 60)), 1.0, axis=1)
-    attr = tmp_path / "attr"
-    attr.mkdir()
-    save_npz(attr / "ohe.npz", onehot)
-    save_npz(attr / "hyp.npz", rng.normal(0, 0.01, size=onehot.shape).astype(np.float32))
-    save_npz(attr / "attr.npz", onehot)
-    (attr / "settings.json").write_text(json.dumps({"class": "c", "method": "m"}))
-    (attr / "regions.tsv").write_text("chrom\tstart\tend\tstrand\tname\tclass\tsplit\trow\tlogit\trelevance_sum\n"
-                                      + "".join(f"chr1\t{100 * i}\t{100 * i + 60}\t+\tw{i}\tc\ttest\t{i}\t0.5\t0\n"
-                                                for i in range(40)))
+    attr = store_from_arrays(
+        tmp_path / "attr", onehot, onehot, rng.normal(0, 0.01, size=onehot.shape).astype(np.float32),
+        "chrom\tstart\tend\tstrand\tname\tclass\tsplit\trow\tlogit\trelevance_sum\n"
+        + "".join(f"chr1\t{100 * i}\t{100 * i + 60}\t+\tw{i}\tc\ttest\t{i}\t0.5\t0\n" for i in range(40)))
     outputs = {key: str(tmp_path / "out" / name) for key, name in (("meme", "motifs.meme"), ("npz", "motifs.npz"),
                ("instances", "i.bed"), ("tomtom", "tomtom.tsv"), ("summary", "motifs.tsv"), ("logos", "logos"),
                ("regions", "regions"))}
-    assert run(dict(CONFIG, n_regions=1), attr, db_path, outputs) == 0
+    assert run(dict(CONFIG, n_regions=1), attr, tmp_path / "onehot.npy", db_path, outputs) == 0
     assert (tmp_path / "out" / "motifs.tsv").read_text().count("\n") == 1  # header only
     assert (tmp_path / "out" / "tomtom.tsv").read_text().startswith("query\ttarget_id")
     assert (tmp_path / "out" / "motifs.meme").read_text().startswith("MEME version 4")

@@ -1,6 +1,7 @@
 # Stage attribute: LRP / pruned LRP relevance of the selected windows, one job per class, method
-# and shard of the data set's rows (shard_size); one job per class and method joins the shards
-# into the files the later stages read.
+# and shard of the data set's rows (shard_size), each writing its shard of the attribution store;
+# one job per class and method writes the store's table and settings (the list of shards). The
+# later stages read the shards' arrays in place: nothing is copied.
 
 
 rule attribute_shard:
@@ -10,11 +11,9 @@ rule attribute_shard:
         regions=f"{DATA_DIR}/regions.tsv",
         info=f"{DATA_DIR}/dataset.json",
     output:
-        ohe=temp(f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/ohe.npz"),
-        attr=temp(f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/attr.npz"),
-        hyp=temp(f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/hyp.npz"),
-        regions=temp(f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/regions.tsv"),
-        settings=temp(f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/settings.json"),
+        **{key: f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/{name}" for key, name in SHARD_ARRAYS.items()},
+        regions=f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/regions.tsv",
+        settings=f"{ATTR_DIR}/{{cls}}.{{method}}/shards/{{shard}}/settings.json",
     params:
         attribute=config["attribute"],
         shard_size=SHARD_SIZE,
@@ -41,9 +40,6 @@ rule attribute:
     input:
         shards=attribute_shards,
     output:
-        ohe=f"{ATTR_DIR}/{{cls}}.{{method}}/ohe.npz",
-        attr=f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz",
-        hyp=f"{ATTR_DIR}/{{cls}}.{{method}}/hyp.npz",
         regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
         settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
     wildcard_constraints:
@@ -55,8 +51,8 @@ rule attribute:
         f"{BENCHMARKS}/attribute/{{cls}}.{{method}}.tsv"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=1000,
+        runtime=30,
     conda:
         "../../envs/seqlrp.yaml"
     script:

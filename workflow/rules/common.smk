@@ -33,7 +33,10 @@ CONFIG_SHA256 = hashlib.sha256(json.dumps({k: v for k, v in config.items() if k 
                                           sort_keys=True, default=str).encode()).hexdigest()
 # data-set rows per predict/attribute job (0 = one job)
 SHARD_SIZE = config["shard_size"]
-ATTR_FILES = ["ohe.npz", "attr.npz", "hyp.npz", "regions.tsv", "settings.json"]
+# the files of one attribute shard (seqlrp.attribution.store): arrays read in place by later stages
+SHARD_ARRAYS = {"relevance": "relevance.npy", "hyp": "hyp.npy", "hyp_scale": "hyp_scale.npy",
+                "hyp_n_sites": "hyp_n_sites.npy", "hyp_n_a": "hyp_n_a.npy"}
+ATTR_FILES = [*SHARD_ARRAYS.values(), "regions.tsv", "settings.json"]
 
 
 def config_error(key_paths, problem):
@@ -243,6 +246,30 @@ def predict_shards(wildcards):
 def attribute_shards(wildcards):
     return expand(f"{ATTR_DIR}/{wildcards.cls}.{wildcards.method}/shards/{{shard}}/{{name}}",
                   shard=range(n_shards()), name=ATTR_FILES)
+
+
+def store_files(cls, method):
+    """The attribution store of ``cls``.``method`` as a stage reads it: its table and settings, the
+    shards' arrays (read in place) and the data set's one-hot input (not copied into the store)."""
+    return {
+        "regions": f"{ATTR_DIR}/{cls}.{method}/regions.tsv",
+        "settings": f"{ATTR_DIR}/{cls}.{method}/settings.json",
+        "arrays": expand(f"{ATTR_DIR}/{cls}.{method}/shards/{{shard}}/{{name}}", shard=range(n_shards()),
+                         name=SHARD_ARRAYS.values()),
+        "onehot": f"{DATA_DIR}/onehot.npy",
+    }
+
+
+def attribution_store(wildcards):
+    """:func:`store_files` of the rule's class and method (for ``input: unpack(attribution_store)``)."""
+    return store_files(wildcards.cls, wildcards.method)
+
+
+def all_attribution_stores(wildcards):
+    """:func:`store_files` of every class and method, each key a list in (class, method) order."""
+    stores = [store_files(cls, method) for cls in CLASSES for method in METHODS]
+    return {"regions": [s["regions"] for s in stores], "settings": [s["settings"] for s in stores],
+            "arrays": [path for s in stores for path in s["arrays"]], "onehot": f"{DATA_DIR}/onehot.npy"}
 
 
 def evaluation_truth():

@@ -5,11 +5,8 @@
 
 rule diagnostics:
     input:
+        unpack(all_attribution_stores),
         model=f"{MODEL_DIR}/model.pt",
-        attr=expand(f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz", cls=CLASSES, method=METHODS),
-        ohe=expand(f"{ATTR_DIR}/{{cls}}.{{method}}/ohe.npz", cls=CLASSES, method=METHODS),
-        regions=expand(f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv", cls=CLASSES, method=METHODS),
-        settings=expand(f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json", cls=CLASSES, method=METHODS),
     output:
         table=f"{EVAL_DIR}/diagnostics.tsv",
         figures=directory(f"{EVAL_DIR}/diagnostics"),

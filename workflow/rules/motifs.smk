@@ -25,12 +25,8 @@ rule jaspar:
 rule motifs:
     input:
         unpack(motif_truth),
+        unpack(attribution_store),
         database=f"{MOTIFS_DIR}/jaspar.npz",
-        ohe=f"{ATTR_DIR}/{{cls}}.{{method}}/ohe.npz",
-        hyp=f"{ATTR_DIR}/{{cls}}.{{method}}/hyp.npz",
-        attr=f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz",
-        regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
-        settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
         seqlets=f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed",
     output:
         meme=f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.meme",
@@ -58,3 +54,29 @@ rule motifs:
         "../../envs/seqlrp.yaml"
     script:
         "../../scripts/motifs.py"
+
+
+# On demand only (not part of `all`): the windows the motifs stage gives TF-MoDISco, as the npz
+# files `modisco motifs -s ohe.npz -a hyp.npz` reads (float32, at most motifs.max_windows).
+rule modisco_inputs:
+    input:
+        unpack(attribution_store),
+    output:
+        ohe=f"{ATTR_DIR}/{{cls}}.{{method}}/modisco/ohe.npz",
+        hyp=f"{ATTR_DIR}/{{cls}}.{{method}}/modisco/hyp.npz",
+        regions=f"{ATTR_DIR}/{{cls}}.{{method}}/modisco/regions.tsv",
+    params:
+        motifs=config["motifs"],
+    wildcard_constraints:
+        cls="|".join(re.escape(c) for c in CLASSES),
+        method="|".join(re.escape(m) for m in METHODS),
+    log:
+        f"{LOGS}/motifs/{{cls}}.{{method}}.modisco_inputs.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/modisco_inputs.py"

@@ -3,11 +3,8 @@
 
 rule seqlets:
     input:
+        unpack(attribution_store),
         model=f"{MODEL_DIR}/model.pt",
-        attr=f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz",
-        ohe=f"{ATTR_DIR}/{{cls}}.{{method}}/ohe.npz",
-        regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
-        settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
         chrom_sizes=f"{DATA_DIR}/chrom_sizes.tsv",
     output:
         bed=f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed",

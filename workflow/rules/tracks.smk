@@ -3,11 +3,7 @@
 
 rule tracks:
     input:
-        attr=f"{ATTR_DIR}/{{cls}}.{{method}}/attr.npz",
-        ohe=f"{ATTR_DIR}/{{cls}}.{{method}}/ohe.npz",
-        hyp=f"{ATTR_DIR}/{{cls}}.{{method}}/hyp.npz",
-        regions=f"{ATTR_DIR}/{{cls}}.{{method}}/regions.tsv",
-        settings=f"{ATTR_DIR}/{{cls}}.{{method}}/settings.json",
+        unpack(attribution_store),
         chrom_sizes=f"{DATA_DIR}/chrom_sizes.tsv",
         model=f"{MODEL_DIR}/model.pt",
     output:

@@ -23,7 +23,7 @@ from ..attribution.methods import MethodSpec, explain
 from ..attribution.store import Attribution
 from ..sequences.shuffle import shuffle_onehot
 from . import diagnostics as dx
-from .tracks import observed_relevance
+from .tracks import observed_relevance, observed_rows
 
 N_BOOT = 200  # bootstrap resamples of the null's mean profile
 
@@ -96,7 +96,7 @@ def diagnose(attr: Attribution, model: nn.Module, random_model: nn.Module, confi
     bumps = dx.border_bumps(null_profile, border, thresholds["border_excess"])
     null_border = dx.border_excess(null_profile, border)
 
-    trained = observed_relevance(attr.relevance[rows], sample)
+    trained = observed_rows(attr.relevance, attr.onehot)[rows]
     randomised = observed_relevance(method_relevance(random_model, sample, attr.target, attr.spec, device, batch_size),
                                     sample)
     similarities = dx.randomisation_similarities(trained, randomised)

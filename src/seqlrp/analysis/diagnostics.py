@@ -55,10 +55,12 @@ def position_relevance(relevance: np.ndarray) -> np.ndarray:
 
 
 def positional_profile(relevance: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """Mean ``|R|`` per position (L,) over the windows of relevance (N, 4, L); read in chunks (memory maps)."""
+    """Mean ``|R|`` per position (L,) over the windows of relevance per position (N, L) — or of
+    maps (N, 4, L), summed over the channels first; read in chunks (memory maps, lazy rows)."""
     total = np.zeros(relevance.shape[-1], dtype=np.float64)
     for lo in range(0, len(relevance), chunk):
-        total += np.abs(position_relevance(relevance[lo : lo + chunk])).sum(axis=0)
+        block = relevance[lo : lo + chunk]
+        total += np.abs(position_relevance(block) if np.ndim(block) == 3 else np.asarray(block, np.float64)).sum(axis=0)
     return total / max(len(relevance), 1)
 
 
@@ -117,13 +119,15 @@ def absorbed_share(logits: np.ndarray, sums: np.ndarray) -> float:
 
 
 def n_relevance_share(relevance: np.ndarray, onehot: np.ndarray, chunk: int = 1024) -> float:
-    """Share of ``sum |R|`` (all channels of (N, 4, L)) on N positions (all-zero one-hot columns).
+    """Share of ``sum |R|`` on N positions (all-zero one-hot columns of (N, 4, L)); ``relevance``
+    per position (N, L), or maps (N, 4, L) whose channels count each.
 
     0 when the maps carry no relevance at all.
     """
     on_n = total = 0.0
     for lo in range(0, len(relevance), chunk):
-        r = np.abs(np.asarray(relevance[lo : lo + chunk], dtype=np.float64)).sum(axis=1)
+        r = np.abs(np.asarray(relevance[lo : lo + chunk], dtype=np.float64))
+        r = r.sum(axis=1) if r.ndim == 3 else r
         n_mask = np.asarray(onehot[lo : lo + chunk]).sum(axis=1) == 0
         on_n += r[n_mask].sum()
         total += r.sum()

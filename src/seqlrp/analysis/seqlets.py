@@ -40,19 +40,50 @@ def window_scores(values: np.ndarray, window: int) -> np.ndarray:
 def fdr_threshold(real: np.ndarray, null: np.ndarray, fdr: float) -> float:
     """Smallest ``t`` (taken from ``real``) with null share >= t <= fdr x real share >= t; inf if none.
 
-    ``real``/``null``: 1-D scores (larger = more significant).
+    ``real``/``null``: 1-D scores (larger = more significant). :class:`FdrThreshold` gives the
+    same threshold from ``real`` seen in chunks.
     """
-    real = np.sort(np.asarray(real, dtype=np.float64).ravel())[::-1]
-    null = np.sort(np.asarray(null, dtype=np.float64).ravel())
-    if real.size == 0 or null.size == 0:
-        return float("inf")
-    real_share = np.arange(1, real.size + 1) / real.size  # share of real scores >= real[k]
-    null_share = (null.size - np.searchsorted(null, real, side="left")) / null.size
-    ok = (real > 0) & (null_share <= fdr * real_share)
-    if not ok.any():
-        return float("inf")
-    # the most permissive threshold whose FDR still holds
-    return float(real[np.flatnonzero(ok).max()])
+    threshold = FdrThreshold(null, fdr)
+    threshold.add(real)
+    return threshold.value()
+
+
+class FdrThreshold:
+    """:func:`fdr_threshold` over real scores that arrive in chunks (:meth:`add`), in memory
+    proportional to the null only.
+
+    The null share ``#(null >= t) / m`` is constant while ``t`` stays in one stretch between two
+    null scores (``u_j < t <= u_{j+1}`` of the sorted null ``u``). Within a stretch the real share
+    ``#(real >= t) / n`` is largest at the smallest positive real score there, so that score is
+    the stretch's only candidate, and every real score >= it is a positive one in this stretch or
+    above. Per stretch it keeps that score and the count of positive real scores; the threshold
+    is the smallest candidate with ``null share <= fdr x real share`` — the same ``t`` as sorting
+    every real score.
+    """
+
+    def __init__(self, null: np.ndarray, fdr: float):
+        self.null = np.sort(np.asarray(null, dtype=np.float64).ravel())
+        self.fdr = fdr
+        self.smallest = np.full(self.null.size + 1, np.inf)  # smallest positive real score per stretch
+        self.positives = np.zeros(self.null.size + 1, dtype=np.int64)  # positive real scores per stretch
+        self.n_real = 0
+
+    def add(self, real: np.ndarray) -> None:
+        real = np.asarray(real, dtype=np.float64).ravel()
+        self.n_real += real.size
+        real = real[real > 0]
+        stretch = np.searchsorted(self.null, real, side="left")  # = #(null < score)
+        self.positives += np.bincount(stretch, minlength=self.positives.size)
+        np.minimum.at(self.smallest, stretch, real)
+
+    def value(self) -> float:
+        if self.n_real == 0 or self.null.size == 0:
+            return float("inf")
+        m = self.null.size
+        real_share = np.cumsum(self.positives[::-1])[::-1] / self.n_real  # #(real >= candidate) / n
+        null_share = (m - np.arange(m + 1)) / m
+        ok = np.isfinite(self.smallest) & (null_share <= self.fdr * real_share)
+        return float(self.smallest[ok].min()) if ok.any() else float("inf")
 
 
 @dataclass(frozen=True)
@@ -70,12 +101,22 @@ def call_seqlets(values: np.ndarray, window: int, t_pos: float, t_neg: float, fl
 
     A window position ``i`` with score >= ``t_pos`` covers ``[i - flank, i + window + flank)``;
     covered positions form positive seqlets. Negative seqlets likewise with score <= ``-t_neg``.
+    Positive seqlets come first, each sign in row order.
     """
+    positive, negative = call_seqlets_by_sign(values, window, t_pos, t_neg, flank)
+    return positive + negative
+
+
+def call_seqlets_by_sign(values: np.ndarray, window: int, t_pos: float, t_neg: float, flank: int = 0,
+                         first_row: int = 0) -> tuple[list[Seqlet], list[Seqlet]]:
+    """:func:`call_seqlets`' positive and negative seqlets apart, rows numbered from ``first_row``
+    (for windows read in chunks: the chunks' lists, joined per sign, are the whole call)."""
     values = np.nan_to_num(np.asarray(values, dtype=np.float64))
     scores = window_scores(values, window)
     n, length = values.shape
-    seqlets: list[Seqlet] = []
+    found: list[list[Seqlet]] = []
     for hits in (scores >= t_pos, scores <= -t_neg):
+        seqlets: list[Seqlet] = []
         covered = np.zeros((n, length + 1), dtype=np.int32)
         rows, starts = np.nonzero(hits)
         np.add.at(covered, (rows, np.maximum(starts - flank, 0)), 1)
@@ -84,8 +125,9 @@ def call_seqlets(values: np.ndarray, window: int, t_pos: float, t_neg: float, fl
         edges = np.diff(np.concatenate([np.zeros((n, 1), bool), inside, np.zeros((n, 1), bool)], axis=1).astype(np.int8), axis=1)
         for row, begin in zip(*np.nonzero(edges == 1)):
             end = begin + int(np.argmax(edges[row, begin:] == -1))
-            seqlets.append(Seqlet(int(row), int(begin), int(end), float(values[row, begin:end].sum())))
-    return seqlets
+            seqlets.append(Seqlet(first_row + int(row), int(begin), int(end), float(values[row, begin:end].sum())))
+        found.append(seqlets)
+    return found[0], found[1]
 
 
 def write_seqlets_bed(

@@ -7,8 +7,11 @@ reversed), and windows that overlap are combined position by position (``mean``,
 (N padding) and N bases carry no value and are left out of the track. Coordinates are 0-based,
 half-open in both files, as bedGraph and the bigWig API expect.
 
-Memory stays bounded: the chromosome is swept in segments of ``segment`` bases; each window
-touches at most two segments.
+Memory stays bounded: the windows' values are read lazily (:class:`~seqlrp.formats.arrays.LazyRows`
+from the attribution store), one chromosome at a time in start order, and the chromosome is
+swept in segments of ``segment`` bases, at most ``batch`` windows of a segment at once; each
+window touches at most two segments. What grows with the number of windows is their index
+(chromosome, start, strand: about 20 bytes each).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
+from ..formats.arrays import LazyRows
 from ..formats.atomic import atomic_path
 from ..formats.bedgraph import BedGraphWriter
 from ..formats.bigwig import BigWigWriter
@@ -45,13 +49,14 @@ def observed_relevance(relevance: np.ndarray, onehot: np.ndarray, chunk: int = 4
 
 
 def merge_windows(
-    starts: np.ndarray, values: np.ndarray, chrom_size: int, combine: str = "mean", segment: int = 1 << 20
+    starts: np.ndarray, values, chrom_size: int, combine: str = "mean", segment: int = 1 << 20, batch: int = 4096
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Combine overlapping windows into one value per genome position.
 
     ``starts`` (n,) int, sorted ascending; ``values`` (n, L) in genome orientation, NaN = no
-    value. Yields ``(positions, merged)`` chunks in ascending position order, positions
-    restricted to ``[0, chrom_size)``.
+    value: an array, or anything that gives rows ``values[lo:hi]`` and has ``shape`` (read
+    ``batch`` windows at a time). Yields ``(positions, merged)`` chunks in ascending position
+    order, positions restricted to ``[0, chrom_size)``.
     """
     if combine not in COMBINE:
         raise ValueError(f"combine must be one of {COMBINE}, got {combine!r}")
@@ -67,30 +72,56 @@ def merge_windows(
         seg_end = min(seg_start + segment, chrom_size)
         lo = np.searchsorted(starts, seg_start - length, side="right")
         hi = np.searchsorted(starts, seg_end, side="left")
-        if lo >= hi:
-            continue
-        index = starts[lo:hi, None] + offsets - seg_start
-        block = values[lo:hi]
-        keep = (index >= 0) & (index < seg_end - seg_start) & ~np.isnan(block)
-        index, block = index[keep], block[keep].astype(np.float64)
+        merged = _Merge(seg_end - seg_start, combine)
+        for b_lo in range(lo, hi, batch):
+            b_hi = min(b_lo + batch, hi)
+            index = starts[b_lo:b_hi, None] + offsets - seg_start
+            block = np.asarray(values[b_lo:b_hi])
+            keep = (index >= 0) & (index < seg_end - seg_start) & ~np.isnan(block)
+            merged.add(index[keep], block[keep].astype(np.float64))
+        if merged.counts is not None:
+            covered, result = merged.result()
+            yield covered + seg_start, result
+
+
+class _Merge:
+    """Per-position accumulator of one segment (``span`` positions) for ``combine``."""
+
+    def __init__(self, span: int, combine: str):
+        self.span, self.combine = span, combine
+        self.counts = self.total = self.high = self.low = None
+
+    def add(self, index: np.ndarray, values: np.ndarray) -> None:
         if index.size == 0:
-            continue
-        span = seg_end - seg_start
-        counts = np.bincount(index, minlength=span)
-        if combine == "mean":
-            merged = np.bincount(index, weights=block, minlength=span)
-        elif combine == "max":
-            merged = np.full(span, -np.inf)
-            np.maximum.at(merged, index, block)
+            return
+        counts = np.bincount(index, minlength=self.span)
+        if self.counts is None:
+            self.counts = counts
+            if self.combine == "mean":
+                self.total = np.zeros(self.span)
+            else:
+                self.high = np.full(self.span, -np.inf)
+                self.low = np.full(self.span, np.inf) if self.combine == "absmax" else None
         else:
-            high = np.full(span, -np.inf)
-            low = np.full(span, np.inf)
-            np.maximum.at(high, index, block)
-            np.minimum.at(low, index, block)
+            self.counts += counts
+        if self.combine == "mean":
+            self.total += np.bincount(index, weights=values, minlength=self.span)
+        else:
+            np.maximum.at(self.high, index, values)
+            if self.low is not None:
+                np.minimum.at(self.low, index, values)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Covered positions (k,) of the segment and their merged values (k,) float32."""
+        covered = np.flatnonzero(self.counts)
+        if self.combine == "mean":
+            merged = self.total[covered] / self.counts[covered]
+        elif self.combine == "max":
+            merged = self.high[covered]
+        else:
+            high, low = self.high[covered], self.low[covered]
             merged = np.where(np.abs(low) > np.abs(high), low, high)
-        covered = np.flatnonzero(counts)
-        result = merged[covered] / counts[covered] if combine == "mean" else merged[covered]
-        yield covered + seg_start, result.astype(np.float32)
+        return covered, merged.astype(np.float32)
 
 
 def runs(positions: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,28 +138,53 @@ def genome_track(
     chroms: Iterable[str],
     starts: np.ndarray,
     strands: Iterable[str],
-    values: np.ndarray,
+    values,
     chrom_sizes: Mapping[str, int],
     combine: str = "mean",
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """Intervals ``(chrom, starts, ends, values)`` per chromosome, in the order of ``chrom_sizes``.
 
     ``chroms``/``starts``/``strands`` (N,) describe the windows (regions table columns);
-    ``values`` (N, L) are in window orientation (as from :func:`observed_relevance`).
+    ``values`` (N, L) are in window orientation: an array or lazy rows
+    (:func:`observed_rows`) indexed by row arrays, read one chromosome at a time in start order.
     """
-    chroms = np.asarray(list(chroms), dtype=object)
+    lookup: dict[str, int] = {}
+    codes = np.fromiter((lookup.setdefault(c, len(lookup)) for c in chroms), dtype=np.int64)
     starts = np.asarray(starts, dtype=np.int64)
-    minus = np.asarray(list(strands), dtype=object) == "-"
+    minus = np.fromiter((s == "-" for s in strands), dtype=bool, count=codes.size)
     for chrom, size in chrom_sizes.items():
-        rows = np.flatnonzero(chroms == chrom)
-        if rows.size == 0:
+        if chrom not in lookup:
             continue
+        rows = np.flatnonzero(codes == lookup[chrom])
         rows = rows[np.argsort(starts[rows], kind="stable")]
-        block = np.asarray(values[rows], dtype=np.float32)
-        block[minus[rows]] = block[minus[rows], ::-1]
-        for positions, merged in merge_windows(starts[rows], block, size, combine):
+        for positions, merged in merge_windows(starts[rows], _GenomeOriented(values, rows, minus[rows]), size, combine):
             run_starts, run_ends, run_values = runs(positions, merged)
             yield chrom, run_starts, run_ends, run_values
+
+
+class _GenomeOriented:
+    """Rows ``rows`` of window values (n, L), ``-`` strand ones (``minus``) reversed, read on slicing."""
+
+    def __init__(self, values, rows: np.ndarray, minus: np.ndarray):
+        self.values, self.rows, self.minus = values, rows, minus
+        self.shape = (rows.size, values.shape[1])
+
+    def __getitem__(self, item: slice) -> np.ndarray:
+        block = np.array(self.values[self.rows[item]], dtype=np.float32)
+        flip = self.minus[item]
+        block[flip] = block[flip, ::-1]
+        return block
+
+
+def observed_rows(relevance, onehot) -> LazyRows:
+    """Lazy (n, L) float32 rows: the position relevance (n, L) of the attribution store, NaN where
+    the one-hot (n, 4, L) has no base (N) — what the tracks and seqlets show."""
+    def read(local):
+        values = np.array(relevance[local], dtype=np.float32)
+        values[np.asarray(onehot[local]).sum(axis=1) == 0] = np.nan
+        return values
+
+    return LazyRows([(len(relevance), read)], (relevance.shape[1],), np.float32)
 
 
 def write_tracks(
@@ -217,15 +273,18 @@ def chrom_sizes_from_tsv(path: str | os.PathLike) -> dict[str, int]:
     return sizes
 
 
-def genome_hypothetical(hypothetical: np.ndarray, strands: Iterable[str], base: int) -> np.ndarray:
-    """Hypothetical contribution of genome base ``base`` (0..3 = A,C,G,T) per window position (n, L).
+def genome_hypothetical(hypothetical, strands: Iterable[str], base: int) -> LazyRows:
+    """Lazy (n, L) float32 rows: the hypothetical contribution of genome base ``base`` (0..3 =
+    A,C,G,T) per window position, from hypothetical contributions (n, 4, L).
 
     On a ``-`` strand window, channel ``c`` is the complement of the genome's plus-strand base,
     so genome base ``b`` reads channel ``3 - b`` there; positions are reversed later, by
     :func:`genome_track`, as for any ``-`` window.
     """
-    minus = np.asarray(list(strands), dtype=object) == "-"
-    values = np.array(hypothetical[:, base, :], dtype=np.float32)
-    if minus.any():
-        values[minus] = np.asarray(hypothetical[np.flatnonzero(minus), 3 - base, :], dtype=np.float32)
-    return values
+    minus = np.fromiter((s == "-" for s in strands), dtype=bool)
+
+    def read(local):
+        block = np.asarray(hypothetical[local], dtype=np.float32)
+        return np.where(minus[local][:, None], block[:, 3 - base, :], block[:, base, :])
+
+    return LazyRows([(len(hypothetical), read)], (hypothetical.shape[2],), np.float32)

@@ -1,12 +1,13 @@
-"""Large (N, 4, L) arrays on disk: written in chunks, stored as npz that tfmodisco-lite reads.
+"""Large arrays on disk, written in chunks: plain ``.npy`` files, or npz that tfmodisco-lite reads.
 
 An attribution array can outgrow memory (100,000 windows x 4 x 1 kb in float32 is 1.6 GB), so
-it is streamed chunk by chunk, uncompressed, into the single member ``arr_0.npy`` of an
-``.npz`` — the layout ``np.savez`` produces and that ``modisco motifs -s ohe.npz -a hyp.npz``
-loads as is. Because the member is stored, not deflated, :func:`open_npz` can memory-map it in
-place: later stages read slices without loading the whole array. Writes are plain sequential
-writes (no memory map), so a full disk is an ordinary error rather than a crash, and the member
-carries a fixed timestamp, so the same array gives the same bytes.
+it is streamed chunk by chunk, uncompressed, either into a ``.npy`` file (the attribution store,
+:mod:`seqlrp.attribution.store`) or into the single member ``arr_0.npy`` of an ``.npz`` — the
+layout ``np.savez`` produces and that ``modisco motifs -s ohe.npz -a hyp.npz`` loads as is.
+Both are uncompressed, so :func:`open_npy` and :func:`open_npz` memory-map them in place: later
+stages read slices without loading the whole array. Writes are plain sequential writes (no
+memory map), so a full disk is an ordinary error rather than a crash, and an npz member carries
+a fixed timestamp, so the same array gives the same bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest zip timestamp: outputs do not dep
 
 
 class ChunkedArrayWriter:
-    """Write an array of known shape in row chunks into ``path`` (.npz, one stored member).
+    """Write an array of known shape in row chunks into ``path``: a ``.npy`` file when the name
+    ends so, else an ``.npz`` with one stored member.
 
     Use as a context manager: on an exception nothing appears at ``path``.
     """
@@ -34,13 +36,18 @@ class ChunkedArrayWriter:
     def __init__(self, path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
         self.path = Path(path)
         self.shape, self.dtype = tuple(shape), np.dtype(dtype)
-        self._atomic = atomic_path(self.path, suffix=".npz")
+        plain = self.path.suffix == ".npy"
+        self._atomic = atomic_path(self.path, suffix=self.path.suffix if plain else ".npz")
         tmp = self._atomic.__enter__()
         try:
-            self._archive = zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
-            info = zipfile.ZipInfo(MEMBER, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
-            self._member = self._archive.open(info, "w", force_zip64=True)
+            if plain:
+                self._archive = None
+                self._member = open(tmp, "wb")
+            else:
+                self._archive = zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+                info = zipfile.ZipInfo(MEMBER, date_time=_EPOCH)
+                info.external_attr = 0o644 << 16
+                self._member = self._archive.open(info, "w", force_zip64=True)
             header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": self.shape}
             np.lib.format.write_array_header_1_0(self._member, header)
         except BaseException as err:
@@ -62,7 +69,8 @@ class ChunkedArrayWriter:
             raise ValueError(f"{self.path}: {self._filled} of {self.shape[0]} rows written")
         try:
             self._member.close()
-            self._archive.close()
+            if self._archive is not None:
+                self._archive.close()
         except BaseException as err:
             self.abort(err)
             raise
@@ -146,3 +154,105 @@ def open_npz(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     except ValueError as err:
         raise InputError(path, f"array data shorter than its header says ({err}); the file is truncated: delete it and rerun") from None
 
+
+
+def open_npy(path: str | os.PathLike, shape: tuple[int | None, ...] | None = None, dtype=None) -> np.ndarray:
+    """A ``.npy`` file memory-mapped read-only; ``shape`` (None = any length on that axis) and
+    ``dtype``, when given, are checked. A missing, truncated or mismatched file is an
+    :class:`~seqlrp.errors.InputError` naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "array file not found")
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, EOFError, OSError) as err:
+        raise InputError(path, f"not a readable .npy array ({err}); the file is truncated or corrupted: "
+                               "delete it and rerun") from None
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        raise InputError(path, f"array of type {array.dtype}, expected {np.dtype(dtype)}")
+    if shape is not None and (array.ndim != len(shape)
+                              or any(want is not None and want != got for want, got in zip(shape, array.shape))):
+        expected = "(" + ", ".join("n" if want is None else str(want) for want in shape) + ")"
+        raise InputError(path, f"array of shape {array.shape}, expected {expected}")
+    return array
+
+
+class LazyRows:
+    """Rows of an (n, *row_shape) array kept in parts (shards, or rows of a memory map), read on indexing.
+
+    ``parts`` are ``(length, read)`` in order; ``read(local)`` returns the rows ``local`` of that
+    part (a slice when they are contiguous, else sorted unique int64 indices) as an array
+    (rows, *row_shape). Indexing takes an
+    int, a slice, an index array (any order, repeats allowed) or a boolean mask, optionally
+    followed by more indices for the row axes (``rows[i, :, 5:9]``); only the rows asked for are
+    read. ``len``, ``shape`` and ``dtype`` are those of the whole array.
+    """
+
+    def __init__(self, parts: list[tuple[int, object]], row_shape: tuple[int, ...], dtype):
+        self._readers = [read for _, read in parts]
+        self._offsets = np.concatenate([[0], np.cumsum([int(n) for n, _ in parts], dtype=np.int64)]).astype(np.int64)
+        self.row_shape, self.dtype = tuple(row_shape), np.dtype(dtype)
+
+    @classmethod
+    def of(cls, array: np.ndarray, rows: np.ndarray | None = None) -> "LazyRows":
+        """Rows ``rows`` (all when None) of ``array`` (e.g. a memory map), read when indexed."""
+        if rows is None:
+            return cls([(len(array), array.__getitem__)], array.shape[1:], array.dtype)
+        rows = np.asarray(rows, dtype=np.int64)
+        return cls([(len(rows), lambda local: array[rows[local]])], array.shape[1:], array.dtype)
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self.row_shape)
+
+    @property
+    def ndim(self) -> int:
+        return 1 + len(self.row_shape)
+
+    def __getitem__(self, key):
+        rest: tuple = ()
+        if isinstance(key, tuple):
+            key, rest = key[0], key[1:]
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            index = int(key) + n if key < 0 else int(key)
+            if not 0 <= index < n:
+                raise IndexError(f"row {key} out of range for {n} rows")
+            return self.read(np.array([index]))[(0, *rest)]
+        if isinstance(key, slice):
+            index = np.arange(*key.indices(n), dtype=np.int64)
+        else:
+            index = np.asarray(key)
+            if index.dtype == bool:
+                if index.shape != (n,):
+                    raise IndexError(f"boolean index of shape {index.shape} for {n} rows")
+                index = np.flatnonzero(index)
+            index = index.astype(np.int64, copy=False).ravel()
+            index = np.where(index < 0, index + n, index)
+            if index.size and (index.min() < 0 or index.max() >= n):
+                raise IndexError(f"row index out of range for {n} rows")
+        out = self.read(index)
+        return out[(slice(None), *rest)] if rest else out
+
+    def read(self, index: np.ndarray) -> np.ndarray:
+        """Rows ``index`` (k,) int64, valid and non-negative, as an array (k, *row_shape)."""
+        unique, inverse = np.unique(index, return_inverse=True)
+        out = np.empty((unique.size, *self.row_shape), dtype=self.dtype)
+        part = np.searchsorted(self._offsets, unique, side="right") - 1
+        bounds = np.searchsorted(part, np.arange(len(self._readers) + 1))
+        for k, read in enumerate(self._readers):
+            lo, hi = bounds[k], bounds[k + 1]
+            if lo == hi:
+                continue
+            local = unique[lo:hi] - self._offsets[k]
+            contiguous = local[-1] - local[0] + 1 == local.size
+            out[lo:hi] = read(slice(int(local[0]), int(local[-1]) + 1) if contiguous else local)
+        return out if unique.size == index.size and np.array_equal(unique, index) else out[inverse.ravel()]
+
+    def chunks(self, size: int = 4096):
+        """``(lo, rows)`` for consecutive chunks of at most ``size`` rows, in order."""
+        for lo in range(0, len(self), size):
+            yield lo, self[lo : lo + size]

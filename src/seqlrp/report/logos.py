@@ -208,26 +208,28 @@ def draw_motif_logos(directory: Path, motifs: Sequence[Motif], best: Mapping[str
     return slowest
 
 
-def draw_regions(directory: Path, windows: Mapping[str, list], attr: np.ndarray, onehot: np.ndarray, n_regions: int,
-                 truth: list, instances: list, label: str, width: int = 200) -> float:
+def draw_regions(directory: Path, windows: Mapping[str, list], relevance: np.ndarray, onehot: np.ndarray,
+                 n_regions: int, truth: list, instances: list, label: str, width: int = 200) -> float:
     """Relevance logos of the ``n_regions`` windows of highest logit; return the slowest figure's seconds.
 
-    Windows longer than ``width`` are shown over their ``width`` most relevant bases (sum of |relevance|).
+    ``relevance`` (n, L): the relevance of each position (the attribution store's), drawn as the
+    letter of the observed base of ``onehot`` (n, 4, L). Windows longer than ``width`` are shown
+    over their ``width`` most relevant bases (sum of |relevance|).
     """
     directory.mkdir(parents=True, exist_ok=True)
     slowest = 0.0
     for rank, i in enumerate(select_windows(np.asarray(windows["logit"]), n_regions)):
         started = time.perf_counter()
         chrom, start, end, strand = (windows[key][i] for key in ("chrom", "start", "end", "strand"))
-        relevance = np.asarray(attr[i], dtype=np.float64) * np.asarray(onehot[i], dtype=np.float64)
-        lo = most_relevant_stretch(relevance.sum(axis=0), width)
+        letters = np.asarray(relevance[i], dtype=np.float64)[None, :] * np.asarray(onehot[i], dtype=np.float64)
+        lo = most_relevant_stretch(letters.sum(axis=0), width)
         spans = (window_spans(truth, chrom, start, end, strand, "truth")
                  + window_spans(instances, chrom, start, end, strand, "match"))
         location = f"{chrom}:{start}-{end}({strand})"
         name = windows["name"][i]
         title = (f"{label}  #{rank + 1} {'' if name.startswith(location[:-3]) else name + '  '}{location}"
                  f"{'  reverse complement' if strand == '-' else ''}  logit {windows['logit'][i]:.3g}")
-        fig = region_figure(relevance[:, lo : lo + width], spans, title, lo)
+        fig = region_figure(letters[:, lo : lo + width], spans, title, lo)
         save_figure(fig, directory / f"{rank + 1:02d}.{chrom}_{start}_{end}.png")
         slowest = max(slowest, time.perf_counter() - started)
     return slowest

@@ -519,8 +519,9 @@ class _Builder:
         for label in self.labels:
             tracks, motifs = r / "tracks", r / "motifs" / label
             entries += [
-                (r / "attributions" / label, ("ohe/attr/hyp.npz (n, 4, L) float32 (one-hot, relevance, "
-                                              "hypothetical contributions), regions.tsv, settings.json")),
+                (r / "attributions" / label, ("regions.tsv, settings.json and shards/: relevance per position "
+                                              "(n, L) float32 and hypothetical contributions (float16), "
+                                              "10 bytes per base")),
                 (tracks / f"{label}.bw", "bigWig, relevance of the observed base per genome position"),
                 (tracks / f"{label}.bedGraph.gz", "the same as bgzip bedGraph"),
                 (tracks / f"{label}.bedGraph.gz.tbi", "tabix index of the bedGraph"),

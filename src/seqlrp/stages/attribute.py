@@ -1,35 +1,32 @@
-"""Stage ``attribute``: relevance of every selected window, streamed to disk.
+"""Stage ``attribute``: relevance of every selected window, streamed into the attribution store.
 
 For one class and one configured method, the windows to explain (default: the test-split
 windows of that class) are explained by their own class logit, in batches on the chosen device.
-Outputs, in ``results/attributions/{class}.{method}/``:
-
-* ``ohe.npz``, ``attr.npz``, ``hyp.npz`` — one-hot input, relevance and hypothetical
-  contributions, each (n, 4, L) float32 as the single member ``arr_0`` (what tfmodisco-lite's
-  ``modisco motifs -s ohe.npz -a hyp.npz`` reads); written in chunks, so memory does not grow
-  with the number of windows;
-* ``regions.tsv`` — the windows in the same order: the regions-table columns, ``row`` (index in
-  ``results/data``), ``logit`` (the explained logit) and ``relevance_sum`` (sum of the input
-  relevance; LRP conserves it up to biases and stabilisers);
-* ``settings.json`` — method, composite, input rule, pruning, epsilon, gamma, model file, counts.
+One job (:func:`attribute`) explains one shard of the data set's rows and writes
+``results/attributions/{class}.{method}/shards/<k>/``: the arrays of
+:mod:`seqlrp.attribution.store` (position relevance float32, hypothetical contributions
+float16; 10 bytes per base), ``regions.tsv`` — the windows in order: the regions-table columns,
+``row`` (index in ``results/data``), ``logit`` (the explained logit) and ``relevance_sum`` (sum
+of the input relevance; LRP conserves it up to biases and stabilisers) — and ``settings.json``
+(method, composite, input rule, pruning, epsilon, gamma, model file, counts). Memory does not
+grow with the number of windows. :func:`join_attributions` then writes the store's own
+``regions.tsv`` and ``settings.json`` (which lists the shards); the arrays stay in the shards.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..attribution.methods import MethodSpec, explain
-from ..attribution.store import ARRAYS
-from ..errors import InputError, SeqlrpError
-from ..formats.arrays import ChunkedArrayWriter, concatenate_npz
+from ..attribution.store import ShardWriter, join_shards, write_settings
+from ..errors import SeqlrpError
+from ..formats.arrays import LazyRows
 from ..formats.atomic import atomic_write_text
 from ..formats.table import COLUMNS
 from ..models.device import choose_device, configure_threads
@@ -64,7 +61,8 @@ def attribute(
     options: AttributeOptions,
     threads: int | None = None,
 ) -> int:
-    """Explain the selected windows of ``cls``; write ``outputs`` (ohe, attr, hyp, regions, settings)."""
+    """Explain the selected windows of ``cls``; write ``outputs`` (the shard arrays of
+    :data:`~seqlrp.attribution.store.SHARD_ARRAYS`, regions, settings)."""
     configure_threads(threads)
     device = choose_device(options.device)
     model, data = load_model_for(model_path, data)  # a foreign model's classes (config/README.md, model.classes)
@@ -74,81 +72,33 @@ def attribute(
     if options.row_range is not None:
         lo_row, hi_row = options.row_range
         rows = rows[(rows >= lo_row) & (rows < hi_row)]
-    shape = (rows.size, 4, data.seq_len)
     logits = np.empty(rows.size, dtype=np.float64)
     sums = np.empty(rows.size, dtype=np.float64)
     log.info("attribute: class %s, method %s (%s): %d windows on %s", cls, method, spec.describe(), rows.size, device)
     # the explained output as class scores: a foreign model's tasks picked and reduced like its forward does
     class_scores = model.class_scores if isinstance(model, ExternalModel) else scores
-    with ChunkedArrayWriter(outputs["ohe"], shape) as ohe, ChunkedArrayWriter(outputs["attr"], shape) as attr, \
-            ChunkedArrayWriter(outputs["hyp"], shape) as hyp:
+    with ShardWriter(outputs, rows.size, data.seq_len) as store:
         lo = 0
         desc = f"attribute {cls}.{method}" if options.progress else None
-        for x, result in explain(model, _RowView(data.onehot, rows), target, spec, device, options.batch_size, desc):
+        for x, result in explain(model, LazyRows.of(data.onehot, rows), target, spec, device, options.batch_size, desc):
             r = result.relevance.float().cpu().numpy()
-            ohe.write(x)
-            attr.write(r)
-            hyp.write(result.hypothetical.float().cpu().numpy())
+            store.write(x, r, result.hypothetical.float().cpu().numpy())
             logits[lo : lo + len(x)] = class_scores(result.logits)[:, target].double().cpu().numpy()
             sums[lo : lo + len(x)] = r.sum(axis=(1, 2), dtype=np.float64)
             lo += len(x)
         _write_table(outputs["regions"], data, rows, logits, sums)
         settings = {"class": cls, "method": method, **asdict(spec), "selection": str(options.selection),
-                    "n_windows": int(rows.size), "model": str(model_path), "target_index": target}
-        _write_settings(outputs["settings"], settings)
+                    "n_windows": int(rows.size), "seq_len": int(data.seq_len), "model": str(model_path),
+                    "target_index": target}
+        write_settings(outputs["settings"], settings)
     return int(rows.size)
 
 
-def _write_settings(path, settings: Mapping) -> None:
-    with atomic_write_text(path) as handle:
-        json.dump(settings, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-
-
-def gather_attributions(shard_dirs: list[str | os.PathLike], outputs: Mapping[str, str | os.PathLike]) -> int:
-    """Join the shards of one class and method, in order, into ``outputs`` (ohe, attr, hyp,
-    regions, settings) — the files a one-job run writes; return the number of windows.
-
-    The arrays are copied chunk by chunk (memory stays bounded); the settings are the first
-    shard's with the total ``n_windows``.
-    """
-    shard_dirs = [Path(d) for d in shard_dirs]
-    if not shard_dirs:
-        raise SeqlrpError("attribute: no shards to gather")
-    settings = [_read_settings(d / "settings.json") for d in shard_dirs]
-    for name in ARRAYS:
-        concatenate_npz([d / f"{name}.npz" for d in shard_dirs], outputs[name])
-    with atomic_write_text(outputs["regions"]) as out:
-        for i, shard in enumerate(shard_dirs):
-            with open(shard / "regions.tsv", encoding="utf-8") as handle:
-                header = handle.readline()
-                if i == 0:
-                    out.write(header)
-                out.writelines(handle)
-    merged = {**settings[0], "n_windows": sum(int(s["n_windows"]) for s in settings)}
-    _write_settings(outputs["settings"], merged)
-    return merged["n_windows"]
-
-
-def _read_settings(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise InputError(path, f"unreadable attribution settings ({err}); delete the shard and rerun") from None
-
-
-
-class _RowView:
-    """The rows ``rows`` of an array, sliced lazily (keeps a memory map unread until needed)."""
-
-    def __init__(self, array, rows: np.ndarray):
-        self.array, self.rows = array, rows
-
-    def __len__(self) -> int:
-        return self.rows.size
-
-    def __getitem__(self, item: slice) -> np.ndarray:
-        return self.array[self.rows[item]]
+def join_attributions(shard_dirs: list[str | os.PathLike], outputs: Mapping[str, str | os.PathLike]) -> int:
+    """The store of one class and method over its shards, in order: ``outputs`` regions and settings
+    (the first shard's, with the total ``n_windows`` and the list of shards); returns the number
+    of windows. Only the tables are written; the arrays are read where the shards wrote them."""
+    return join_shards(shard_dirs, outputs)
 
 
 def _write_table(path, data: ExtractedData, rows: np.ndarray, logits: np.ndarray, sums: np.ndarray) -> None:

@@ -21,7 +21,7 @@ Randomisation (Adebayo et al. 2018) re-initialises *every* parameter of a copy o
 (seeded; BatchNorm statistics reset too; a foreign model's parameters that no
 ``reset_parameters`` covers are redrawn with their own spread,
 :func:`seqlrp.models.randomise.randomised_copy`): the end point of the cascading test, where
-nothing learned is left. The trained maps come from ``attr.npz``; the randomised ones are
+nothing learned is left. The trained maps come from the attribution store; the randomised ones are
 recomputed with the method's settings (``settings.json``) on a seeded subset of ``n_windows``
 windows. The shuffled null explains ``n_shuffles``
 dinucleotide-shuffled copies (:func:`seqlrp.sequences.shuffle.shuffle_onehot`) of the same subset with the
@@ -69,9 +69,9 @@ def write_table(path: str | os.PathLike, rows: Sequence[Row]) -> None:
                              row.verdict, row.detail])
 
 
-def run(config: Mapping, attr_dirs: Sequence[str | os.PathLike], model_path: str | os.PathLike,
-        outputs: Mapping[str, str], seed: int, threads: int | None = None) -> list[Row]:
-    """Diagnose every attribution directory; write ``outputs["table"]`` and figures under ``outputs["figures"]``.
+def run(config: Mapping, attr_dirs: Sequence[str | os.PathLike], onehot_path: str | os.PathLike,
+        model_path: str | os.PathLike, outputs: Mapping[str, str], seed: int, threads: int | None = None) -> list[Row]:
+    """Diagnose every attribution store (over the data set's one-hot ``onehot_path``); write ``outputs["table"]`` and figures under ``outputs["figures"]``.
 
     ``config`` is the ``diagnostics`` section (device, batch_size, n_windows, n_shuffles, border,
     null_quantile, thresholds).
@@ -88,7 +88,7 @@ def run(config: Mapping, attr_dirs: Sequence[str | os.PathLike], model_path: str
     figures.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     for attr_dir in tqdm(list(attr_dirs), desc="diagnostics", unit="map"):
-        attr = read_attribution(attr_dir)
+        attr = read_attribution(attr_dir, onehot_path)
         diagnosis = diagnose(attr, model, random_model, config, seed, device)
         found = diagnosis.rows
         plot_diagnostics(figures / f"{attr.cls}.{attr.method}.png", f"{attr.cls}.{attr.method}", diagnosis.profile,

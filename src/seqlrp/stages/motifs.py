@@ -20,13 +20,16 @@ Outputs in ``results/motifs/{class}.{method}/``:
   of the ``n_regions`` windows of highest logit, with truth sites (demo, or ``motifs.truth``) and
   motif instances marked.
 
-The database is built once per run by :func:`build_database` (rule ``jaspar``).
+The database is built once per run by :func:`build_database` (rule ``jaspar``). Only the windows
+TF-MoDISco gets (``motifs.max_windows``, highest logit first) and the pictured ones are read from
+the attribution store. :func:`write_modisco_inputs` (rule ``modisco_inputs``, on demand) writes
+those windows as the ``ohe.npz`` / ``hyp.npz`` that ``modisco motifs -s ohe.npz -a hyp.npz`` reads.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import dataclasses
 import logging
 import os
 import time
@@ -57,8 +60,9 @@ from ..analysis.tomtom import (
     tomtom_hits,
     write_tomtom_tsv,
 )
+from ..attribution.store import TABLE, Attribution, read_attribution
 from ..errors import InputError
-from ..formats.arrays import open_npz
+from ..formats.arrays import ChunkedArrayWriter
 from ..formats.atomic import atomic_write_text
 from ..formats.meme import write_meme
 from ..formats.regions import read_regions
@@ -80,22 +84,36 @@ def build_database(config: Mapping, path: str | os.PathLike) -> int:
     return len(database)
 
 
-def read_windows(path: str | os.PathLike) -> dict[str, list]:
-    """Columns of an attribution ``regions.tsv``: chrom, start, end, strand, name, row, logit."""
-    columns: dict[str, list] = {key: [] for key in ("chrom", "start", "end", "strand", "name", "row", "logit")}
+WINDOW_COLUMNS = ("chrom", "start", "end", "strand", "name", "row", "logit")
+
+
+def read_windows(path: str | os.PathLike, rows: Sequence[int] | None = None) -> dict[str, list]:
+    """Columns of an attribution ``regions.tsv``: chrom, start, end, strand, name, row, logit —
+    of every window, or of the windows ``rows`` (attribution rows, in that order)."""
+    columns: dict[str, list] = {key: [] for key in WINDOW_COLUMNS}
+    wanted = None if rows is None else {int(r): i for i, r in enumerate(rows)}
+    kept: dict[int, dict] = {}
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t")
         missing = set(columns) - set(reader.fieldnames or [])
         if missing:
             raise InputError(path, f"attribution regions table lacks column(s) {', '.join(sorted(missing))}", 1)
-        for record in reader:
-            for key in columns:
-                value = record[key]
-                if key in ("start", "end", "row"):
-                    value = int(value)
-                elif key == "logit":
-                    value = float(value)
-                columns[key].append(value)
+        for k, record in enumerate(reader):
+            if wanted is not None and k not in wanted:
+                continue
+            values = {key: int(record[key]) if key in ("start", "end", "row") else
+                      float(record[key]) if key == "logit" else record[key] for key in WINDOW_COLUMNS}
+            if wanted is None:
+                for key in WINDOW_COLUMNS:
+                    columns[key].append(values[key])
+            else:
+                kept[wanted[k]] = values
+    if wanted is not None:
+        if len(kept) != len(wanted):
+            raise InputError(path, f"{len(wanted) - len(kept)} of the windows asked for are not in the table")
+        for i in range(len(wanted)):
+            for key in WINDOW_COLUMNS:
+                columns[key].append(kept[i][key])
     return columns
 
 
@@ -148,28 +166,29 @@ def warn_if_too_few_windows(label: str, n_windows: int, selection: object = None
     return True
 
 
-def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.PathLike, outputs: Mapping[str, str],
-        truth_path: str | os.PathLike | None = None, threads: int | None = None,
-        seqlets_path: str | os.PathLike | None = None) -> int:
-    """Discover, match and draw the motifs of the attributions in ``attr_dir``; return the motif count."""
+def run(config: Mapping, attr_dir: str | os.PathLike, onehot_path: str | os.PathLike,
+        database_path: str | os.PathLike, outputs: Mapping[str, str], truth_path: str | os.PathLike | None = None,
+        threads: int | None = None, seqlets_path: str | os.PathLike | None = None) -> int:
+    """Discover, match and draw the motifs of the attribution store in ``attr_dir`` (over the data
+    set's one-hot ``onehot_path``); return the motif count."""
     attr_dir = Path(attr_dir)
-    settings = json.loads((attr_dir / "settings.json").read_text())
+    store = read_attribution(attr_dir, onehot_path)
+    settings = store.settings
     label = f"{settings['class']}.{settings['method']}"
-    windows = read_windows(attr_dir / "regions.tsv")
-    onehot, hypothetical = open_npz(attr_dir / "ohe.npz"), open_npz(attr_dir / "hyp.npz")
-    if onehot.shape != hypothetical.shape or onehot.shape[0] != len(windows["chrom"]):
-        raise InputError(attr_dir, f"ohe.npz {onehot.shape}, hyp.npz {hypothetical.shape} and regions.tsv "
-                                   f"({len(windows['chrom'])} rows) do not match")
     started = time.perf_counter()
-    rows = select_windows(np.asarray(windows["logit"]), config["max_windows"])
+    # the windows TF-MoDISco gets, then those pictured beyond them: rows of this subset from here on
+    subset = select_windows(store.logits, max(config["max_windows"], config["n_regions"]))
+    windows = read_windows(attr_dir / TABLE, subset)
+    onehot, hypothetical = store.onehot[subset], store.hypothetical[subset]
+    rows = np.arange(min(config["max_windows"], subset.size))
     warn_if_too_few_windows(label, rows.size, settings.get("selection"))
     patterns = run_modisco(onehot, hypothetical, rows, config, threads)
     motifs = build_motifs(onehot, hypothetical, patterns, f"{label}.", config["trim_threshold"], config["pseudocount"])
     log.info("motifs %s: %d motifs from %d windows in %.1f s", label, len(motifs), len(rows), time.perf_counter() - started)
-
     entries = meme_entries(motifs)
     write_meme(entries, outputs["meme"])
-    save_motifs_npz(outputs["npz"], motifs)
+    # seqlet rows in motifs.npz are rows of the attribution store, as documented
+    save_motifs_npz(outputs["npz"], [dataclasses.replace(m, seqlets=_store_rows(m.seqlets, subset)) for m in motifs])
     database = load_database(database_path)
     hits = tomtom_hits({e.identifier: e.probabilities for e in entries}, database, config["max_hits"], threads,
                        keep_q=config["q_threshold"])
@@ -208,9 +227,48 @@ def run(config: Mapping, attr_dir: str | os.PathLike, database_path: str | os.Pa
     flip = frozenset(m for m, hit in significant.items() if hit.strand == "-")
     instances = motif_instances(motifs, windows["chrom"], np.asarray(windows["start"]), np.asarray(windows["end"]),
                                 windows["strand"])
-    slowest_region = draw_regions(Path(outputs["regions"]), windows, open_npz(attr_dir / "attr.npz"), onehot,
+    slowest_region = draw_regions(Path(outputs["regions"]), windows, store.relevance[subset], onehot,
                                   config["n_regions"], truth, _relabelled(instances, matched, flip), label,
                                   config["region_width"])
     log.info("motifs %s: slowest motif figure %.2f s (PNG + SVG), slowest region picture %.2f s", label, slowest,
              slowest_region)
     return len(motifs)
+
+
+def _store_rows(seqlets: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """Seqlets (k, 4) with their row (an index into ``subset``) replaced by the store row."""
+    out = np.array(seqlets, dtype=np.int64, copy=True).reshape(-1, 4)
+    out[:, 0] = subset[out[:, 0]]
+    return out
+
+
+def write_modisco_inputs(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike, max_windows: int,
+                         outputs: Mapping[str, str | os.PathLike], chunk: int = 1024) -> int:
+    """The windows :func:`run` gives TF-MoDISco (``max_windows``, highest logit first) as
+    ``outputs["ohe"]`` and ``outputs["hyp"]`` — (k, 4, L) float32 npz, single member ``arr_0``,
+    what ``modisco motifs -s ohe.npz -a hyp.npz`` reads — and ``outputs["regions"]``, those
+    windows' lines of the attribution table in the same order; returns k."""
+    store: Attribution = read_attribution(attr_dir, onehot_path)
+    subset = select_windows(store.logits, max_windows)
+    shape = (subset.size, *store.hypothetical.row_shape)
+    with ChunkedArrayWriter(outputs["ohe"], shape) as ohe, ChunkedArrayWriter(outputs["hyp"], shape) as hyp:
+        for lo in range(0, subset.size, chunk):
+            ohe.write(store.onehot[subset[lo : lo + chunk]])
+            hyp.write(store.hypothetical[subset[lo : lo + chunk]])
+        _write_table_rows(Path(attr_dir) / TABLE, subset, outputs["regions"])
+    log.info("modisco inputs %s.%s: %d windows of %d", store.cls, store.method, subset.size, len(store))
+    return int(subset.size)
+
+
+def _write_table_rows(table: Path, rows: np.ndarray, path: str | os.PathLike) -> None:
+    """The header and the lines ``rows`` (0-based data lines, in that order) of ``table``."""
+    wanted = {int(r): i for i, r in enumerate(rows)}
+    lines: list[str | None] = [None] * len(wanted)
+    with open(table, encoding="utf-8") as handle:
+        header = handle.readline()
+        for k, line in enumerate(handle):
+            if k in wanted:
+                lines[wanted[k]] = line
+    with atomic_write_text(path) as out:
+        out.write(header)
+        out.writelines(lines)
