@@ -264,3 +264,25 @@ def test_build_motifs_drops_narrow_and_numbers_per_sign():
     assert [m.identifier for m in motifs] == ["c.m.pos_0", "c.m.neg_0", "c.m.pos_1"]
     assert motifs[0].width == 6 and motifs[0].n_seqlets == 3
     assert build_motifs(onehot, hyp, [(1, seqlets)], "c.m.", min_width=7) == []
+
+
+def test_modisco_inputs_are_the_windows_tfmodisco_gets_as_npz(tmp_path):
+    from seqlrp.stages.motifs import write_modisco_inputs
+
+    rng = np.random.default_rng(6)
+    onehot = np.zeros((30, 4, 50), dtype=np.float32)
+    np.put_along_axis(onehot, rng.integers(0, 4, size=(30, 1, 50)), 1.0, axis=1)
+    hyp = rng.normal(size=onehot.shape).astype(np.float32)
+    logits = rng.permutation(30) / 10
+    lines = [f"chr1\t{100 * i}\t{100 * i + 50}\t+\tw{i}\tc\ttest\t{i}\t{logits[i]}\t0\n" for i in range(30)]
+    header = "chrom\tstart\tend\tstrand\tname\tclass\tsplit\trow\tlogit\trelevance_sum\n"
+    store = store_from_arrays(tmp_path / "c.m", onehot, onehot * hyp, hyp, header + "".join(lines))
+    out = {key: tmp_path / "modisco" / name for key, name in (("ohe", "ohe.npz"), ("hyp", "hyp.npz"),
+                                                              ("regions", "regions.tsv"))}
+    assert write_modisco_inputs(store, tmp_path / "onehot.npy", 12, out) == 12
+    top = np.argsort(-logits, kind="stable")[:12]
+    with np.load(out["ohe"]) as ohe, np.load(out["hyp"]) as back:  # what `modisco motifs -s -a` does
+        assert ohe["arr_0"].dtype == np.float32 and back["arr_0"].shape == (12, 4, 50)
+        np.testing.assert_array_equal(ohe["arr_0"], onehot[top])
+        np.testing.assert_allclose(back["arr_0"], hyp[top], atol=2.0**-11 * np.abs(hyp).max())
+    assert out["regions"].read_text() == header + "".join(lines[i] for i in top)

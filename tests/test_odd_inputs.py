@@ -295,15 +295,16 @@ def test_training_one_class_is_refused():
 def test_stale_temporaries_are_removed_when_the_job_starts_again(tmp_path):
     shard = tmp_path / "positive.lrp" / "shards" / "0"
     shard.mkdir(parents=True)
-    stale = [shard / ".attr.npz.k2j_8xq1.tmp.npz", shard / ".ohe.npz.abcdefgh.tmp.npz"]
-    kept = [shard / ".attr.npz.notatmp", tmp_path / "positive.lrp" / ".attr.npz.abcdefgh.tmp.npz", shard / "notes.txt"]
+    stale = [shard / ".relevance.npy.k2j_8xq1.tmp.npy", shard / ".hyp.npy.abcdefgh.tmp.npy"]
+    kept = [shard / ".relevance.npy.notatmp", tmp_path / "positive.lrp" / ".relevance.npy.abcdefgh.tmp.npy",
+            shard / "notes.txt"]
     for path in stale + kept:
         path.write_text("partial")
-    outputs = [str(shard / name) for name in ("ohe.npz", "attr.npz", "hyp.npz")]
+    outputs = [str(shard / name) for name in ("relevance.npy", "hyp.npy", "hyp_scale.npy")]
     seen = {}
     smk = types.SimpleNamespace(output=outputs, log=[str(tmp_path / "job.log")])
     run_stage(smk, lambda s: seen.setdefault("left", sorted(p.name for p in shard.iterdir())))
-    assert seen["left"] == [".attr.npz.notatmp", "notes.txt"]
+    assert seen["left"] == [".relevance.npy.notatmp", "notes.txt"]
     assert all(path.exists() for path in kept)
     assert "removed 2 temporary file(s) left by an interrupted earlier run" in (tmp_path / "job.log").read_text()
 

@@ -130,10 +130,10 @@ def test_temporaries_of_a_killed_shard_are_gone_after_the_rerun(tiny_demo_run, t
     run = copy_run(tiny_demo_run, tmp_path / "run")
     shard = run / "results" / "attributions" / "positive.lrp" / "shards" / "0"
     shard.mkdir(parents=True, exist_ok=True)
-    orphans = [shard / ".attr.npz.q1w2e3r4.tmp.npz", shard / ".hyp.npz.z9x8c7v6.tmp.npz"]
+    orphans = [shard / ".relevance.npy.q1w2e3r4.tmp.npy", shard / ".hyp.npy.z9x8c7v6.tmp.npy"]
     for orphan in orphans:
         orphan.write_bytes(b"PK partial")
-    result = run_snakemake(run, TINY_DEMO, "-f", "results/attributions/positive.lrp/shards/0/attr.npz")
+    result = run_snakemake(run, TINY_DEMO, "-f", "results/attributions/positive.lrp/shards/0/relevance.npy")
     assert result.returncode == 0, result.stderr[-3000:]
     assert not any(orphan.exists() for orphan in orphans)
-    assert (shard / "attr.npz").exists()
+    assert (shard / "relevance.npy").exists()

@@ -73,3 +73,44 @@ def test_seqlets_take_the_name_of_the_motif_they_overlap_most(tmp_path):
     assert named == 1
     assert [r[3] for r in rows] == ["CTCF(MA0139.2)", "c.m.1", "c.m.2"]  # chr2: touching at 120 is no overlap
     assert all(len(r) == 9 for r in rows) and rows[0][8] == "255,0,0"
+
+
+def _fdr_by_sorting(real, null, fdr):
+    """The definition: sort every real score, take the smallest positive one whose FDR holds."""
+    real = np.sort(np.asarray(real, dtype=np.float64).ravel())[::-1]
+    null = np.sort(np.asarray(null, dtype=np.float64).ravel())
+    if real.size == 0 or null.size == 0:
+        return float("inf")
+    real_share = np.arange(1, real.size + 1) / real.size
+    null_share = (null.size - np.searchsorted(null, real, side="left")) / null.size
+    ok = (real > 0) & (null_share <= fdr * real_share)
+    return float(real[np.flatnonzero(ok).max()]) if ok.any() else float("inf")
+
+
+def test_threshold_from_chunks_equals_sorting_every_score():
+    from seqlrp.analysis.seqlets import FdrThreshold
+
+    rng = np.random.default_rng(4)
+    for _ in range(500):
+        real = np.round(rng.normal(rng.normal(), 1, rng.integers(0, 80)), rng.integers(0, 3))  # ties too
+        null = np.round(rng.normal(0, 1, rng.integers(0, 30)), rng.integers(0, 3))
+        fdr = rng.choice([0.05, 0.2, 1.0])
+        streamed = FdrThreshold(null, fdr)
+        for chunk in np.array_split(real, rng.integers(1, 6)):
+            streamed.add(chunk)
+        assert streamed.value() == _fdr_by_sorting(real, null, fdr) == fdr_threshold(real, null, fdr)
+
+
+def test_calls_per_chunk_joined_per_sign_equal_one_call():
+    from seqlrp.analysis.seqlets import call_seqlets_by_sign
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(0, 0.1, size=(23, 80))
+    values[rng.random(23) < 0.5, 30:40] += 2.0
+    values[rng.random(23) < 0.5, 60:70] -= 2.0
+    whole = call_seqlets(values, 8, 1.0, 1.0, flank=2)
+    positive, negative = [], []
+    for lo in range(0, 23, 5):
+        found = call_seqlets_by_sign(values[lo : lo + 5], 8, 1.0, 1.0, flank=2, first_row=lo)
+        positive, negative = positive + found[0], negative + found[1]
+    assert positive + negative == whole and positive and negative

@@ -134,3 +134,45 @@ def test_observed_relevance_in_chunks_equals_one_pass():
     expected[4, 6] = np.nan
     for chunk in (1, 3, 11, 64):
         np.testing.assert_array_equal(observed_relevance(relevance, onehot, chunk=chunk), expected)
+
+
+@pytest.mark.parametrize("combine", ["mean", "max", "absmax"])
+def test_a_pileup_read_in_batches_merges_as_one(combine):
+    rng = np.random.default_rng(1)
+    starts = np.sort(rng.integers(0, 40, size=200))  # 200 windows over 90 bases: one deep pileup
+    values = rng.standard_normal((200, 50))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    whole = list(merge_windows(starts, values, 100, combine, batch=1000))
+    batched = list(merge_windows(starts, values, 100, combine, batch=7))
+    np.testing.assert_array_equal(whole[0][0], batched[0][0])
+    if combine == "mean":  # the sums add up in another order
+        np.testing.assert_allclose(whole[0][1], batched[0][1], rtol=1e-6)
+    else:
+        np.testing.assert_array_equal(whole[0][1], batched[0][1])
+
+
+def test_the_track_reads_a_bounded_number_of_windows_at_a_time():
+    """Windows come from a lazy store chromosome by chromosome: no read ever asks for more than a batch."""
+    from seqlrp.formats.arrays import LazyRows
+
+    rng = np.random.default_rng(2)
+    n, length = 9000, 100  # chr2's 6000 windows lie in one 1 Mb segment: more than a batch (4096)
+    chroms = np.array(["chr2" if i % 3 else "chr1" for i in range(n)], dtype=object)
+    starts = rng.integers(0, 99_000, size=n)
+    strands = rng.choice(["+", "-"], size=n)
+    values = rng.standard_normal((n, length)).astype(np.float32)
+    sizes = []
+
+    def read(local):
+        sizes.append(len(values[local]))
+        return values[local]
+
+    lazy = LazyRows([(n, read)], (length,), np.float32)
+    sizes_seen = {"chr1": 100_000, "chr2": 300_000}
+    expected = list(genome_track(chroms, starts, strands, values, sizes_seen))
+    got = list(genome_track(chroms, starts, strands, lazy, sizes_seen))
+    assert [c for c, *_ in got] == [c for c, *_ in expected]
+    for (_, *a), (_, *b) in zip(got, expected):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert sum(sizes) == n and max(sizes) == 4096  # each window read once, at most a batch at a time

@@ -11,6 +11,7 @@ import pysam
 import pytest
 from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, write_fasta
 
+from seqlrp.attribution.store import read_attribution
 from seqlrp.formats.table import read_regions_tsv
 
 
@@ -36,8 +37,11 @@ def test_demo_pipeline_runs_and_is_complete(tiny_demo_run):
     for cls in ("positive", "negative"):
         for method in ("lrp", "plrp"):
             folder = tmp_path / "results" / "attributions" / f"{cls}.{method}"
-            with np.load(folder / "attr.npz") as attr, np.load(folder / "ohe.npz") as ohe:
-                assert attr["arr_0"].shape == ohe["arr_0"].shape == (n_windows[cls], 4, 100)
+            store = read_attribution(folder, tmp_path / "results" / "data" / "onehot.npy")
+            assert store.relevance.shape == (n_windows[cls], 100) and store.hypothetical.shape == (n_windows[cls], 4, 100)
+            # the store holds no copy of the one-hot input: 10 bytes per base (+ the table)
+            arrays = sum(path.stat().st_size for path in (folder / "shards").rglob("*.npy"))
+            assert arrays <= 10 * n_windows[cls] * 100 + 2000
             assert json.loads((folder / "settings.json").read_text())["method"] == method
             # genome-browser files read back with the libraries browsers use
             track = tmp_path / "results" / "tracks" / f"{cls}.{method}"

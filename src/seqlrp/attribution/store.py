@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import InputError, SeqlrpError
 from ..formats.arrays import ChunkedArrayWriter, LazyRows, open_npy
-from ..formats.atomic import atomic_path, atomic_write_text
+from ..formats.atomic import atomic_write_text
 from .methods import MethodSpec
 
 LAYOUT_VERSION = 2
@@ -123,7 +123,7 @@ class ShardWriter:
         self._scale = self._stack.enter_context(ChunkedArrayWriter(self._paths["hyp_scale"], (n,), np.float32))
         self._sites: list[np.ndarray] = []
         self._n_a: list[np.ndarray] = []
-        self._done = 0
+        self._n, self._done = n, 0
 
     def write(self, onehot: np.ndarray, relevance: np.ndarray, hypothetical: np.ndarray) -> np.ndarray:
         """Store the next windows; return their position relevance (b, L) float32."""
@@ -141,13 +141,19 @@ class ShardWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        with self._stack:
-            if exc is None:
+        if exc is None:
+            try:
+                if self._done != self._n:
+                    raise ValueError(f"{self._paths['relevance'].parent}: {self._done} of {self._n} rows written")
                 sites = np.concatenate(self._sites) if self._sites else np.zeros((0, 2), np.int64)
                 n_a = np.concatenate(self._n_a) if self._n_a else np.zeros(0, np.float32)
                 for key, array in (("hyp_n_sites", sites), ("hyp_n_a", n_a)):
-                    with atomic_path(self._paths[key], suffix=".npy") as tmp, open(tmp, "wb") as handle:
-                        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+                    writer = self._stack.enter_context(ChunkedArrayWriter(self._paths[key], array.shape, array.dtype))
+                    writer.write(array)
+            except BaseException as err:
+                self._stack.__exit__(type(err), err, err.__traceback__)
+                raise
+        self._stack.__exit__(exc_type, exc, tb)
         return False
 
 

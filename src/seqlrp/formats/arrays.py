@@ -61,7 +61,8 @@ class ChunkedArrayWriter:
         end = self._filled + rows.shape[0]
         if end > self.shape[0] or rows.shape[1:] != self.shape[1:]:
             raise ValueError(f"{self.path}: rows of shape {rows.shape} up to row {end} do not fit an array of shape {self.shape}")
-        self._member.write(memoryview(rows).cast("B"))
+        if rows.size:
+            self._member.write(memoryview(rows).cast("B"))
         self._filled = end
 
     def close(self) -> None:
@@ -96,25 +97,6 @@ class ChunkedArrayWriter:
         else:
             self.abort(exc)
         return False
-
-
-def concatenate_npz(paths: list[str | os.PathLike], output: str | os.PathLike, chunk: int = 1024) -> int:
-    """Concatenate the ``arr_0`` arrays of ``paths`` along rows into ``output`` (same layout);
-    rows are copied ``chunk`` at a time, so memory stays bounded. Returns the number of rows."""
-    arrays = [open_npz(path) for path in paths]
-    if not arrays:
-        raise ValueError("no arrays to concatenate")
-    first = arrays[0]
-    for path, array in zip(paths, arrays):
-        if array.shape[1:] != first.shape[1:] or array.dtype != first.dtype:
-            raise InputError(path, f"array of shape {array.shape} and type {array.dtype} does not join "
-                                   f"{paths[0]} ({first.shape}, {first.dtype})")
-    n = sum(len(a) for a in arrays)
-    with ChunkedArrayWriter(output, (n, *first.shape[1:]), first.dtype) as writer:
-        for array in arrays:
-            for lo in range(0, len(array), chunk):
-                writer.write(array[lo : lo + chunk])
-    return n
 
 
 def save_npz(path: str | os.PathLike, array: np.ndarray, chunk: int = 4096) -> None:
