@@ -183,3 +183,13 @@ def test_a_failed_shard_leaves_no_array(tmp_path):
         with ShardWriter(paths, 4, 5) as writer:
             writer.write(x, x.astype(np.float32), x.astype(np.float32))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_workflow_names_the_same_shard_files():
+    import ast
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "workflow" / "rules" / "common.smk").read_text()
+    start = text.index("SHARD_ARRAYS = ")
+    literal = text[start + len("SHARD_ARRAYS = ") : text.index("}", start) + 1]
+    assert ast.literal_eval(literal) == SHARD_ARRAYS

@@ -90,3 +90,20 @@ def test_parse_tbi_reads_pysams_index(tmp_path):
     assert index["names"] == ["chrX", "chrY"]
     assert [sorted(ref["bins"]) for ref in index["references"]] == [[4681, META_BIN], [4681, META_BIN]]
     assert index["references"][0]["bins"][META_BIN][1] == (1, 0)
+
+
+def test_the_index_keeps_no_view_of_the_callers_arrays():
+    """A chromosome written in many calls (one per 1 Mb segment of a track) must not pin each
+    call's offsets array: the index holds its chunks and linear index only."""
+    import tracemalloc
+
+    builder = TabixIndexBuilder()
+    tracemalloc.start()
+    for k in range(20):  # each call opens a new 16 kb bin, where a chunk end used to be a view
+        starts = np.arange(k * 131072, k * 131072 + 100_000, dtype=np.int64)
+        offsets = np.arange(starts.size + 1, dtype=np.int64) * 25 + k * 2_500_000
+        builder.add("chr1", starts, starts + 1, offsets)
+        del starts, offsets
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert held < 1_000_000  # the 20 offsets arrays are 16 MB

@@ -9,10 +9,13 @@ from seqlrp.analysis.tracks import genome_track, merge_windows, observed_relevan
 from seqlrp.formats.onehot import encode
 
 
-def test_observed_relevance_picks_the_base_and_marks_n():
+def test_observed_relevance_is_the_position_sum_and_marks_n():
     onehot = encode("ACNT")[None]
-    relevance = np.arange(16, dtype=np.float32).reshape(1, 4, 4)  # channel c, position i -> 4c + i
-    np.testing.assert_array_equal(observed_relevance(relevance, onehot)[0], [0.0, 5.0, np.nan, 15.0])
+    gain = np.arange(16, dtype=np.float32).reshape(1, 4, 4)  # channel c, position i -> 4c + i
+    # R = x * g (the default input rules): only the observed base carries relevance
+    np.testing.assert_array_equal(observed_relevance(onehot * gain, onehot)[0], [0.0, 5.0, np.nan, 15.0])
+    # a rule that gives absent bases relevance too (flat, w^2, z-box): the position's total, as stored
+    np.testing.assert_array_equal(observed_relevance(gain, onehot)[0], [24.0, 28.0, np.nan, 36.0])
 
 
 def test_minus_strand_window_lands_reversed_on_the_genome():
@@ -130,7 +133,7 @@ def test_observed_relevance_in_chunks_equals_one_pass():
     relevance = rng.standard_normal((11, 4, 9)).astype(np.float32)
     onehot = np.eye(4, dtype=np.uint8)[rng.integers(0, 4, (11, 9))].transpose(0, 2, 1).copy()
     onehot[4, :, 6] = 0  # an N base
-    expected = (relevance * onehot).sum(axis=1)
+    expected = relevance.sum(axis=1)
     expected[4, 6] = np.nan
     for chunk in (1, 3, 11, 64):
         np.testing.assert_array_equal(observed_relevance(relevance, onehot, chunk=chunk), expected)

@@ -24,7 +24,8 @@ column.
   Weighting by ``|z|`` keeps windows with a logit near zero from dominating.
 * **randomisation_similarity**: mean over windows of the Spearman rank correlation between
   ``|R|`` of the observed bases under the trained and a randomised model (Adebayo et al. 2018).
-* **n_relevance_share**: share of the total ``|R|`` (all channels) that sits on N positions.
+* **n_relevance_share**: share of the total ``|R|`` that sits on N positions (R per position, or each
+  channel's of (N, 4, L) maps).
 * **null_exceedance**: share of positions whose real profile does not exceed the upper
   quantile of the bootstrapped mean profile of dinucleotide-shuffled copies.
 """

@@ -1,7 +1,7 @@
 """Per-nucleotide relevance mapped back to the genome: bedGraph (bgzip + tabix) and bigWig.
 
-A window's relevance is read for its *observed* base at each position (the one-hot input times
-the relevance, summed over A,C,G,T), put back into genome orientation (``-`` strand windows are
+A window's relevance is read per position (summed over A, C, G, T: the observed base's for the
+default input rules, :func:`observed_relevance`), put back into genome orientation (``-`` strand windows are
 reversed), and windows that overlap are combined position by position (``mean``, ``max``, or
 ``absmax`` — the value of largest magnitude, sign kept). Positions outside the chromosome
 (N padding) and N bases carry no value and are left out of the track. Coordinates are 0-based,
@@ -33,17 +33,19 @@ COMBINE = ("mean", "max", "absmax")
 
 
 def observed_relevance(relevance: np.ndarray, onehot: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Relevance of the observed base (N, L) float32 from (N, 4, L) arrays; NaN where the base is N.
+    """Relevance of each position (N, L) float32 from (N, 4, L) maps: summed over A, C, G, T, NaN
+    where the base is N — what the attribution store keeps and the tracks show.
 
-    Works through ``chunk`` windows at a time, so memory-mapped inputs are never loaded whole
-    (the (N, 4, L) product of 100,000 1 kb windows alone would be 1.6 GB).
+    For input rules of the form ``R = x * g`` (the default; epsilon, z+, alpha-beta, gamma) only
+    the observed base carries relevance, so this is the observed base's relevance; the flat,
+    w^2 and z-box rules give the absent bases some too, and it is then the position's total.
+    Works through ``chunk`` windows at a time, so memory-mapped inputs are never loaded whole.
     """
     n, _, length = relevance.shape
     values = np.empty((n, length), dtype=np.float32)
     for lo in range(0, n, chunk):
-        x = np.asarray(onehot[lo : lo + chunk])
-        part = (np.asarray(relevance[lo : lo + chunk], dtype=np.float32) * x).sum(axis=1, dtype=np.float32)
-        part[x.sum(axis=1) == 0] = np.nan
+        part = np.asarray(relevance[lo : lo + chunk], dtype=np.float32).sum(axis=1, dtype=np.float32)
+        part[np.asarray(onehot[lo : lo + chunk]).sum(axis=1) == 0] = np.nan
         values[lo : lo + chunk] = part
     return values
 

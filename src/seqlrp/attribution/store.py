@@ -77,7 +77,7 @@ def window_scales(values: np.ndarray) -> np.ndarray:
     flat = np.where(np.isfinite(flat), flat, 0)
     largest = flat.max(axis=1, initial=0.0)
     exponent = np.frexp(largest)[1].astype(np.int64) - _TOP_EXPONENT
-    exponent = np.where(largest > 0, np.clip(exponent, -140, 112), 0)
+    exponent = np.where(largest > 0, np.clip(exponent, -140, 113), 0)
     return np.ldexp(np.float32(1.0), exponent.astype(np.int32)).astype(np.float32)
 
 
@@ -182,6 +182,9 @@ def join_shards(shard_dirs: Iterable[str | os.PathLike], outputs: Mapping[str, s
     settings = [read_settings(d / SETTINGS) for d in shard_dirs]
     entries = []
     for shard, shard_settings in zip(shard_dirs, settings):
+        if not isinstance(shard_settings.get("n_windows"), int) or not isinstance(shard_settings.get("seq_len"), int):
+            raise InputError(shard / SETTINGS, "lacks n_windows or seq_len (an older seqlrp's shard): delete the "
+                                               "shard and rerun")
         n = int(shard_settings["n_windows"])
         _open_shard(shard, n, int(shard_settings["seq_len"]))
         entries.append({"dir": os.path.relpath(shard, store_dir).replace(os.sep, "/"), "n_windows": n})
@@ -279,12 +282,11 @@ def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike
 
     def hypothetical_of(arrays: dict, start: int):
         def read(local):  # a slice or sorted unique rows of the shard (LazyRows)
-            local_rows = np.arange(arrays["hyp_scale"].shape[0])[local]
+            local_rows = np.arange(local.start, local.stop) if isinstance(local, slice) else local
             sites, n_a = arrays["hyp_n_sites"], arrays["hyp_n_a"]
-            pick = np.isin(sites[:, 0], local_rows)
-            renumbered = np.column_stack([np.searchsorted(local_rows, sites[pick, 0]), sites[pick, 1]])
+            pick, renumber = _sites_of(sites[:, 0], local_rows)
             return unpack_hypothetical(arrays["hyp"][local], arrays["hyp_scale"][local], arrays["relevance"][local],
-                                       onehot[start + local_rows], renumbered, n_a[pick])
+                                       onehot[start + local_rows], np.column_stack([renumber, sites[pick, 1]]), n_a[pick])
         return read
 
     hypothetical = LazyRows([(n, hypothetical_of(arrays, start)) for n, arrays, start in shards], (4, length),
@@ -292,6 +294,16 @@ def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike
     return Attribution(attr_dir, settings["class"], settings["method"], MethodSpec.from_settings(settings),
                        int(settings["target_index"]), settings, rows, table["logit"], table["relevance_sum"],
                        relevance, hypothetical, onehot)
+
+
+def _sites_of(windows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The N sites of ``rows`` (sorted, unique) among sites whose window column ``windows`` is
+    sorted: their indices, and for each the position of its window in ``rows``."""
+    lo, hi = np.searchsorted(windows, rows, side="left"), np.searchsorted(windows, rows, side="right")
+    counts = hi - lo
+    first = np.cumsum(counts) - counts
+    pick = np.repeat(lo, counts) + np.arange(int(counts.sum())) - np.repeat(first, counts)
+    return pick.astype(np.int64), np.repeat(np.arange(rows.size), counts)
 
 
 def _open_shard(shard_dir: Path, n: int, length: int) -> dict[str, np.ndarray]:

@@ -138,18 +138,11 @@ def open_npz(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
 
 
 
-def open_npy(path: str | os.PathLike, shape: tuple[int | None, ...] | None = None, dtype=None) -> np.ndarray:
-    """A ``.npy`` file memory-mapped read-only; ``shape`` (None = any length on that axis) and
-    ``dtype``, when given, are checked. A missing, truncated or mismatched file is an
-    :class:`~seqlrp.errors.InputError` naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "array file not found")
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError, OSError) as err:
-        raise InputError(path, f"not a readable .npy array ({err}); the file is truncated or corrupted: "
-                               "delete it and rerun") from None
+def open_npy(path: str | os.PathLike, shape: tuple[int | None, ...] | None = None, dtype=None) -> "NpyRows":
+    """The rows of a ``.npy`` file, read on indexing (:class:`NpyRows`); ``shape`` (None = any
+    length on that axis) and ``dtype``, when given, are checked. A missing, truncated or
+    mismatched file is an :class:`~seqlrp.errors.InputError` naming it."""
+    array = NpyRows(path)
     if dtype is not None and array.dtype != np.dtype(dtype):
         raise InputError(path, f"array of type {array.dtype}, expected {np.dtype(dtype)}")
     if shape is not None and (array.ndim != len(shape)
@@ -157,6 +150,94 @@ def open_npy(path: str | os.PathLike, shape: tuple[int | None, ...] | None = Non
         expected = "(" + ", ".join("n" if want is None else str(want) for want in shape) + ")"
         raise InputError(path, f"array of shape {array.shape}, expected {expected}")
     return array
+
+
+class NpyRows:
+    """A C-order ``.npy`` file whose rows are read with plain reads, not a memory map.
+
+    A memory map keeps every page it touched in the process (its resident set grows with the
+    file as a stream reads it: 4 GB for a chromosome's relevance and one-hot); reads into fresh
+    arrays leave the kernel's page cache to the kernel. Indexing takes an int, a slice (step 1),
+    a 1-d integer array (any order) or a mask; each contiguous run of rows is read in one call.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(self.path, "array file not found")
+        try:
+            with open(self.path, "rb") as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(handle)
+                self._offset = handle.tell()
+            if fortran or dtype.hasobject:
+                raise ValueError("not a C-order array of numbers")
+            size = self.path.stat().st_size
+            self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+            self._row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+            expected = self._offset + (self.shape[0] if self.shape else 1) * self._row_bytes
+            if size < expected:
+                raise ValueError(f"{size} bytes, the header needs {expected}")
+        except (ValueError, EOFError, OSError) as err:
+            raise InputError(self.path, f"not a readable .npy array ({err}); the file is truncated or corrupted: "
+                                        "delete it and rerun") from None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __getitem__(self, key) -> np.ndarray:
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            index = int(key) + n if key < 0 else int(key)
+            if not 0 <= index < n:
+                raise IndexError(f"row {key} out of range for {n} rows")
+            return self._read([(index, index + 1)])[0]
+        if isinstance(key, slice):
+            lo, hi, step = key.indices(n)
+            if step != 1:
+                raise IndexError("rows of a .npy file are read by slices of step 1")
+            return self._read([(lo, max(lo, hi))])
+        index = np.asarray(key)
+        index = (np.flatnonzero(index) if index.dtype == bool else index.astype(np.int64)).ravel()
+        index = np.where(index < 0, index + n, index)
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        if index.size == 0:
+            return self._read([])
+        unique, inverse = np.unique(index, return_inverse=True)
+        breaks = np.flatnonzero(np.diff(unique) != 1) + 1
+        firsts, lasts = unique[np.r_[0, breaks]], unique[np.r_[breaks - 1, unique.size - 1]]
+        out = self._read(list(zip(firsts.tolist(), (lasts + 1).tolist())))
+        return out if np.array_equal(unique, index) else out[inverse.ravel()]
+
+    def _read(self, runs: list[tuple[int, int]]) -> np.ndarray:
+        total = sum(hi - lo for lo, hi in runs)
+        out = np.empty((total, *self.shape[1:]), dtype=self.dtype)
+        if total == 0 or self._row_bytes == 0:
+            return out
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        with open(self.path, "rb", buffering=0) as handle:
+            filled = 0
+            for lo, hi in runs:
+                handle.seek(self._offset + lo * self._row_bytes)
+                end = filled + (hi - lo) * self._row_bytes
+                while filled < end:  # one read returns at most ~2 GB
+                    got = handle.readinto(view[filled:end])
+                    if not got:
+                        raise InputError(self.path, "shorter than its header says; the file is truncated: "
+                                                    "delete it and rerun")
+                    filled += got
+        return out
 
 
 class LazyRows:
@@ -208,6 +289,9 @@ class LazyRows:
             index = np.arange(*key.indices(n), dtype=np.int64)
         else:
             index = np.asarray(key)
+            if index.ndim > 1 or not (index.dtype == bool or np.issubdtype(index.dtype, np.integer) or index.size == 0):
+                raise IndexError(f"rows are indexed by an int, a slice, a 1-d integer array or a mask, not {index.dtype} "
+                                 f"of shape {index.shape}")
             if index.dtype == bool:
                 if index.shape != (n,):
                     raise IndexError(f"boolean index of shape {index.shape} for {n} rows")
@@ -216,6 +300,8 @@ class LazyRows:
             index = np.where(index < 0, index + n, index)
             if index.size and (index.min() < 0 or index.max() >= n):
                 raise IndexError(f"row index out of range for {n} rows")
+        if any(np.ndim(item) > 0 for item in rest):
+            raise IndexError("the row axes take ints and slices only (an index array there would broadcast with the rows)")
         out = self.read(index)
         return out[(slice(None), *rest)] if rest else out
 

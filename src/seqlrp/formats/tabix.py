@@ -120,7 +120,7 @@ class TabixIndexBuilder:
             if ref["open_bin"] >= 0:
                 ref["bins"].append(np.array([ref["open_bin"]]))
                 ref["begins"].append(np.array([ref["open_begin"]]))
-                ref["ends"].append(offsets[:1])
+                ref["ends"].append(offsets[:1].copy())  # a view would keep the whole array alive
             ref["open_begin"] = int(offsets[0])
         ref["bins"].append(bins[change - 1])
         ref["begins"].append(np.concatenate([[ref["open_begin"]], offsets[change[:-1]]]) if change.size else np.empty(0, np.int64))

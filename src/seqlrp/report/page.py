@@ -457,7 +457,7 @@ class _Builder:
 
     def regions(self) -> list[Markup]:
         blocks = [element("p", "The windows of highest logit per class and method, drawn as relevance logos "
-                               "(letter height = relevance of the observed base; known sites shaded, motif "
+                               "(letter height = relevance of the position, on its observed base; known sites shaded, motif "
                                "instances underlined). Coordinates: BED style ", code("chrom:start-end(strand)"),
                           " (0-based, half-open; on strand ", code("-"), " the picture shows the reverse complement) and the 1-based ",
                           "locus to paste into IGV or the UCSC browser.")]
@@ -522,7 +522,7 @@ class _Builder:
                 (r / "attributions" / label, ("regions.tsv, settings.json and shards/: relevance per position "
                                               "(n, L) float32 and hypothetical contributions (float16), "
                                               "10 bytes per base")),
-                (tracks / f"{label}.bw", "bigWig, relevance of the observed base per genome position"),
+                (tracks / f"{label}.bw", "bigWig, relevance per genome position (of its observed base)"),
                 (tracks / f"{label}.bedGraph.gz", "the same as bgzip bedGraph"),
                 (tracks / f"{label}.bedGraph.gz.tbi", "tabix index of the bedGraph"),
                 *((tracks / f"{label}.hyp_{base}.bw", f"hypothetical contribution of {base} per position")

@@ -62,7 +62,7 @@ from ..analysis.tomtom import (
 )
 from ..attribution.store import TABLE, Attribution, read_attribution
 from ..errors import InputError
-from ..formats.arrays import ChunkedArrayWriter
+from ..formats.arrays import ChunkedArrayWriter, LazyRows
 from ..formats.atomic import atomic_write_text
 from ..formats.meme import write_meme
 from ..formats.regions import read_regions
@@ -179,7 +179,7 @@ def run(config: Mapping, attr_dir: str | os.PathLike, onehot_path: str | os.Path
     # the windows TF-MoDISco gets, then those pictured beyond them: rows of this subset from here on
     subset = select_windows(store.logits, max(config["max_windows"], config["n_regions"]))
     windows = read_windows(attr_dir / TABLE, subset)
-    onehot, hypothetical = store.onehot[subset], store.hypothetical[subset]
+    onehot, hypothetical = _rows(store.onehot, subset), _rows(store.hypothetical, subset)
     rows = np.arange(min(config["max_windows"], subset.size))
     warn_if_too_few_windows(label, rows.size, settings.get("selection"))
     patterns = run_modisco(onehot, hypothetical, rows, config, threads)
@@ -227,12 +227,20 @@ def run(config: Mapping, attr_dir: str | os.PathLike, onehot_path: str | os.Path
     flip = frozenset(m for m, hit in significant.items() if hit.strand == "-")
     instances = motif_instances(motifs, windows["chrom"], np.asarray(windows["start"]), np.asarray(windows["end"]),
                                 windows["strand"])
-    slowest_region = draw_regions(Path(outputs["regions"]), windows, store.relevance[subset], onehot,
+    slowest_region = draw_regions(Path(outputs["regions"]), windows, LazyRows.of(store.relevance, subset), onehot,
                                   config["n_regions"], truth, _relabelled(instances, matched, flip), label,
                                   config["region_width"])
     log.info("motifs %s: slowest motif figure %.2f s (PNG + SVG), slowest region picture %.2f s", label, slowest,
              slowest_region)
     return len(motifs)
+
+
+def _rows(lazy: LazyRows, rows: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """``lazy[rows]`` read ``chunk`` rows at a time into one array (the transient copies stay small)."""
+    out = np.empty((rows.size, *lazy.row_shape), dtype=lazy.dtype)
+    for lo in range(0, rows.size, chunk):
+        out[lo : lo + chunk] = lazy[rows[lo : lo + chunk]]
+    return out
 
 
 def _store_rows(seqlets: np.ndarray, subset: np.ndarray) -> np.ndarray:
