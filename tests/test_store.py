@@ -193,3 +193,13 @@ def test_the_workflow_names_the_same_shard_files():
     start = text.index("SHARD_ARRAYS = ")
     literal = text[start + len("SHARD_ARRAYS = ") : text.index("}", start) + 1]
     assert ast.literal_eval(literal) == SHARD_ARRAYS
+
+
+def test_the_join_points_at_files_of_the_old_layout(sharded, caplog):
+    folder, *_ = sharded
+    (folder / "attr.npz").write_bytes(b"PK" + bytes(1000))
+    with caplog.at_level("WARNING"):
+        join_shards([folder / "shards" / str(k) for k in range(3)], {"regions": folder / "regions.tsv",
+                                                                     "settings": folder / "settings.json"})
+    assert f"{folder / 'attr.npz'} (0.00 GB) from an older seqlrp are no longer read" in caplog.text
+    assert (folder / "attr.npz").exists()  # the user's to delete

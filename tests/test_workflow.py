@@ -16,8 +16,8 @@ from seqlrp.formats.table import read_regions_tsv
 
 
 @pytest.mark.workflow
-def test_demo_pipeline_runs_and_is_complete(tiny_demo_run):
-    from conftest import run_snakemake
+def test_demo_pipeline_runs_and_is_complete(tiny_demo_run, tmp_path_factory):
+    from conftest import copy_run, run_snakemake
 
     tmp_path = tiny_demo_run
     data = tmp_path / "results" / "data"
@@ -63,6 +63,16 @@ def test_demo_pipeline_runs_and_is_complete(tiny_demo_run):
                 assert len(fields) == 9 and 0 <= int(fields[4]) <= 1000 and fields[8] in ("255,0,0", "0,0,255")
     rerun = run_snakemake(tmp_path, TINY_DEMO)
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
+    # on demand: the windows TF-MoDISco got, as the npz `modisco motifs -s ohe.npz -a hyp.npz` reads
+    # (in a copy: the shared run must keep exactly what `all` makes)
+    run = copy_run(tiny_demo_run, tmp_path_factory.mktemp("modisco") / "run")
+    modisco = run / "results" / "attributions" / "positive.lrp" / "modisco"
+    asked = run_snakemake(run, TINY_DEMO, str(modisco.relative_to(run) / "hyp.npz"))
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    with np.load(modisco / "ohe.npz") as ohe, np.load(modisco / "hyp.npz") as hyp:
+        assert ohe["arr_0"].shape == hyp["arr_0"].shape == (n_windows["positive"], 4, 100)
+        assert hyp["arr_0"].dtype == np.float32 and set(np.unique(ohe["arr_0"])) <= {0.0, 1.0}
+    assert len((modisco / "regions.tsv").read_text().splitlines()) == n_windows["positive"] + 1
 
 
 @pytest.mark.workflow

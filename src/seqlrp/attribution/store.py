@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ SHARD_ARRAYS = {
 }
 TABLE, SETTINGS = "regions.tsv", "settings.json"
 SHARD_FILES = (*SHARD_ARRAYS.values(), TABLE, SETTINGS)
+
+OLD_LAYOUT = ("ohe.npz", "attr.npz", "hyp.npz")  # what seqlrp wrote before the store; no longer read
+log = logging.getLogger(__name__)
 
 _OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]], dtype=np.int64)  # channels other than c, in order
 _TOP_EXPONENT = 15  # float16 holds < 2^16: the largest |H| of a window is scaled into [2^14, 2^15)
@@ -195,6 +199,11 @@ def join_shards(shard_dirs: Iterable[str | os.PathLike], outputs: Mapping[str, s
                 if i == 0:
                     out.write(header)
                 out.writelines(handle)
+    stale = [store_dir / name for name in OLD_LAYOUT if (store_dir / name).is_file()]
+    if stale:
+        size = sum(path.stat().st_size for path in stale) / 1e9
+        log.warning("attribute: %s (%.2f GB) from an older seqlrp are no longer read; delete them to free the space",
+                    ", ".join(str(path) for path in stale), size)
     merged = {**settings[0], "n_windows": sum(e["n_windows"] for e in entries),
               "store": {"version": LAYOUT_VERSION, "shards": entries}}
     write_settings(outputs["settings"], merged)
