@@ -122,9 +122,13 @@ class ShardWriter:
     def __init__(self, paths: Mapping[str, str | os.PathLike], n: int, length: int):
         self._paths = {key: Path(paths[key]) for key in SHARD_ARRAYS}
         self._stack = contextlib.ExitStack()
-        self._relevance = self._stack.enter_context(ChunkedArrayWriter(self._paths["relevance"], (n, length), np.float32))
-        self._hyp = self._stack.enter_context(ChunkedArrayWriter(self._paths["hyp"], (n, 3, length), np.float16))
-        self._scale = self._stack.enter_context(ChunkedArrayWriter(self._paths["hyp_scale"], (n,), np.float32))
+        try:
+            self._relevance = self._stack.enter_context(ChunkedArrayWriter(self._paths["relevance"], (n, length)))
+            self._hyp = self._stack.enter_context(ChunkedArrayWriter(self._paths["hyp"], (n, 3, length), np.float16))
+            self._scale = self._stack.enter_context(ChunkedArrayWriter(self._paths["hyp_scale"], (n,)))
+        except BaseException as err:  # e.g. a full disk at the second file: the first goes too
+            self._stack.__exit__(type(err), err, err.__traceback__)
+            raise
         self._sites: list[np.ndarray] = []
         self._n_a: list[np.ndarray] = []
         self._n, self._done = n, 0
