@@ -203,3 +203,17 @@ def test_the_join_points_at_files_of_the_old_layout(sharded, caplog):
                                                                      "settings": folder / "settings.json"})
     assert f"{folder / 'attr.npz'} (0.00 GB) from an older seqlrp are no longer read" in caplog.text
     assert (folder / "attr.npz").exists()  # the user's to delete
+
+
+def test_table_columns_parse_in_chunks_and_name_a_bad_line(tmp_path):
+    from seqlrp.attribution.store import read_table_columns
+
+    path = tmp_path / "regions.tsv"
+    path.write_text(HEADER + table(9))
+    kinds = {"chrom": str, "start": int, "logit": float}
+    whole, chunked = read_table_columns(path, kinds), read_table_columns(path, kinds, chunk=2)
+    assert all(np.array_equal(whole[k], chunked[k]) for k in kinds) and whole["start"].tolist() == list(range(0, 900, 100))
+    assert whole["chrom"][0] is whole["chrom"][8]  # one shared string per distinct value
+    path.write_text(HEADER + table(3) + "chr1\tx\t10\t+\tw\tc\ttest\t3\t0.1\t0\n")
+    with pytest.raises(InputError, match=r"regions.tsv:5: malformed row"):
+        read_table_columns(path, kinds)

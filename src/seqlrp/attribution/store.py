@@ -214,12 +214,22 @@ def join_shards(shard_dirs: Iterable[str | os.PathLike], outputs: Mapping[str, s
     return merged["n_windows"]
 
 
-def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type]) -> dict[str, np.ndarray]:
-    """Columns of an attribution ``regions.tsv`` as arrays: ``{name: int | float | str}``."""
+def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type], chunk: int = 65536) -> dict[str, np.ndarray]:
+    """Columns of an attribution ``regions.tsv`` as arrays: ``{name: int | float | str}`` (int64,
+    float64, or object arrays of shared strings); parsed ``chunk`` rows at a time, so the Python
+    objects of a parse never outnumber a chunk."""
     path = Path(path)
-    values: dict[str, list] = {name: [] for name in columns}
+    types = {int: np.int64, float: np.float64, str: object}
     seen: dict[str, str] = {}  # one object per distinct string: chromosome and strand columns repeat
     kinds = {name: (lambda text: seen.setdefault(text, text)) if kind is str else kind for name, kind in columns.items()}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in columns}
+    values: dict[str, list] = {name: [] for name in columns}
+
+    def flush() -> None:
+        for name, kind in columns.items():
+            parts[name].append(np.array(values[name], dtype=types[kind]))
+            values[name].clear()
+
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
         header = next(reader, [])
@@ -233,8 +243,10 @@ def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type]) -> 
                     values[name].append(kind(row[where[name]]))
             except (IndexError, ValueError):
                 raise InputError(path, f"malformed row (columns {', '.join(columns)})", line_no) from None
-    types = {int: np.int64, float: np.float64, str: object}
-    return {name: np.array(values[name], dtype=types[kind]) for name, kind in columns.items()}
+            if (line_no - 1) % chunk == 0:
+                flush()
+    flush()
+    return {name: np.concatenate(parts[name]) for name in columns}
 
 
 @dataclass
