@@ -179,3 +179,32 @@ def test_the_track_reads_a_bounded_number_of_windows_at_a_time():
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
     assert sum(sizes) == n and max(sizes) == 4096  # each window read once, at most a batch at a time
+
+
+def test_hypothetical_tracks_read_the_store_in_genome_orientation(tmp_path):
+    """tracks.hypothetical: the A/C/G/T bigWigs give, per genome base, what the base would receive;
+    a - strand window reads the complement's channel, reversed."""
+    from conftest import store_from_arrays
+
+    from seqlrp.stages.tracks import build_tracks
+
+    rng = np.random.default_rng(7)
+    onehot = np.zeros((2, 4, 8), dtype=np.uint8)
+    np.put_along_axis(onehot, rng.integers(0, 4, size=(2, 1, 8)), 1, axis=1)
+    hyp = np.round(rng.normal(size=(2, 4, 8)), 2).astype(np.float32)  # float16 keeps 2 decimals of these to 1e-3
+    header = "chrom\tstart\tend\tstrand\tname\tclass\tsplit\trow\tlogit\trelevance_sum\n"
+    rows = "chr1\t10\t18\t+\tw0\tc\ttest\t0\t1\t0\nchr1\t40\t48\t-\tw1\tc\ttest\t1\t1\t0\n"
+    store = store_from_arrays(tmp_path / "c.m", onehot, onehot * hyp, hyp, header + rows)
+    (tmp_path / "sizes.tsv").write_text("chr1\t100\n")
+    names = {"bigwig": tmp_path / "r.bw", "bedgraph": tmp_path / "r.bedGraph.gz",
+             "hypothetical": [tmp_path / f"h{b}.bw" for b in "ACGT"]}
+    build_tracks(str(store), tmp_path / "onehot.npy", tmp_path / "sizes.tsv", names)
+    for base in range(4):
+        with pyBigWig.open(str(names["hypothetical"][base])) as bigwig:
+            plus = np.array(bigwig.values("chr1", 10, 18))
+            minus = np.array(bigwig.values("chr1", 40, 48))
+        np.testing.assert_allclose(plus, hyp[0, base], atol=2e-3)
+        np.testing.assert_allclose(minus, hyp[1, 3 - base, ::-1], atol=2e-3)
+    with pyBigWig.open(str(names["bigwig"])) as bigwig:  # the relevance track: the observed base's, exactly
+        np.testing.assert_array_equal(np.array(bigwig.values("chr1", 10, 18), dtype=np.float32),
+                                      (onehot[0] * hyp[0]).sum(axis=0))
