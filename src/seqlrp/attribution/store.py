@@ -332,7 +332,8 @@ def _sites_of(windows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _open_shard(shard_dir: Path, n: int, length: int) -> dict[str, np.ndarray]:
-    """The memory-mapped arrays of one shard, their shapes checked against ``n`` windows of ``length``."""
+    """The arrays of one shard (:class:`~seqlrp.formats.arrays.NpyRows`), their shapes checked against ``n``
+    windows of ``length``."""
     shapes = {"relevance": ((n, length), np.float32), "hyp": ((n, 3, length), np.float16),
               "hyp_scale": ((n,), np.float32), "hyp_n_sites": ((None, 2), np.int64), "hyp_n_a": ((None,), np.float32)}
     arrays = {key: open_npy(shard_dir / SHARD_ARRAYS[key], *shapes[key]) for key in SHARD_ARRAYS}

@@ -4,8 +4,9 @@ An attribution array can outgrow memory (100,000 windows x 4 x 1 kb in float32 i
 it is streamed chunk by chunk, uncompressed, either into a ``.npy`` file (the attribution store,
 :mod:`seqlrp.attribution.store`) or into the single member ``arr_0.npy`` of an ``.npz`` — the
 layout ``np.savez`` produces and that ``modisco motifs -s ohe.npz -a hyp.npz`` loads as is.
-Both are uncompressed, so :func:`open_npy` and :func:`open_npz` memory-map them in place: later
-stages read slices without loading the whole array. Writes are plain sequential writes (no
+Both are uncompressed, so later stages read slices in place without loading the whole array:
+:func:`open_npz` memory-maps an npz member, :func:`open_npy` reads the rows asked for
+(:class:`NpyRows`, plain reads that keep no pages in the process). Writes are plain sequential writes (no
 memory map), so a full disk is an ordinary error rather than a crash, and an npz member carries
 a fixed timestamp, so the same array gives the same bytes.
 """
@@ -196,22 +197,14 @@ class NpyRows:
         return whole if dtype is None else whole.astype(dtype)
 
     def __getitem__(self, key) -> np.ndarray:
-        n = len(self)
-        if isinstance(key, (int, np.integer)):
-            index = int(key) + n if key < 0 else int(key)
-            if not 0 <= index < n:
-                raise IndexError(f"row {key} out of range for {n} rows")
-            return self._read([(index, index + 1)])[0]
         if isinstance(key, slice):
-            lo, hi, step = key.indices(n)
+            lo, hi, step = key.indices(len(self))
             if step != 1:
                 raise IndexError("rows of a .npy file are read by slices of step 1")
             return self._read([(lo, max(lo, hi))])
-        index = np.asarray(key)
-        index = (np.flatnonzero(index) if index.dtype == bool else index.astype(np.int64)).ravel()
-        index = np.where(index < 0, index + n, index)
-        if index.size and (index.min() < 0 or index.max() >= n):
-            raise IndexError(f"row index out of range for {n} rows")
+        index = row_index(key, len(self))
+        if isinstance(key, (int, np.integer)):
+            return self._read([(int(index[0]), int(index[0]) + 1)])[0]
         if index.size == 0:
             return self._read([])
         unique, inverse = np.unique(index, return_inverse=True)
@@ -238,6 +231,32 @@ class NpyRows:
                                                     "delete it and rerun")
                     filled += got
         return out
+
+
+def row_index(key, n: int) -> np.ndarray:
+    """Rows (k,) int64 in ``[0, n)`` that ``key`` picks of ``n``: an int (k = 1), a slice, a 1-d
+    integer array (negative counts from the end) or a boolean mask of length ``n``; IndexError
+    for anything else or a row out of range."""
+    if isinstance(key, (int, np.integer)):
+        index = int(key) + n if key < 0 else int(key)
+        if not 0 <= index < n:
+            raise IndexError(f"row {key} out of range for {n} rows")
+        return np.array([index], dtype=np.int64)
+    if isinstance(key, slice):
+        return np.arange(*key.indices(n), dtype=np.int64)
+    index = np.asarray(key)
+    if index.ndim > 1 or not (index.dtype == bool or np.issubdtype(index.dtype, np.integer) or index.size == 0):
+        raise IndexError(f"rows are indexed by an int, a slice, a 1-d integer array or a mask, not {index.dtype} "
+                         f"of shape {index.shape}")
+    if index.dtype == bool:
+        if index.shape != (n,):
+            raise IndexError(f"boolean index of shape {index.shape} for {n} rows")
+        return np.flatnonzero(index).astype(np.int64)
+    index = index.astype(np.int64, copy=False).ravel()
+    index = np.where(index < 0, index + n, index)
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise IndexError(f"row index out of range for {n} rows")
+    return index
 
 
 class LazyRows:
@@ -279,30 +298,11 @@ class LazyRows:
         rest: tuple = ()
         if isinstance(key, tuple):
             key, rest = key[0], key[1:]
-        n = len(self)
-        if isinstance(key, (int, np.integer)):
-            index = int(key) + n if key < 0 else int(key)
-            if not 0 <= index < n:
-                raise IndexError(f"row {key} out of range for {n} rows")
-            return self.read(np.array([index]))[(0, *rest)]
-        if isinstance(key, slice):
-            index = np.arange(*key.indices(n), dtype=np.int64)
-        else:
-            index = np.asarray(key)
-            if index.ndim > 1 or not (index.dtype == bool or np.issubdtype(index.dtype, np.integer) or index.size == 0):
-                raise IndexError(f"rows are indexed by an int, a slice, a 1-d integer array or a mask, not {index.dtype} "
-                                 f"of shape {index.shape}")
-            if index.dtype == bool:
-                if index.shape != (n,):
-                    raise IndexError(f"boolean index of shape {index.shape} for {n} rows")
-                index = np.flatnonzero(index)
-            index = index.astype(np.int64, copy=False).ravel()
-            index = np.where(index < 0, index + n, index)
-            if index.size and (index.min() < 0 or index.max() >= n):
-                raise IndexError(f"row index out of range for {n} rows")
         if any(np.ndim(item) > 0 for item in rest):
             raise IndexError("the row axes take ints and slices only (an index array there would broadcast with the rows)")
-        out = self.read(index)
+        out = self.read(row_index(key, len(self)))
+        if isinstance(key, (int, np.integer)):
+            return out[(0, *rest)]
         return out[(slice(None), *rest)] if rest else out
 
     def read(self, index: np.ndarray) -> np.ndarray:
