@@ -217,3 +217,14 @@ def test_table_columns_parse_in_chunks_and_name_a_bad_line(tmp_path):
     path.write_text(HEADER + table(3) + "chr1\tx\t10\t+\tw\tc\ttest\t3\t0.1\t0\n")
     with pytest.raises(InputError, match=r"regions.tsv:5: malformed row"):
         read_table_columns(path, kinds)
+
+
+def test_table_columns_of_chosen_windows_come_in_the_order_asked(tmp_path):
+    from seqlrp.attribution.store import read_table_columns
+
+    path = tmp_path / "regions.tsv"
+    path.write_text(HEADER + table(9))
+    got = read_table_columns(path, {"name": str, "row": int}, chunk=2, rows=np.array([7, 0, 3]))
+    assert got["name"].tolist() == ["w7", "w0", "w3"] and got["row"].tolist() == [7, 0, 3]
+    with pytest.raises(InputError, match="1 of the windows asked for are not in the table"):
+        read_table_columns(path, {"row": int}, rows=np.array([2, 9]))

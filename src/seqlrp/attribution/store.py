@@ -214,11 +214,15 @@ def join_shards(shard_dirs: Iterable[str | os.PathLike], outputs: Mapping[str, s
     return merged["n_windows"]
 
 
-def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type], chunk: int = 65536) -> dict[str, np.ndarray]:
+def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type], chunk: int = 65536,
+                       rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Columns of an attribution ``regions.tsv`` as arrays: ``{name: int | float | str}`` (int64,
-    float64, or object arrays of shared strings); parsed ``chunk`` rows at a time, so the Python
-    objects of a parse never outnumber a chunk."""
+    float64, or object arrays of shared strings), of every window or only of ``rows`` (unique
+    0-based window indices, returned in that order); parsed ``chunk`` rows at a time, so the
+    Python objects of a parse never outnumber a chunk."""
     path = Path(path)
+    wanted = None if rows is None else {int(r): i for i, r in enumerate(rows)}
+    order: list[int] = []
     types = {int: np.int64, float: np.float64, str: object}
     seen: dict[str, str] = {}  # one object per distinct string: chromosome and strand columns repeat
     kinds = {name: (lambda text: seen.setdefault(text, text)) if kind is str else kind for name, kind in columns.items()}
@@ -238,15 +242,25 @@ def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type], chu
             raise InputError(path, f"attribution regions table lacks column(s) {', '.join(missing)}", 1)
         where = {name: header.index(name) for name in columns}
         for line_no, row in enumerate(reader, start=2):
+            if wanted is not None:
+                if line_no - 2 not in wanted:
+                    continue
+                order.append(wanted[line_no - 2])
             try:
                 for name, kind in kinds.items():
                     values[name].append(kind(row[where[name]]))
             except (IndexError, ValueError):
                 raise InputError(path, f"malformed row (columns {', '.join(columns)})", line_no) from None
-            if (line_no - 1) % chunk == 0:
+            if len(values[next(iter(columns))]) == chunk:
                 flush()
     flush()
-    return {name: np.concatenate(parts[name]) for name in columns}
+    table = {name: np.concatenate(parts[name]) for name in columns}
+    if wanted is None:
+        return table
+    if len(order) != len(wanted):
+        raise InputError(path, f"{len(wanted) - len(order)} of the windows asked for are not in the table")
+    placed = np.argsort(np.array(order, dtype=np.int64), kind="stable")
+    return {name: column[placed] for name, column in table.items()}
 
 
 @dataclass
@@ -255,7 +269,8 @@ class Attribution:
 
     ``relevance`` (n, L) float32 and ``hypothetical`` (n, 4, L) float32 are lazy rows of the
     shards; ``onehot`` (n, 4, L) uint8 lazy rows of the data set's ``onehot.npy`` at ``rows`` (n,);
-    ``logits`` and ``sums`` (n,) the explained logit and the summed relevance of each window.
+    ``logits`` and ``sums`` (n,) the explained logit and the summed relevance of each window;
+    ``table`` the columns of ``regions.tsv`` that were read (arrays (n,)).
     """
 
     directory: Path
@@ -264,6 +279,7 @@ class Attribution:
     spec: MethodSpec
     target: int
     settings: dict
+    table: dict[str, np.ndarray]
     rows: np.ndarray
     logits: np.ndarray
     sums: np.ndarray
@@ -275,15 +291,18 @@ class Attribution:
         return len(self.rows)
 
 
-def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike) -> Attribution:
-    """Open the store in ``attr_dir`` over the data set's one-hot array ``onehot_path``."""
+def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike,
+                     columns: Mapping[str, type] | None = None) -> Attribution:
+    """Open the store in ``attr_dir`` over the data set's one-hot array ``onehot_path``; ``columns``
+    of its table beyond row, logit and relevance_sum (e.g. ``{"chrom": str, "start": int}``) are
+    read in the same pass into ``table``."""
     attr_dir = Path(attr_dir)
     settings = read_settings(attr_dir / SETTINGS)
     store = settings.get("store")
     if not isinstance(store, Mapping) or store.get("version") != LAYOUT_VERSION:
         raise InputError(attr_dir / SETTINGS, "written by an older seqlrp (ohe/attr/hyp.npz): rerun the attribute "
                                               f"stage (delete {attr_dir}) to get the sharded store")
-    table = read_table_columns(attr_dir / TABLE, {"row": int, "logit": float, "relevance_sum": float})
+    table = read_table_columns(attr_dir / TABLE, {**(columns or {}), "row": int, "logit": float, "relevance_sum": float})
     rows = table["row"]
     onehot_all = open_npy(onehot_path, shape=(None, 4, None))
     length = onehot_all.shape[2]
@@ -317,7 +336,7 @@ def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike
     hypothetical = LazyRows([(n, hypothetical_of(arrays, start)) for n, arrays, start in shards], (4, length),
                             np.float32)
     return Attribution(attr_dir, settings["class"], settings["method"], MethodSpec.from_settings(settings),
-                       int(settings["target_index"]), settings, rows, table["logit"], table["relevance_sum"],
+                       int(settings["target_index"]), settings, table, rows, table["logit"], table["relevance_sum"],
                        relevance, hypothetical, onehot)
 
 

@@ -60,8 +60,7 @@ from ..analysis.tomtom import (
     tomtom_hits,
     write_tomtom_tsv,
 )
-from ..attribution.store import TABLE, Attribution, read_attribution
-from ..errors import InputError
+from ..attribution.store import TABLE, Attribution, read_attribution, read_table_columns
 from ..formats.arrays import ChunkedArrayWriter, LazyRows
 from ..formats.atomic import atomic_write_text
 from ..formats.meme import write_meme
@@ -84,37 +83,14 @@ def build_database(config: Mapping, path: str | os.PathLike) -> int:
     return len(database)
 
 
-WINDOW_COLUMNS = ("chrom", "start", "end", "strand", "name", "row", "logit")
+WINDOW_COLUMNS = {"chrom": str, "start": int, "end": int, "strand": str, "name": str, "row": int, "logit": float}
 
 
 def read_windows(path: str | os.PathLike, rows: Sequence[int] | None = None) -> dict[str, list]:
     """Columns of an attribution ``regions.tsv``: chrom, start, end, strand, name, row, logit —
     of every window, or of the windows ``rows`` (attribution rows, in that order)."""
-    columns: dict[str, list] = {key: [] for key in WINDOW_COLUMNS}
-    wanted = None if rows is None else {int(r): i for i, r in enumerate(rows)}
-    kept: dict[int, dict] = {}
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        missing = set(columns) - set(reader.fieldnames or [])
-        if missing:
-            raise InputError(path, f"attribution regions table lacks column(s) {', '.join(sorted(missing))}", 1)
-        for k, record in enumerate(reader):
-            if wanted is not None and k not in wanted:
-                continue
-            values = {key: int(record[key]) if key in ("start", "end", "row") else
-                      float(record[key]) if key == "logit" else record[key] for key in WINDOW_COLUMNS}
-            if wanted is None:
-                for key in WINDOW_COLUMNS:
-                    columns[key].append(values[key])
-            else:
-                kept[wanted[k]] = values
-    if wanted is not None:
-        if len(kept) != len(wanted):
-            raise InputError(path, f"{len(wanted) - len(kept)} of the windows asked for are not in the table")
-        for i in range(len(wanted)):
-            for key in WINDOW_COLUMNS:
-                columns[key].append(kept[i][key])
-    return columns
+    table = read_table_columns(path, WINDOW_COLUMNS, rows=None if rows is None else np.asarray(rows))
+    return {name: values.tolist() for name, values in table.items()}
 
 
 def write_summary(path: str | os.PathLike, motifs: Sequence[Motif], best: Mapping[str, tuple[Hit, str]],

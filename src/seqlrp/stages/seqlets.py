@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 
 from ..analysis.seqlet_null import null_relevance
 from ..analysis.seqlets import FdrThreshold, call_seqlets_by_sign, window_scores, write_seqlets_bed
 from ..analysis.track_headers import seqlets_track_line
 from ..analysis.tracks import chrom_sizes_from_tsv, observed_rows
-from ..attribution.store import TABLE, read_attribution, read_table_columns
+from ..attribution.store import read_attribution
 from ..formats.atomic import atomic_write_text
 from ..models.device import configure_threads
 
@@ -31,9 +30,8 @@ def run(config: Mapping, attr_dir: str, onehot_path: str, model_path: str, chrom
     """Seqlets BED9 and a thresholds summary (JSON) for the attribution store in ``attr_dir``
     (over the data set's one-hot ``onehot_path``)."""
     configure_threads(threads)
-    store = read_attribution(attr_dir, onehot_path)
-    settings, spec = store.settings, store.spec
-    table = read_table_columns(Path(attr_dir) / TABLE, {"chrom": str, "start": int, "end": int, "strand": str})
+    store = read_attribution(attr_dir, onehot_path, {"chrom": str, "start": int, "end": int, "strand": str})
+    settings, spec, table = store.settings, store.spec, store.table
     values = observed_rows(store.relevance, store.onehot)
     window = config["window"]
     null = null_relevance(model_path, store.onehot, store.target, spec, config["n_null"], config["n_shuffles"],

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 
 from ..analysis.track_headers import track_line, track_provenance  # noqa: F401  (scripts/tracks.py calls it)
 from ..analysis.tracks import chrom_sizes_from_tsv, genome_hypothetical, genome_track, observed_rows, write_tracks
-from ..attribution.store import TABLE, read_attribution, read_table_columns
+from ..attribution.store import read_attribution
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +24,8 @@ def build_tracks(attr_dir: str, onehot_path: str, chrom_sizes_path: str, outputs
 
     ``provenance`` (see :func:`seqlrp.analysis.track_headers.track_provenance`) goes into the bedGraph's header
     (:func:`seqlrp.analysis.track_headers.track_line`)."""
-    store = read_attribution(attr_dir, onehot_path)
-    settings = store.settings
-    table = read_table_columns(Path(attr_dir) / TABLE, {"chrom": str, "start": int, "strand": str})
+    store = read_attribution(attr_dir, onehot_path, {"chrom": str, "start": int, "strand": str})
+    settings, table = store.settings, store.table
     sizes = chrom_sizes_from_tsv(chrom_sizes_path)
     values = observed_rows(store.relevance, store.onehot)
     cls, method = settings["class"], settings["method"]
