@@ -279,6 +279,19 @@ def test_bias_free_block_loses_relevance_only_at_the_softmax_rule():
 # --- LSTM ------------------------------------------------------------------------------------------------------
 
 
+def written_out(rnn: nn.Module, h, cell):
+    """A multi-layer bidirectional ``rnn`` run with plain ops: layer by layer, both directions through
+    ``cell(h, params, reverse)``, ``params`` the direction's weight_ih, weight_hh, bias_ih, bias_hh (None without)."""
+    for layer in range(rnn.num_layers):
+        outs = []
+        for d, suffix in enumerate(("", "_reverse")):
+            params = {name: getattr(rnn, f"{name}_l{layer}{suffix}", None)
+                      for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+            outs.append(cell(h, params, reverse=d == 1))
+        h = torch.cat(outs, dim=-1)
+    return h
+
+
 class DanQ(nn.Module):
     """DanQ-style: conv, max-pool, BiLSTM, a dense head on the mean over positions."""
 
@@ -289,7 +302,10 @@ class DanQ(nn.Module):
         self.head = nn.Linear(8, 2, bias=bias)
         self.written_out = written_out
 
-    def _cell(self, x, w_ih, w_hh, b, reverse):
+    @staticmethod
+    def _cell(x, p, reverse):
+        w_ih, w_hh = p["weight_ih"], p["weight_hh"]
+        b = None if p["bias_ih"] is None else p["bias_ih"] + p["bias_hh"]
         n, steps, _ = x.shape
         hidden = w_hh.shape[1]
         h = c = x.new_zeros(n, hidden)
@@ -307,13 +323,7 @@ class DanQ(nn.Module):
     def forward(self, x):
         h = F.max_pool1d(torch.relu(self.conv(x)), 2).transpose(1, 2)
         if self.written_out:
-            for layer in range(self.lstm.num_layers):
-                outs = []
-                for d, suffix in enumerate(("", "_reverse")):
-                    get = lambda name: getattr(self.lstm, f"{name}_l{layer}{suffix}")  # noqa: E731
-                    b = get("bias_ih") + get("bias_hh") if self.lstm.bias else None
-                    outs.append(self._cell(h, get("weight_ih"), get("weight_hh"), b, reverse=d == 1))
-                h = torch.cat(outs, dim=-1)
+            h = written_out(self.lstm, h, self._cell)
         else:
             h, _ = self.lstm(h)
         return self.head(h.mean(1))
@@ -350,7 +360,9 @@ class ConvGRU(nn.Module):
         self.head = nn.Linear(8, 2, bias=bias)
         self.written_out = written_out
 
-    def _cell(self, x, w_ih, w_hh, b_ih, b_hh, reverse):
+    @staticmethod
+    def _cell(x, p, reverse):
+        w_ih, w_hh, b_ih, b_hh = p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"]
         n, steps, _ = x.shape
         h = x.new_zeros(n, w_hh.shape[1])
         outs = [None] * steps
@@ -368,13 +380,7 @@ class ConvGRU(nn.Module):
     def forward(self, x):
         h = torch.relu(self.conv(x)).transpose(1, 2)
         if self.written_out:
-            for layer in range(self.gru.num_layers):
-                outs = []
-                for d, suffix in enumerate(("", "_reverse")):
-                    get = lambda name: getattr(self.gru, f"{name}_l{layer}{suffix}", None)  # noqa: E731
-                    outs.append(self._cell(h, get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
-                                           reverse=d == 1))
-                h = torch.cat(outs, dim=-1)
+            h = written_out(self.gru, h, self._cell)
         else:
             h, _ = self.gru(h)
         return self.head(h.mean(1))
