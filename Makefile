@@ -11,7 +11,7 @@ CONFIG   ?= config/config.yaml
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.seqlrp-installed
 
-.PHONY: demo test venv lint check-config bench report-check clean
+.PHONY: demo test test-fast venv lint check-config bench report-check clean
 
 venv: $(STAMP)
 
@@ -37,17 +37,26 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 
+# a missing optional test dependency fails instead of skipping (tests/optional.py)
+TEST_ENV := SEQLRP_REQUIRE_TEST_DEPS=1
+
 test: $(STAMP)
-	# the tests are mostly single-threaded: one worker per core (pytest-xdist)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -n $(CORES)
+	# the tests are mostly single-threaded: one worker per core (pytest-xdist); a Snakemake subprocess
+	# gets the cores of its worker (tests/conftest.py), and the tiny demo run is built once for all
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) --durations=15
+
+# the inner loop: every test that starts no Snakemake subprocess (marker `workflow`)
+test-fast: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) -m "not workflow"
 
 lint: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile $(CONFIG)
 
-# one line per problem (file:line: key: problem) for config files Snakemake cannot even parse,
-# and the schema check of the merged files, without starting the pipeline
-check-config: $(STAMP)
-	$(BIN)/python -m seqlrp.formats.config_file config/config.yaml $(CONFIG)
+# the whole start-up plan of a run (seqlrp.stages.plan: schema, names, model route, input files), one
+# line per problem (file:line: problem), without starting Snakemake; installs nothing when .venv exists
+check-config:
+	@test -x $(BIN)/python || $(MAKE) venv
+	$(BIN)/python -m seqlrp.stages.plan config/config.yaml $(CONFIG)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py

@@ -12,10 +12,10 @@ try:
     import seqlrp  # noqa: F401
 except ImportError:  # snakemake from an environment without the package: use the repository's copy
     sys.path.insert(0, os.path.join(workflow.basedir, "src"))
-from seqlrp.formats.config_file import read_yaml_file, schema_error_line
+from seqlrp.formats.config_file import DEFAULT_CONFIG, read_yaml_file, schema_error_line, user_settings
 from seqlrp.errors import SeqlrpError
+from seqlrp.stages.plan import plan_run, refuse_placeholders
 
-DEFAULT_CONFIG = "config/config.yaml"
 # Snakemake parses --configfile files before this file runs (a broken one ends there: `make
 # check-config` names its line); the default config is parsed here, so it gets one line too
 try:
@@ -37,6 +37,15 @@ except WorkflowError as err:
     # One line instead of Snakemake's dump of the whole schema: the file holding the key, its line, the problem.
     problem = err.__context__ or err  # the jsonschema ValidationError Snakemake wrapped
     sys.exit(f"seqlrp: error: {schema_error_line(problem, CONFIG_FILES)}")
+
+# Every start-up decision (input and model route, classes, methods, tiling, window length, input
+# files), made once in tested Python: seqlrp.stages.plan. The rule files read PLAN.
+try:
+    PLAN = plan_run(config, CONFIG_FILES, user_config=user_settings(
+        workflow.config_settings.configfiles, workflow.config_settings.config))
+    refuse_placeholders(workflow.resource_settings.default_resources, workflow.resource_settings.overwrite_resources)
+except SeqlrpError as err:
+    sys.exit(f"seqlrp: error: {err}")
 
 
 include: "workflow/rules/common.smk"

@@ -1,12 +1,8 @@
 """Snakemake script for rule attribute: the store of one class and method over its shards (tables only; the arrays stay in the shards)."""
 
 import os
-import sys
 
-try:
-    import seqlrp  # noqa: F401
-except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
-    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
+import _seqlrp_path  # noqa: F401  (seqlrp from the repository's src/ where it is not installed)
 
 from seqlrp.stages.attribute import join_attributions
 from seqlrp.stages.runner import run_stage

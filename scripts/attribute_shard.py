@@ -1,12 +1,6 @@
 """Snakemake script for rule attribute_shard: relevance of one class's windows in one shard of rows."""
 
-import os
-import sys
-
-try:
-    import seqlrp  # noqa: F401
-except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
-    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
+import _seqlrp_path  # noqa: F401  (seqlrp from the repository's src/ where it is not installed)
 
 from seqlrp.stages.attribute import run
 from seqlrp.stages.runner import run_stage

@@ -1,14 +1,8 @@
 """Snakemake script for rule demo_data: writes the planted-motif demo data set."""
 
-import os
-import sys
-
-try:
-    import seqlrp  # noqa: F401
-except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
-    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
-
 from pathlib import Path
+
+import _seqlrp_path  # noqa: F401  (seqlrp from the repository's src/ where it is not installed)
 
 from seqlrp.stages.demo_data import make_demo
 from seqlrp.stages.runner import run_stage

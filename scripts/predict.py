@@ -1,12 +1,6 @@
 """Snakemake script for rule predict: join the shards' logits; predictions, metrics and ROC/PR figure."""
 
-import os
-import sys
-
-try:
-    import seqlrp  # noqa: F401
-except ImportError:  # a conda env (--sdm conda) without the package: use the repository's copy
-    sys.path.insert(0, os.path.join(snakemake.scriptdir, "..", "src"))  # noqa: F821
+import _seqlrp_path  # noqa: F401  (seqlrp from the repository's src/ where it is not installed)
 
 from seqlrp.stages.predict import gather_predictions
 from seqlrp.stages.runner import run_stage

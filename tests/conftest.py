@@ -6,10 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
+# numba's compile cache (cache=True kernels) goes to a temporary directory, never into src/; set before
+# anything imports numba, and inherited by the Snakemake subprocesses
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "seqlrp-test-numba-cache"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 import torch
 import yaml
 from torch import nn
@@ -17,6 +22,9 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 BIN = Path(sys.executable).parent
+# cores a Snakemake subprocess may use: the machine's share of this pytest worker, so that parallel
+# workers never start more threads than there are cores
+SUBPROCESS_CORES = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
 
 
 @pytest.fixture(autouse=True)
@@ -143,11 +151,23 @@ TINY_DEMO = {
 def tiny_demo_run(tmp_path_factory) -> Path:
     """One complete pipeline run of the tiny demo (``TINY_DEMO``), shared by the workflow tests.
 
-    Tests that change files work on a copy (:func:`copy_run`); the run itself stays as made.
+    Built once for the whole session, whatever the number of pytest-xdist workers: the first worker
+    to take the file lock runs the pipeline into the base temporary directory they share, the others
+    wait for it and reuse the run (a failed build is not retried). Tests that change files work on a
+    copy (:func:`copy_run`); the run itself stays as made.
     """
-    workdir = tmp_path_factory.mktemp("tiny_demo")
-    result = run_snakemake(workdir, TINY_DEMO)
-    assert result.returncode == 0, result.stderr[-3000:]
+    import fcntl
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # each worker's base temp sits in one directory of the session
+    workdir, done, failed = shared / "tiny_demo", shared / "tiny_demo.done", shared / "tiny_demo.failed"
+    with open(shared / "tiny_demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists() and not failed.exists():
+            result = run_snakemake(workdir, TINY_DEMO)
+            (done if result.returncode == 0 else failed).write_text(result.stderr[-3000:])
+    assert done.exists(), f"the tiny demo run failed:\n{failed.read_text()}"
     return workdir
 
 
@@ -166,10 +186,53 @@ def run_snakemake(workdir: Path, config: dict | None = None, *args: str, timeout
     """
     workdir.mkdir(parents=True, exist_ok=True)
     # arguments (targets, options) before --configfile, which would take a target for a config file
-    command = [*(prefix or []), str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores", "2",
-               *args]
+    command = [*(prefix or []), str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir), "--cores",
+               str(SUBPROCESS_CORES), *args]
     if config is not None:
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         command += ["--configfile", str(workdir / "config.yaml")]
     env = dict(os.environ, **(env or {}), PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)
+
+
+class _Named(list):
+    """A list with named entries, as Snakemake's ``input``/``output``/``log`` of a job."""
+
+    def __init__(self, named: dict):
+        super().__init__(str(v) for v in named.values())
+        for key, value in named.items():
+            setattr(self, key, str(value))
+        self._named = {k: str(v) for k, v in named.items()}
+
+    def items(self):
+        return self._named.items()
+
+
+def run_job(main, *, output: dict, log: Path, params: dict | None = None, resources: dict | None = None,
+            capsys=None) -> tuple[int, list[str]]:
+    """Run ``main(snakemake)`` through :func:`seqlrp.stages.runner.run_stage` in-process, as a rule's
+    script does: ``output``, ``params`` and ``resources`` as the job would get them, its log at ``log``.
+
+    Returns the exit status (0, or 1 from the one-line error) and the ``seqlrp: error:`` lines the job
+    printed (read from its log, where run_stage writes the same line as on stderr).
+    """
+    import types
+
+    from seqlrp.stages.runner import run_stage
+
+    job = types.SimpleNamespace(output=_Named(output), log=_Named({"log": log}), input=_Named({}),
+                                params=types.SimpleNamespace(**(params or {})), wildcards=types.SimpleNamespace(),
+                                resources=types.SimpleNamespace(**(resources or {})), threads=1)
+    status = 0
+    try:
+        run_stage(job, main)
+    except SystemExit as exit_:
+        status = int(exit_.code or 0)
+    finally:
+        import logging
+
+        logging.shutdown()
+        logging.getLogger().handlers.clear()
+    lines = [line for line in Path(log).read_text().splitlines() if line.startswith("seqlrp: error:")] \
+        if Path(log).exists() else []
+    return status, lines

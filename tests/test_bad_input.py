@@ -5,7 +5,7 @@ import re
 import shutil
 
 import pytest
-from conftest import run_snakemake, write_lines
+from conftest import run_job, write_lines
 
 from seqlrp.errors import InputError, SeqlrpError
 from seqlrp.formats.genome import Genome
@@ -90,60 +90,54 @@ def test_class_with_no_usable_region(tmp_path, small_genome):
         dataset_from_genome(fasta, {"a": good, "b": edge}, ExtractOptions(seq_len=100, out_of_bounds="drop"))
 
 
-# --- the same through the pipeline: exit code, one line on stderr, nothing left behind -------
-
-def _pipeline_config(tmp_path, fasta, bed, **extra):
-    config = {"genome": str(fasta), "regions": {"a": str(bed), "b": str(bed)}, "seq_len": 64}
-    config.update(extra)
-    return config
+# --- the same as the extract job meets them: exit code, one line, nothing left behind -----------
+# (in-process through run_stage, as the rule's script runs it; the dry run's own refusals, such as a
+# missing input file, are the run plan's: tests/test_plan.py)
 
 
-def _assert_failed_cleanly(result, workdir, pattern):
-    assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if "seqlrp: error:" in line]
-    assert len(lines) >= 1, result.stderr[-3000:]
-    assert re.search(pattern, lines[0]), lines[0]
-    data_dir = workdir / "results" / "data"
-    assert not (data_dir / "onehot.npy").exists()
+def _extract_job(tmp_path, fasta, bed):
+    from seqlrp.formats.config_file import load_config
+    from seqlrp.stages.extract import extract
+
+    (tmp_path / "config.yaml").write_text(f"seq_len: 64\ngenome: {fasta}\nregions: {{a: {bed}, b: {bed}}}\n")
+    config = load_config([tmp_path / "config.yaml"])
+    data = tmp_path / "results" / "data"
+    outputs = {"onehot": data / "onehot.npy", "regions": data / "regions.tsv", "info": data / "dataset.json"}
+    stage = {"genome": str(fasta), "regions": config["regions"], "sequences": {}, "seq_len": 64, "seed": config["seed"],
+             "extract": config["extract"], "split": config["split"], "tile": None, "classes": ["a", "b"],
+             "index_dir": str(tmp_path / "results" / "genome_index")}
+    status, errors = run_job(lambda smk: extract(stage, dict(smk.output.items()), progress=False), output=outputs,
+                             log=tmp_path / "extract.log")
+    return status, errors, data
+
+
+def _assert_failed_cleanly(status, errors, data_dir, pattern):
+    assert status == 1
+    assert len(errors) == 1 and re.search(pattern, errors[0]), errors
     assert not data_dir.exists() or not any(data_dir.iterdir())
 
 
-@pytest.mark.workflow
-def test_pipeline_bad_bed_line(tmp_path, small_genome):
+def test_extract_job_on_a_bad_bed_line(tmp_path, small_genome):
     fasta, _ = small_genome
     bed = write_lines(tmp_path / "bad.bed", ["chr1\t0\t10", "chr1\t20\tnope"])
-    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, fasta, bed))
-    _assert_failed_cleanly(result, tmp_path / "run", r"bad\.bed:2: end \(column 3\) must be an integer")
+    _assert_failed_cleanly(*_extract_job(tmp_path, fasta, bed), r"bad\.bed:2: end \(column 3\) must be an integer")
 
 
-@pytest.mark.workflow
-def test_pipeline_missing_chromosome(tmp_path, small_genome):
+def test_extract_job_on_a_missing_chromosome(tmp_path, small_genome):
     fasta, _ = small_genome
     bed = write_lines(tmp_path / "a.bed", ["1\t0\t10"])
-    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, fasta, bed))
-    _assert_failed_cleanly(result, tmp_path / "run", r"a\.bed:1: chromosome '1' is not in .*'chr' prefix")
+    _assert_failed_cleanly(*_extract_job(tmp_path, fasta, bed), r"a\.bed:1: chromosome '1' is not in .*'chr' prefix")
 
 
-@pytest.mark.workflow
-def test_pipeline_plain_gzip_fasta(tmp_path, small_genome):
+def test_extract_job_on_a_plain_gzip_fasta(tmp_path, small_genome):
     fasta, _ = small_genome
     gz = tmp_path / "genome.fa.gz"
     with open(fasta, "rb") as src, gzip.open(gz, "wb") as dst:
         shutil.copyfileobj(src, dst)
     bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10"])
-    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, gz, bed))
-    _assert_failed_cleanly(result, tmp_path / "run", r"genome\.fa\.gz: plain-gzip FASTA .*bgzip")
+    _assert_failed_cleanly(*_extract_job(tmp_path, gz, bed), r"genome\.fa\.gz: plain-gzip FASTA .*bgzip")
 
 
-@pytest.mark.workflow
-def test_pipeline_missing_fasta_is_reported_before_running(tmp_path):
-    bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10"])
-    result = run_snakemake(tmp_path / "run", _pipeline_config(tmp_path, tmp_path / "absent.fa", bed))
-    assert result.returncode != 0
-    assert "Missing input files" in result.stderr and "absent.fa" in result.stderr
-
-
-@pytest.mark.workflow
 @pytest.mark.parametrize(
     "override,pattern",
     [
@@ -151,13 +145,14 @@ def test_pipeline_missing_fasta_is_reported_before_running(tmp_path):
         ({"extract": {"padding": "N"}}, r"config\.yaml:\d+: extract: Additional properties are not allowed \('padding' was"),
         ({"seq_len": 0}, r"config\.yaml:\d+: seq_len: 0 is less than the minimum of 1"),
         ({"seq_len": -3}, r"config\.yaml:\d+: seq_len: -3 is less than the minimum of 1"),
-        ({"genome": "g.fa"}, r"config: 'genome' and 'regions' go together"),
-        ({"sequences": {"a": "a.fa"}, "genome": "g.fa", "regions": {"a": "a.bed"}}, r"either 'sequences' or 'genome'"),
     ],
 )
-def test_pipeline_config_errors(tmp_path, override, pattern):
-    result = run_snakemake(tmp_path / "run", override, "-n")
-    assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
-    assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr[-2000:]
-    assert not (tmp_path / "run" / "results").exists()
+def test_schema_errors_are_one_line_with_file_and_line(tmp_path, override, pattern):
+    import yaml
+
+    from seqlrp.formats.config_file import load_config
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(override))
+    with pytest.raises(SeqlrpError) as caught:
+        load_config([tmp_path / "config.yaml"])
+    assert "\n" not in str(caught.value) and re.search(pattern, str(caught.value)), caught.value

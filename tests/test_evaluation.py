@@ -323,7 +323,7 @@ def test_evaluate_rule_on_a_tiny_demo(tmp_path):
                      "deletion_fractions": [0, 0.1], "device": "cpu"},
     }
     # --cores ends --configfile's list of files, so the target is read as a target
-    result = run_snakemake(tmp_path, config, "--cores", "2", "results/evaluation/summary.tsv")
+    result = run_snakemake(tmp_path, config, "results/evaluation/summary.tsv")
     assert result.returncode == 0, result.stderr[-3000:]
     folder = tmp_path / "results" / "evaluation"
     rows = _read(folder / "summary.tsv")

@@ -214,29 +214,5 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
     assert np.allclose(lrp, by_hand, rtol=1e-4, atol=1e-6 * np.abs(by_hand).max())
 
 
-@pytest.fixture(scope="module")
-def small_pt2(tmp_path_factory):
-    """A two-task model exported for windows of L bp."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv1d(4, 4, 5, padding=2), nn.ReLU(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(4, 2))
-    path = tmp_path_factory.mktemp("small") / "small.pt2"
-    torch.export.save(torch.export.export(model.eval(), (torch.zeros(2, 4, L),)), path)
-    return path
-
-
-@pytest.mark.parametrize("model,pattern", [
-    ({"module": "net.py:Net", "checkpoint": "{pt2}", "classes": ["a"]},
-     r"config\.yaml:\d+: give either model\.checkpoint \(a model file\) or model\.module .*not both"),
-    ({"checkpoint": "{pt2}"}, r"config\.yaml:\d+: a model from outside seqlrp \(pt2\) needs model\.classes"),
-    ({"checkpoint": "{pt2}", "classes": ["a", "b", "c"]},
-     r"config\.yaml:\d+: model\.classes lists 3 names but the explained output has 2 tasks"),
-    ({"checkpoint": "{pt2}", "classes": {"../up": 0}}, r"config\.yaml:\d+: class name '\.\./up' contains a path separator"),
-    ({"weights": "w.pt", "classes": ["a"]}, r"config\.yaml:\d+: model\.weights belongs to model\.module"),
-    ({"checkpoint": "absent.pt2", "classes": ["a"]}, r"config\.yaml:\d+: absent\.pt2: no such model file"),
-])
-def test_foreign_model_problems_stop_at_start_up(tmp_path, small_pt2, model, pattern):
-    model = {k: (v.format(pt2=small_pt2) if isinstance(v, str) else v) for k, v in model.items()}
-    result = run_snakemake(tmp_path / "run", {**TINY_DEMO, "model": model})
-    errors = _error_lines(result)
-    assert result.returncode == 1 and len(errors) == 1 and re.search(pattern, errors[0]), result.stderr[-2000:]
-    assert not (tmp_path / "run" / "results").exists()
+# a foreign model's start-up refusals (both routes given, no classes, too many classes, unsafe names,
+# weights without a module, a missing file) are the run plan's: tests/test_plan.py

@@ -1,5 +1,6 @@
 """The package layout: imports run one way (stages -> library layers -> formats), with no circle,
-and every Snakemake rule runs ``scripts/<rule>.py``, which calls the stage module named as its rule file."""
+and every Snakemake rule runs ``scripts/<rule>.py``, which imports seqlrp through ``scripts/_seqlrp_path.py``
+and calls the stage module named as its rule file."""
 
 import ast
 import re
@@ -11,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "seqlrp"
 
 # lower rank = lower layer; a module may import its own layer and the layers below it
-LAYERS = {"errors": 0, "provenance": 0, "_moved": 0, "formats": 1, "sequences": 2, "models": 3, "lrp": 4,
+LAYERS = {"errors": 0, "provenance": 0, "formats": 1, "sequences": 2, "models": 3, "lrp": 4,
           "attribution": 5, "analysis": 6, "report": 7, "stages": 8}
 
 
@@ -57,7 +58,7 @@ GRAPH = {name: imported_modules(name) for name in MODULES}
 def test_every_module_sits_in_a_named_layer():
     assert not [n for n in MODULES if layer(n) is not None and layer(n) not in LAYERS]
     top_level = sorted(p.name for p in SRC.glob("*.py"))
-    assert top_level == ["__init__.py", "_moved.py", "errors.py", "provenance.py"]
+    assert top_level == ["__init__.py", "errors.py", "provenance.py"]
 
 
 def test_imports_only_go_down_the_layers():
@@ -89,6 +90,26 @@ def test_no_import_circle():
     assert not circles, "\n".join(circles)
 
 
+def test_a_package_inside_a_layer_is_walked_module_by_module():
+    """``models/files/`` is a package: its modules sit in the models layer, its relative imports
+    resolve to its own modules (so a circle through the package is seen), and detection is its
+    bottom: the loaders import ``detect``, never the other way round, and only ``foreign`` picks a loader."""
+    package = "seqlrp.models.files"
+    inside = {n for n in MODULES if n.startswith(package + ".")}
+    assert {f"{package}.{m}" for m in ("detect", "pt2", "onnx_convert", "foreign", "module_route")} <= inside
+    assert {layer(n) for n in inside} == {"models"}
+    assert GRAPH[package] >= {f"{package}.detect", f"{package}.foreign", f"{package}.module_route"}
+
+    def siblings(name):
+        return {d.rpartition(".")[2] for d in GRAPH[name] if d.startswith(package + ".")} - {"_text"}
+
+    assert siblings(f"{package}.detect") == set()
+    assert siblings(f"{package}.pt2") == siblings(f"{package}.onnx_convert") == set()
+    assert siblings(f"{package}.module_route") == {"detect"}
+    assert siblings(f"{package}.foreign") == {"detect", "pt2", "onnx_convert"}
+    assert not [n for n in inside if package in GRAPH[n]], "a module of the package imports the package itself"
+
+
 RULE = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 SCRIPT = re.compile(r"script:\s*\n\s*\"\.\./\.\./scripts/(\w+)\.py\"")
 
@@ -107,34 +128,26 @@ def test_each_rule_runs_the_script_named_after_it_which_calls_its_stage(rules_fi
         stages = set(re.findall(r"from seqlrp\.stages\.(\w+) import", source)) - {"runner"}
         assert stages == {rules_file.stem}, f"scripts/{script.group(1)}.py calls seqlrp.stages.{stages}"
         assert (SRC / "stages" / f"{rules_file.stem}.py").is_file()
+        helper = re.search(r"^import _seqlrp_path\b", source, re.M)
+        first = re.search(r"^from seqlrp\b", source, re.M)
+        assert helper and first and helper.start() < first.start(), \
+            f"scripts/{script.group(1)}.py must import _seqlrp_path before seqlrp"
+        assert "sys.path" not in source, f"scripts/{script.group(1)}.py sets sys.path itself; _seqlrp_path does that"
 
 
-def test_old_module_paths_import_the_moved_module_with_a_warning():
-    import importlib
-    import sys
-
-    from seqlrp._moved import MOVED
-
-    for old, new in MOVED.items():
-        sys.modules.pop(old, None)
-        with pytest.warns(DeprecationWarning, match=f"{re.escape(old)} moved to {re.escape(new)}"):
-            module = importlib.import_module(old)
-        assert module is importlib.import_module(new), old
-        assert new in MODULES, f"{old} aliases {new}, which does not exist"
-    from seqlrp.bigwig import BigWigWriter  # the form a user's script has
-
-    from seqlrp.formats.bigwig import BigWigWriter as moved
-
-    assert BigWigWriter is moved
-
-
-def test_an_old_module_path_still_runs_with_python_m(tmp_path):
+def test_the_scripts_helper_puts_the_repositorys_src_first_where_seqlrp_is_not_installed(tmp_path):
+    """Snakemake appends the real scripts folder to ``sys.path`` (the script itself runs from a copy
+    under ``.snakemake/scripts/``); the helper then finds ``src/`` from its own path."""
     import subprocess
     import sys
 
-    config = tmp_path / "bad.yaml"
-    config.write_text("seq_len: [\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "seqlrp.config_file", str(config)], capture_output=True, text=True)
-    assert done.returncode != 0
-    assert "moved to seqlrp.formats.config_file" in done.stderr
-    assert f"{config}:" in done.stderr  # the new module's own one-line error
+    probe = ("import sys; sys.modules['seqlrp'] = None; sys.path.append(sys.argv[1]); "
+             "import _seqlrp_path, os; print(os.path.realpath(sys.path[0]))")
+    done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "scripts")], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str((ROOT / "src").resolve())
+    probe = "import sys; n = len(sys.path); sys.path.append(sys.argv[1]); import _seqlrp_path; print(len(sys.path) - n)"
+    done = subprocess.run([sys.executable, "-c", probe, str(ROOT / "scripts")], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.stdout.strip() == "1", done.stderr  # seqlrp importable: only the appended folder, no src/

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import BIN, SNAKEFILE, TINY_DEMO, copy_run, run_snakemake
+from conftest import BIN, SNAKEFILE, SUBPROCESS_CORES, TINY_DEMO, copy_run, run_snakemake
 
 from seqlrp.attribution.store import SHARD_FILES, read_attribution
 
@@ -76,7 +76,7 @@ def test_a_killed_shard_reruns_alone_and_the_result_is_unchanged(tiny_demo_run, 
     assert shard_jobs(first.stdout + first.stderr) == [0, 1]
 
     # shard 2's job starts; the whole run is killed as a scheduler or a power cut would
-    command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(run), "--cores", "2",
+    command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(run), "--cores", str(SUBPROCESS_CORES),
                f"{ATTRIBUTION}/shards/2/settings.json", "--configfile", str(run / "config.yaml")]
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     process = subprocess.Popen(command, cwd=run, env=env, start_new_session=True,

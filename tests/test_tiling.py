@@ -192,20 +192,4 @@ def test_tiled_run_gives_a_track_over_every_base_of_the_chromosome(tmp_path, til
     assert (results / "model" / "metrics.tsv").read_text().splitlines()[1] == f"tile\tall\tNA\tNA\tNA\t{len(table)}\t0"
 
 
-@pytest.mark.workflow
-@pytest.mark.parametrize("change, message", [
-    ({"regions": {"a": "a.bed"}}, "give either 'tile' (windows over whole chromosomes) or 'regions' or 'sequences', not more than one"),
-    ({"model": {}}, "'tile' needs model.checkpoint: tiles have no labels to train a model on"),
-    ({"tile": {"size": 90}}, "tile.size 90 differs from the seq_len 100 of model.checkpoint"),
-    ({"tile": {"stride": 101}}, "tile.stride 101 exceeds tile.size 100"),
-])
-def test_tile_config_errors_are_one_line(tmp_path, tiled_genome, change, message):
-    from conftest import run_snakemake
-
-    fasta, _, checkpoint = tiled_genome
-    config = {"genome": str(fasta), "tile": {"stride": 50}, "model": {"checkpoint": str(checkpoint)}, **change}
-    result = run_snakemake(tmp_path / "run", config, "-n")
-    assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
-    assert len(errors) == 1 and errors[0].startswith(f"seqlrp: error: config: {message}"), result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+# the tile section's start-up refusals are the run plan's: tests/test_plan.py

@@ -110,3 +110,89 @@ def test_snakemake_lint_is_clean(tmp_path):
     assert result.returncode == 0
     assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------------------ dry runs and profiles
+
+
+def _dry_run_configs(tmp_path):
+    """Example configs of each input and model route, with the small files they name."""
+    import torch
+    from conftest import random_sequence, write_lines
+
+    from seqlrp.models import annotate, build, save_model
+
+    chroms = {f"chr{i}": random_sequence(3000, i) for i in (1, 2, 3)}
+    genome = write_fasta(tmp_path / "genome.fa", chroms)
+    beds = {name: str(write_lines(tmp_path / f"{name}.bed", [f"chr{c}\t{300 * k + 40 * j}\t{300 * k + 40 * j + 60}"
+                                                                 for c in (1, 2, 3) for k in range(4)]))
+            for j, name in enumerate(("bound", "unbound"))}
+    records = {name: str(write_fasta(tmp_path / f"{name}.fa", {f"r{i}": random_sequence(80, 50 * j + i) for i in range(6)}))
+               for j, name in enumerate(("bound", "unbound"))}
+    model = build("cnn", seq_len=80, n_classes=2, filters=[4], kernels=[5], pools=[2], dense=[])
+    annotate(model, classes=["bound", "unbound"])
+    save_model(model, tmp_path / "model.pt")
+    torch.manual_seed(0)
+    foreign = torch.nn.Sequential(torch.nn.Conv1d(4, 4, 5, padding=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool1d(1),
+                                  torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()
+    torch.export.save(torch.export.export(foreign, (torch.zeros(2, 4, 80),)), tmp_path / "foreign.pt2")
+    return {
+        "regions": ({"genome": str(genome), "regions": beds, "seq_len": 80}, {"train", "extract", "tracks"}),
+        "sequences": ({"sequences": records, "seq_len": 80}, {"train", "extract", "motifs"}),
+        "checkpoint": ({"genome": str(genome), "regions": beds, "model": {"checkpoint": str(tmp_path / "model.pt")}},
+                       {"import_model", "predict", "report"}),
+        "pt2": ({"genome": str(genome), "regions": beds, "model": {"checkpoint": str(tmp_path / "foreign.pt2"),
+                                                                   "classes": ["bound", "unbound"]}},
+                {"import_model", "attribute", "diagnostics"}),
+        "tile": ({"genome": str(genome), "tile": {"chroms": ["chr1"]}, "model": {"checkpoint": str(tmp_path / "model.pt")}},
+                 {"import_model", "extract", "tracks"}),
+    }
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("route", ["regions", "sequences", "checkpoint", "pt2", "tile"])
+def test_dry_run_matrix(tmp_path, route):
+    """Each input and model route plans its jobs in a dry run, under the workflow profile."""
+    from conftest import run_snakemake
+
+    config, rules = _dry_run_configs(tmp_path)[route]
+    result = run_snakemake(tmp_path / "run", config, "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    planned = set(re_rules(output))
+    assert rules <= planned, planned
+    assert ("train" in planned) == (route in ("regions", "sequences"))
+    # profiles/default, next to the Snakefile, is in force (rerun-incomplete among its settings)
+    assert f"workflow specific profile {REPO / 'profiles' / 'default'}" in output
+    assert not (tmp_path / "run" / "results").exists()
+
+
+def re_rules(output: str) -> list[str]:
+    import re
+
+    return re.findall(r"^rule (\w+):", output, flags=re.M) + re.findall(r"^checkpoint (\w+):", output, flags=re.M)
+
+
+@pytest.mark.workflow
+def test_dry_run_refuses_a_start_up_problem_in_one_line(tmp_path):
+    """A start-up refusal of the run plan reaches the user through Snakemake as one line, exit 1."""
+    from conftest import run_snakemake
+
+    config, _ = _dry_run_configs(tmp_path)["regions"]
+    config["regions"] = {"../escaped": config["regions"]["bound"], "b": config["regions"]["unbound"]}
+    result = run_snakemake(tmp_path / "run", config, "-n")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-2000:]
+    assert errors[0].startswith(f"seqlrp: error: {tmp_path / 'run' / 'config.yaml'}:")
+    assert "class name '../escaped' contains a path separator" in errors[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "results").exists() and not (tmp_path / "escaped").exists()
+
+
+@pytest.mark.workflow
+def test_slurm_profile_with_its_placeholders_is_refused(tmp_path):
+    from conftest import run_snakemake
+
+    result = run_snakemake(tmp_path / "run", {"seq_len": 100}, "-n", "--profile", str(REPO / "profiles" / "slurm"))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr[-2000:]
+    assert "slurm_account=REPLACE_WITH_ACCOUNT is a placeholder" in errors[0]

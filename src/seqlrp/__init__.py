@@ -4,7 +4,3 @@ __version__ = "0.1.0"
 
 ALPHABET = "ACGT"
 """Channel order of every one-hot array in seqlrp: (N, 4, L) with channels A, C, G, T."""
-
-from . import _moved
-
-_moved.install()  # old module paths (seqlrp.bigwig, seqlrp.checkpoint, ...) still import, with a warning

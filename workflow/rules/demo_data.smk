@@ -12,7 +12,7 @@ rule demo_data:
         motifs=f"{DEMO_DIR}/motifs.tsv",
     params:
         demo=config["demo"],
-        seq_len=config["seq_len"],
+        seq_len=SEQ_LEN,
         seed=config["seed"],
     log:
         f"{LOGS}/demo_data.log",

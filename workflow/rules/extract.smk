@@ -14,7 +14,7 @@ checkpoint extract:
         genome=input_genome(),
         regions=input_regions(),
         sequences=config.get("sequences") or {},
-        seq_len=config["seq_len"],
+        seq_len=SEQ_LEN,
         seed=config["seed"],
         extract=config["extract"],
         split=config["split"],

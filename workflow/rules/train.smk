@@ -5,7 +5,7 @@
 # checked (seq_len, output, model.classes) and written there as a checkpoint of arch "external"
 # (a .pt2/ONNX file is copied beside it, results/model/external.{pt2,onnx}).
 
-if MODEL_CHECKPOINT or MODEL_MODULE:
+if not MODEL.trained_here:
 
     rule import_model:
         input:

@@ -5,16 +5,14 @@ This module reads the YAML files again to say which file (and which line of it) 
 and gives one line ``file:line: problem`` for a file that is not YAML at all (a broken
 indentation, a binary file). Line numbers are 1-based.
 
-As a command, ``python -m seqlrp.formats.config_file FILE [FILE ...]`` checks the files Snakemake would
-merge (later files override earlier ones) against the workflow's schema and the start-up checks,
-printing one line per problem: ``make check-config CONFIG=my.yaml`` runs it.
+``make check-config CONFIG=my.yaml`` checks files with :mod:`seqlrp.stages.plan`, which reads them
+through this module.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -130,44 +128,74 @@ def schema_error_line(error, files: Sequence[str | os.PathLike]) -> str:
     return f"{where(located, files)}: {key}: {getattr(error, 'message', error)}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seqlrp.formats.config_file FILE ...``: 0 when the files parse and fit the schema."""
-    import jsonschema
-
-    files = list(sys.argv[1:] if argv is None else argv)
-    if not files:
-        print("usage: python -m seqlrp.formats.config_file CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
-        return 2
-    merged: dict = {}
-    try:
-        for file in files:
-            node = read_yaml_file(file)
-            data = yaml.safe_load(Path(file).read_text(encoding="utf-8-sig")) if node is not None else {}
-            _update(merged, data or {})
-    except SeqlrpError as err:
-        print(f"seqlrp: error: {err}", file=sys.stderr)
-        return 1
-    schema_path = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
-    if not schema_path.exists():
-        print(f"{', '.join(files)}: parsed (schema {schema_path} not found: run from a repository checkout)")
-        return 0
-    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(merged), key=lambda e: list(e.absolute_path))
-    for error in errors:
-        print(f"seqlrp: error: {schema_error_line(error, files)}", file=sys.stderr)
-    if not errors:
-        print(f"{', '.join(files)}: OK")
-    return 1 if errors else 0
-
-
-def _update(base: dict, new: Mapping) -> None:
+def merge_config(base: dict, new: Mapping) -> None:
     """Merge ``new`` into ``base`` the way Snakemake merges config files (nested mappings merge)."""
     for key, value in new.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
-            _update(base[key], value)
+            merge_config(base[key], value)
         else:
             base[key] = value
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+#: The tracked config every run merges first (relative to the run directory, as Snakemake reads it).
+DEFAULT_CONFIG = "config/config.yaml"
+
+
+def schema_path() -> Path:
+    """The workflow's config schema in this checkout."""
+    return Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def read_config(files: Sequence[str | os.PathLike]) -> dict:
+    """``files`` merged in order, as written (no defaults filled in)."""
+    merged: dict = {}
+    for file in files:
+        node = read_yaml_file(file)
+        data = yaml.safe_load(Path(file).read_text(encoding="utf-8-sig")) if node is not None else {}
+        merge_config(merged, data or {})
+    return merged
+
+
+def user_settings(files: Sequence[str | os.PathLike], overrides: Mapping | None = None) -> dict:
+    """What the user set: ``files`` other than the tracked :data:`DEFAULT_CONFIG`, merged in order,
+    and ``overrides`` (Snakemake's ``--config``) on top."""
+    merged = read_config([f for f in files if os.path.abspath(f) != os.path.abspath(DEFAULT_CONFIG)])
+    merge_config(merged, dict(overrides or {}))
+    return merged
+
+
+def load_config(files: Sequence[str | os.PathLike], overrides: Mapping | None = None) -> dict:
+    """The config Snakemake would hold: ``files`` merged in order, ``overrides`` on top, validated
+    against the workflow's schema with its defaults filled in.
+
+    Raises :class:`~seqlrp.errors.SeqlrpError` with one line for a file that is not YAML and for
+    the first schema violation (``file:line: key: problem``).
+    """
+    import jsonschema
+
+    merged = read_config(files)
+    merge_config(merged, dict(overrides or {}))
+    schema = yaml.safe_load(schema_path().read_text(encoding="utf-8"))
+    validator = _filling_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(merged), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise SeqlrpError(schema_error_line(errors[0], [os.fspath(f) for f in files]))
+    return merged
+
+
+def _filling_defaults(validator_class):
+    """``validator_class`` extended to fill the ``default`` of absent properties, as Snakemake's validate."""
+    import copy
+
+    import jsonschema
+
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": fill_defaults})

@@ -32,7 +32,7 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     """
     path = Path(path)
     if path.is_file():
-        fmt, detail = model_files._inspect(path)
+        fmt, detail = model_files.inspect_file(path)
         if fmt in model_files.EXTERNAL:
             return model_files.load_external(path, device=device)
         model_files.refuse_foreign(path, fmt, detail)

@@ -180,6 +180,7 @@ class _Builder:
             "devices (config)": ", ".join(f"{stage}: {self.config.get(stage, {}).get('device', 'auto')}"
                                           for stage in ("train", "predict", "attribute")),
             "this machine": host_devices(),
+            **self._gpu_fallbacks(),
         }
         blocks = [element("h3", "Run"), definition_list(items)]
         if model_note:
@@ -273,6 +274,25 @@ class _Builder:
                       else f"not hashed (larger than report.hash_limit_mb, {human_size(limit)})")
             rows.append((code(path), human_size(info.size), digest))
         return element("div", table(("path", "size", "SHA-256"), rows, numeric=(1,)), class_="wide")
+
+    def _gpu_fallbacks(self) -> dict[str, object]:
+        """``{"GPU jobs run on the CPU": ...}`` when a job's log holds the fallback WARNING, else empty."""
+        from ..models.device import GPU_FALLBACK
+
+        directory = self.results / "logs"
+        jobs = []
+        for path in sorted(directory.rglob("*.log")) if directory.is_dir() else []:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    if any(GPU_FALLBACK in line for line in handle):
+                        jobs.append(path.relative_to(directory).with_suffix("").as_posix())
+            except OSError:
+                continue
+        if not jobs:
+            return {}
+        shown = ", ".join(jobs[:8]) + (f" and {len(jobs) - 8} more" if len(jobs) > 8 else "")
+        return {"GPU jobs run on the CPU": note(f"{len(jobs)} job(s) asked for a GPU, but torch saw no CUDA device "
+                                                f"on their node: {shown} (see their logs)", kind="warn")}
 
     def _benchmarks(self) -> Markup | None:
         directory = self.results / "benchmarks"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ..errors import SeqlrpError, output_error
 from ..formats.atomic import remove_stale_temporaries
+from ..models.device import warn_gpu_fallback
 
 
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
@@ -25,12 +26,21 @@ def run_stage(snakemake, main: Callable[[object], object]) -> None:
     try:
         setup_logging(log_path)
         clean_up_after_kill(snakemake.output)
+        warn_gpu_fallback(_requested_gpus(snakemake))
         main(snakemake)
     except SeqlrpError as err:
         _fail(f"seqlrp: error: {err}", log_path)
     except OSError as err:
         where = err.filename or "output"
         _fail(f"seqlrp: error: {output_error(where, err) or f'{where}: {err.strerror or err}'}", log_path)
+
+
+def _requested_gpus(snakemake) -> int:
+    """The ``gpu`` resource the job was given (0 when it asked for none)."""
+    try:
+        return int(getattr(snakemake.resources, "gpu", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def clean_up_after_kill(outputs) -> int:
