@@ -11,7 +11,7 @@ CONFIG   ?= config/config.yaml
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.seqlrp-installed
 
-.PHONY: demo test test-fast venv lint check-config bench report-check clean
+.PHONY: demo test test-fast system-deps venv lint check-config bench report-check clean
 
 venv: $(STAMP)
 
@@ -38,9 +38,21 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 
 # a missing optional test dependency fails instead of skipping (tests/optional.py)
-TEST_ENV := SEQLRP_REQUIRE_TEST_DEPS=1
+SEQLRP_REQUIRE_TEST_DEPS ?= 1
+TEST_ENV := SEQLRP_REQUIRE_TEST_DEPS=$(SEQLRP_REQUIRE_TEST_DEPS)
 
-test: $(STAMP)
+# programs the tests run: Chromium (report and page rendering) and htslib's tabix; installed with
+# apt-get where missing (as root, as CI runs), else named for the user to install
+SYSTEM_DEPS := chromium tabix
+system-deps:
+	@missing=""; for tool in $(SYSTEM_DEPS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian packages:$$missing"; apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "missing programs:$$missing (Debian: apt-get install$$missing)"; fi; fi
+
+test: $(STAMP) system-deps
 	# the tests are mostly single-threaded: one worker per core (pytest-xdist); a Snakemake subprocess
 	# gets the cores of its worker (tests/conftest.py), and the tiny demo run is built once for all
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) --durations=15

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # numba's compile cache (cache=True kernels) goes to a temporary directory, never into src/; set before
 # anything imports numba, and inherited by the Snakemake subprocesses
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "seqlrp-test-numba-cache"))
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"seqlrp-test-numba-cache-{os.getuid()}"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -54,8 +54,9 @@ def grelu_models():
     import importlib.util
     import types
 
-    if importlib.util.find_spec("grelu") is None or importlib.util.find_spec("enformer_pytorch") is None:
-        pytest.skip("grelu / enformer-pytorch are not installed")
+    from optional import need_spec
+
+    need_spec("grelu", "enformer_pytorch")  # skip, or fail under SEQLRP_REQUIRE_TEST_DEPS=1
     stubs = {}
     for name in ("transformers", "polars"):
         if importlib.util.find_spec(name) is None and name not in sys.modules:
@@ -140,11 +141,18 @@ def small_genome(tmp_path) -> tuple[Path, dict[str, str]]:
     return write_fasta(tmp_path / "genome.fa", chroms), chroms
 
 
+# The tiny demo: 300 windows of 100 bp, CTCF planted in the positive ones (REST as decoy in the negative),
+# which a CNN learns within its first epochs; the later stages on small subsets. Built once per session.
 TINY_DEMO = {
     "seq_len": 100,
-    "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 60},
-    "motifs": {"leiden_runs": 10},  # as config/config.yaml runs the demo
+    "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 150, "targets": ["MA0139.2"],
+             "decoys": ["MA0138.3"]},
+    "motifs": {"leiden_runs": 10},
+    "evaluate": {"max_windows": 40, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.25, 0.5]},
+    "diagnostics": {"n_windows": 40},
+    "seqlets": {"n_null": 100},
 }
+TINY_WINDOWS = 2 * TINY_DEMO["demo"]["n_per_class"]
 
 
 @pytest.fixture(scope="session")
@@ -236,3 +244,23 @@ def run_job(main, *, output: dict, log: Path, params: dict | None = None, resour
     lines = [line for line in Path(log).read_text().splitlines() if line.startswith("seqlrp: error:")] \
         if Path(log).exists() else []
     return status, lines
+
+
+def run_extract_job(workdir: Path, fasta: Path, regions: dict, *, seq_len: int) -> tuple[int, list[str], Path]:
+    """Rule extract's job in-process (:func:`run_job`) on ``fasta`` and ``regions`` (class -> BED), with
+    the schema's defaults; outputs under ``workdir/results``. Returns the exit status, the error lines
+    and the data folder."""
+    from seqlrp.formats.config_file import load_config
+    from seqlrp.stages.extract import extract
+
+    (workdir / "config.yaml").write_text(yaml.safe_dump({"seq_len": seq_len, "genome": str(fasta),
+                                                         "regions": {k: str(v) for k, v in regions.items()}}))
+    config = load_config([workdir / "config.yaml"])
+    data = workdir / "results" / "data"
+    outputs = {"onehot": data / "onehot.npy", "regions": data / "regions.tsv", "info": data / "dataset.json"}
+    stage = {"genome": str(fasta), "regions": config["regions"], "sequences": {}, "seq_len": seq_len,
+             "seed": config["seed"], "extract": config["extract"], "split": config["split"], "tile": None,
+             "classes": list(regions), "index_dir": str(workdir / "results" / "genome_index")}
+    status, errors = run_job(lambda smk: extract(stage, dict(smk.output.items()), progress=False), output=outputs,
+                             log=workdir / "extract.log")
+    return status, errors, data

@@ -5,7 +5,7 @@ import re
 import shutil
 
 import pytest
-from conftest import run_job, write_lines
+from conftest import run_extract_job, write_lines
 
 from seqlrp.errors import InputError, SeqlrpError
 from seqlrp.formats.genome import Genome
@@ -95,22 +95,6 @@ def test_class_with_no_usable_region(tmp_path, small_genome):
 # missing input file, are the run plan's: tests/test_plan.py)
 
 
-def _extract_job(tmp_path, fasta, bed):
-    from seqlrp.formats.config_file import load_config
-    from seqlrp.stages.extract import extract
-
-    (tmp_path / "config.yaml").write_text(f"seq_len: 64\ngenome: {fasta}\nregions: {{a: {bed}, b: {bed}}}\n")
-    config = load_config([tmp_path / "config.yaml"])
-    data = tmp_path / "results" / "data"
-    outputs = {"onehot": data / "onehot.npy", "regions": data / "regions.tsv", "info": data / "dataset.json"}
-    stage = {"genome": str(fasta), "regions": config["regions"], "sequences": {}, "seq_len": 64, "seed": config["seed"],
-             "extract": config["extract"], "split": config["split"], "tile": None, "classes": ["a", "b"],
-             "index_dir": str(tmp_path / "results" / "genome_index")}
-    status, errors = run_job(lambda smk: extract(stage, dict(smk.output.items()), progress=False), output=outputs,
-                             log=tmp_path / "extract.log")
-    return status, errors, data
-
-
 def _assert_failed_cleanly(status, errors, data_dir, pattern):
     assert status == 1
     assert len(errors) == 1 and re.search(pattern, errors[0]), errors
@@ -120,13 +104,13 @@ def _assert_failed_cleanly(status, errors, data_dir, pattern):
 def test_extract_job_on_a_bad_bed_line(tmp_path, small_genome):
     fasta, _ = small_genome
     bed = write_lines(tmp_path / "bad.bed", ["chr1\t0\t10", "chr1\t20\tnope"])
-    _assert_failed_cleanly(*_extract_job(tmp_path, fasta, bed), r"bad\.bed:2: end \(column 3\) must be an integer")
+    _assert_failed_cleanly(*run_extract_job(tmp_path, fasta, {'a': bed, 'b': bed}, seq_len=64), r"bad\.bed:2: end \(column 3\) must be an integer")
 
 
 def test_extract_job_on_a_missing_chromosome(tmp_path, small_genome):
     fasta, _ = small_genome
     bed = write_lines(tmp_path / "a.bed", ["1\t0\t10"])
-    _assert_failed_cleanly(*_extract_job(tmp_path, fasta, bed), r"a\.bed:1: chromosome '1' is not in .*'chr' prefix")
+    _assert_failed_cleanly(*run_extract_job(tmp_path, fasta, {'a': bed, 'b': bed}, seq_len=64), r"a\.bed:1: chromosome '1' is not in .*'chr' prefix")
 
 
 def test_extract_job_on_a_plain_gzip_fasta(tmp_path, small_genome):
@@ -135,7 +119,7 @@ def test_extract_job_on_a_plain_gzip_fasta(tmp_path, small_genome):
     with open(fasta, "rb") as src, gzip.open(gz, "wb") as dst:
         shutil.copyfileobj(src, dst)
     bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10"])
-    _assert_failed_cleanly(*_extract_job(tmp_path, gz, bed), r"genome\.fa\.gz: plain-gzip FASTA .*bgzip")
+    _assert_failed_cleanly(*run_extract_job(tmp_path, gz, {'a': bed, 'b': bed}, seq_len=64), r"genome\.fa\.gz: plain-gzip FASTA .*bgzip")
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
+from optional import need_program
 
 from seqlrp.analysis.motifs import Motif, write_instances_bed
 from seqlrp.analysis.seqlets import Seqlet, name_seqlets, write_seqlets_bed
@@ -135,8 +136,8 @@ def test_our_index_equals_the_documented_reindex_command(tmp_path):
     assert "pysam.tabix_index(path, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=2, force=True)" in readme
 
 
-@pytest.mark.skipif(shutil.which("tabix") is None, reason="htslib's tabix is not installed")
 def test_the_documented_reindex_command_with_htslibs_tabix(tmp_path):
+    need_program("tabix")
     path = tmp_path / "t.bedGraph.gz"
     write_bedgraph(path)
     shutil.copy(path, tmp_path / "copy.bedGraph.gz")

@@ -1,6 +1,7 @@
 """Artifact diagnostics: each number on hand-made arrays, LRP conservation, randomisation, the stage."""
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -10,15 +11,16 @@ from conftest import write_store
 from torch import nn
 
 from seqlrp.analysis import diagnostics as dx
-from seqlrp.analysis.artifact_checks import method_relevance, subset
+from seqlrp.analysis.artifact_checks import format_value, method_relevance, subset
 from seqlrp.analysis.tracks import observed_relevance
 from seqlrp.attribution.methods import MethodSpec
 from seqlrp.attribution.store import read_attribution
 from seqlrp.formats.table import RegionTable
-from seqlrp.lrp import relevance
+from seqlrp.lrp import Prune, relevance
 from seqlrp.models import annotate, build, load_model, save_model
 from seqlrp.models.randomise import randomised_copy
 from seqlrp.sequences.dataset import ExtractedData
+from seqlrp.sequences.shuffle import shuffle_onehot
 from seqlrp.stages.diagnostics import COLUMNS, run
 
 SEQ_LEN = 40
@@ -294,3 +296,55 @@ def test_stage_uses_the_methods_recorded_settings(attribution):
     # what diagnostics recompute for the trained model equals what attribute wrote
     again = method_relevance(model, store.onehot[:], 0, MethodSpec("epsilon-plus"), torch.device("cpu"))
     assert np.allclose(again.sum(axis=1), store.relevance[:], atol=1e-6)
+
+
+def test_stage_recomputes_with_a_non_default_recorded_method(tmp_path):
+    """The randomised model's maps and the shuffled null are recomputed with the store's method,
+    here alpha-beta with PLRP-lambda: the numbers are those of direct relevance() calls with it,
+    and change when settings.json says epsilon-plus instead."""
+    rng = np.random.default_rng(4)
+    table = RegionTable()
+    for i in range(16):
+        table.append("chr1", 100 * i, 100 * i + SEQ_LEN, "+", f"w{i}", "a", "test")
+    data = ExtractedData(onehot_of(rng.integers(0, 4, size=(16, SEQ_LEN))), table, ["a", "b"], SEQ_LEN)
+    save_model(_tiny_cnn(), tmp_path / "model.pt")
+    folder = write_store(tmp_path / "attributions" / "a.plrp", data, tmp_path / "model.pt", "a", "plrp",
+                         MethodSpec("alpha2beta1", prune={"p_pos": 0.4}), tmp_path / "onehot.npy", batch_size=8)
+    settings_path = folder / "settings.json"
+    recorded = settings_path.read_text()
+    assert json.loads(recorded)["composite"] == "alpha2beta1" and json.loads(recorded)["prune"] == {"p_pos": 0.4}
+    config, seed = _config(n_windows=6), 1
+
+    def values_and_details():
+        outputs = {"table": tmp_path / "eval" / "d.tsv", "figures": tmp_path / "eval" / "figs"}
+        run(config, [folder], tmp_path / "onehot.npy", tmp_path / "model.pt", outputs, seed=seed, threads=1)
+        rows = _read(outputs["table"])
+        return {r["diagnostic"]: float(r["value"]) for r in rows}, {r["diagnostic"]: r["detail"] for r in rows}
+
+    values, details = values_and_details()
+
+    # by hand, with the recorded method passed to relevance() directly
+    def recorded_method(model, x):
+        x = torch.from_numpy(np.asarray(x, dtype=np.float32))
+        return relevance(model, x, 0, composite="alpha2beta1", prune=Prune(0.4)).numpy()
+
+    model = load_model(tmp_path / "model.pt")
+    store = read_attribution(folder, tmp_path / "onehot.npy")
+    rows = subset(len(store), config["n_windows"], seed)
+    sample = np.asarray(store.onehot[rows])
+    randomised = observed_relevance(recorded_method(randomised_copy(model, seed), sample), sample)
+    trained = np.asarray(store.relevance[rows])  # read from the store (no N in these windows)
+    similarity = float(np.nanmean(dx.randomisation_similarities(trained, randomised)))
+    assert values["randomisation_similarity"] == pytest.approx(similarity, rel=1e-5, abs=1e-6)
+    shuffled = shuffle_onehot(sample, n_shuffles=config["n_shuffles"], seed=seed)
+    null = dx.position_relevance(recorded_method(model, shuffled))
+    null_border = dx.border_excess(np.abs(null).mean(axis=0), config["border"])
+    assert details["border_excess"].endswith(f"the shuffled null's: {format_value(null_border)}")
+
+    # the same maps with epsilon-plus recorded: what is recomputed changes, what is read does not
+    settings_path.write_text(json.dumps({**json.loads(recorded), "composite": "epsilon-plus", "prune": None}))
+    assert read_attribution(folder, tmp_path / "onehot.npy").spec == MethodSpec("epsilon-plus")
+    other_values, other_details = values_and_details()
+    assert other_values["border_excess"] == values["border_excess"]
+    assert other_values["randomisation_similarity"] != pytest.approx(values["randomisation_similarity"], abs=1e-3)
+    assert other_details["border_excess"] != details["border_excess"]

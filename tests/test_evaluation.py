@@ -312,29 +312,30 @@ def test_method_names_must_not_clash():
 
 
 @pytest.mark.workflow
-def test_evaluate_rule_on_a_tiny_demo(tmp_path):
-    from conftest import run_snakemake
+def test_evaluate_rule_on_the_tiny_demo(tiny_demo_run, tmp_path):
+    from conftest import TINY_DEMO, run_snakemake
 
-    config = {
-        "seq_len": 100,
-        "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 60},
-        "train": {"epochs": 2},
-        "evaluate": {"max_windows": 6, "p_grid": [0, 0.25], "baselines": ["saliency", "ism"], "ism_max_windows": 1,
-                     "deletion_fractions": [0, 0.1], "device": "cpu"},
-    }
-    # --cores ends --configfile's list of files, so the target is read as a target
-    result = run_snakemake(tmp_path, config, "results/evaluation/summary.tsv")
-    assert result.returncode == 0, result.stderr[-3000:]
-    folder = tmp_path / "results" / "evaluation"
+    folder = tiny_demo_run / "results" / "evaluation"
     rows = _read(folder / "summary.tsv")
     assert tuple(rows[0]) == SUMMARY_COLUMNS
     positive = [r for r in rows if r["class"] == "positive"]
+    grid = [f"plrp-{mode}-p{p:g}" for p in TINY_DEMO["evaluate"]["p_grid"] if p > 0 for mode in ("lambda", "mask")]
     assert [r["method"] for r in positive] == ["lrp", "plrp", "lrp-epsilon", "lrp-epsilon-plus", "lrp-epsilon-gamma",
-                                               "lrp-alpha2beta1", "plrp-p0", "plrp-lambda-p0.25", "plrp-mask-p0.25",
-                                               "saliency", "ism"]
-    assert all(0 <= float(r["auroc"]) <= 1 and 0 < int(r["n_sequences"]) <= 6 for r in positive)
+                                               "lrp-alpha2beta1", "plrp-p0", *grid, "saliency", "gradient_x_input",
+                                               "integrated_gradients", "ism"]
+    windows = TINY_DEMO["evaluate"]["max_windows"]
+    for row in positive:
+        n = int(row["n_sequences"])
+        assert 0 < n <= (TINY_DEMO["evaluate"]["ism_max_windows"] if row["method"] == "ism" else windows), row
+        assert 0 <= float(row["auroc"]) <= 1 and 0 <= float(row["rma"]) <= 1, row
+    # the same composite gives the same numbers under both names, and PLRP at p = 0 is LRP
+    by_name = {r["method"]: r for r in positive}
+    for a, b in (("lrp", "lrp-epsilon-plus"), ("lrp", "plrp-p0")):
+        assert by_name[a]["auroc"] == by_name[b]["auroc"] and by_name[a]["rma"] == by_name[b]["rma"]
     assert tuple(_read(folder / "deletion.tsv")[0]) == DELETION_COLUMNS
     assert (folder / "sweep.png").stat().st_size > 0 and (folder / "deletion.png").stat().st_size > 0
-    assert "evaluate positive lrp:" in (tmp_path / "results" / "logs" / "evaluate.log").read_text()
-    # only what the evaluation needs ran: no attribution
-    assert not (tmp_path / "results" / "attributions").exists()
+    assert "evaluate positive lrp:" in (tiny_demo_run / "results" / "logs" / "evaluate.log").read_text()
+    # the evaluation needs no attribution job: a dry run of its summary alone plans none
+    dry = run_snakemake(tmp_path / "fresh", TINY_DEMO, "-n", "results/evaluation/summary.tsv")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "rule evaluate:" in dry.stdout and "rule attribute" not in dry.stdout

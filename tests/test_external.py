@@ -1,13 +1,13 @@
 """Models from outside seqlrp in the pipeline: rule import_model's checks and checkpoint, load_model of
 an "external" checkpoint, the data as such a model sees it, metrics and the randomisation diagnostic."""
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from optional import need, requires
 from torch import nn
 
 from seqlrp.formats.table import RegionTable
@@ -24,10 +24,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The feature will be removed:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning"),  # torch's, when an exported program is copied
 ]
-needs_onnx = pytest.mark.skipif(
-    importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnx2torch") is None,
-    reason="onnx and onnx2torch not installed",
-)
+needs_onnx = requires("onnx", "onnx2torch")
 
 # a multi-task model with a residual written in its forward, as the module route imports it
 MODEL_PY = '''
@@ -119,7 +116,7 @@ def test_pt2_is_imported_and_loads_back_as_an_external_model(tmp_path, pt2):
 
 
 def test_module_route_checkpoint_holds_the_weights_and_loads_from_anywhere(tmp_path, monkeypatch):
-    safetensors = pytest.importorskip("safetensors.torch")
+    safetensors = need("safetensors.torch")
     (tmp_path / "net.py").write_text(MODEL_PY)
     monkeypatch.chdir(tmp_path)
     from seqlrp.models.files import load_module

@@ -7,7 +7,6 @@ one-hot windows and JASPAR matrices, and everything from the model on is made ag
 
 import csv
 import json
-import re
 import shutil
 
 import numpy as np
@@ -15,7 +14,8 @@ import pyBigWig
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import TINY_DEMO, copy_run, run_snakemake
+from conftest import TINY_DEMO, TINY_WINDOWS, copy_run, run_snakemake
+from optional import need
 from torch import nn
 
 from seqlrp.attribution.store import read_attribution
@@ -168,7 +168,7 @@ def test_pt2_model_through_every_stage(tiny_demo_run, tmp_path):
 def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_run, tmp_path):
     """A user's own Enformer-style class (attention pooling, a relative-position bias, GELU as x * sigmoid(1.702 x),
     output (N, tasks, 1)) through the module route: one task picked, explained by LRP through attention."""
-    safetensors = pytest.importorskip("safetensors.torch")
+    safetensors = need("safetensors.torch")
     work = _fresh_copy(tiny_demo_run, tmp_path / "run")
     (work / "hybrid.py").write_text(ATTENTION_PY)
     from seqlrp.models.files import load_module
@@ -196,7 +196,7 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
     test = metrics["test", "positive"]
     assert test["auroc"] != "NA" and test["accuracy"] == "NA" and int(test["n"]) > int(test["n_class"]) > 0
     settings = json.loads((results / "attributions" / "positive.lrp" / "settings.json").read_text())
-    assert settings["n_windows"] == 60 and settings["target_index"] == 0  # the positive windows only
+    assert settings["n_windows"] == TINY_WINDOWS // 2 and settings["target_index"] == 0  # the positive windows only
     # the attribution table's logit is the class's score: task 2 of the model, not its first output
     store = read_attribution(results / "attributions" / "positive.lrp", results / "data" / "onehot.npy")
     windows = torch.from_numpy(store.onehot[:].astype(np.float32))

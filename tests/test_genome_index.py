@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pysam
 import pytest
-from conftest import random_sequence, run_snakemake, write_fasta, write_lines
+from conftest import random_sequence, run_extract_job, write_fasta, write_lines
 
 from seqlrp.errors import InputError
 from seqlrp.formats.fasta_index import owned_index
@@ -248,20 +248,17 @@ def test_without_index_dir_a_temporary_directory_is_used_and_removed(tmp_path, s
     assert _snapshot(tmp_path) == before
 
 
-@pytest.mark.workflow
-def test_pipeline_truncated_bgzip_genome(tmp_path, small_genome):
+def test_extract_job_on_a_truncated_bgzip_genome(tmp_path, small_genome):
+    """The extract job (in-process, as its script runs it): one line, status 1, no data and no index left."""
     fasta, _ = small_genome
     bgz = _bgzip(fasta, tmp_path / "genome.fa.gz")
     _cut(bgz, "eof_marker")
     bed = write_lines(tmp_path / "a.bed", ["chr1\t0\t10"])
     workdir = tmp_path / "run"
-    config = {"genome": str(bgz), "regions": {"a": str(bed), "b": str(bed)}, "seq_len": 100}
-    result = run_snakemake(workdir, config)
-    assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if "seqlrp: error:" in line]
-    assert len(lines) == 1, result.stderr[-3000:]
+    workdir.mkdir()
+    status, lines, data_dir = run_extract_job(workdir, bgz, {"a": bed, "b": bed}, seq_len=100)
+    assert status == 1 and len(lines) == 1, lines
     assert re.search(r"genome\.fa\.gz: truncated bgzip file \(no BGZF end-of-file marker\)", lines[0]), lines[0]
-    data_dir = workdir / "results" / "data"
     assert not data_dir.exists() or not any(data_dir.iterdir())
     assert not list(tmp_path.glob("genome.fa.gz.*"))
     index_dir = workdir / "results" / "genome_index"

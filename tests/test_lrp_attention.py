@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import grelu_models
+from optional import need, need_spec
 from torch import nn
 
 from seqlrp.lrp import Prune, relevance
@@ -229,7 +230,7 @@ def test_scaled_dot_product_attention_op_equals_the_same_attention_written_out()
 
 
 def test_transformer_block_agrees_with_lxt():
-    lxt = pytest.importorskip("lxt.explicit.functional")
+    lxt = need("lxt.explicit.functional")
     torch.manual_seed(5)
     ours = Block().double().eval()
     theirs = Block(lxt=lxt).double().eval()
@@ -461,8 +462,7 @@ def _pretrained_class():
 
 
 def test_enformer_pytorch_itself_is_explained():
-    if importlib.util.find_spec("enformer_pytorch") is None:
-        pytest.skip("enformer-pytorch is not installed")
+    need_spec("enformer_pytorch")
     stubs = {name: types.ModuleType(name) for name in ("transformers", "polars")
              if importlib.util.find_spec(name) is None and name not in sys.modules}
     if "transformers" in stubs:

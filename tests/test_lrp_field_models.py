@@ -11,12 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import grelu_models
+from optional import need
 from torch import nn
 
 from seqlrp.lrp import COMPOSITES, Prune, relevance
 
-bpnet = pytest.importorskip("bpnetlite.bpnet")
-chrombpnet = pytest.importorskip("bpnetlite.chrombpnet")
+bpnet = need("bpnetlite.bpnet")
+chrombpnet = need("bpnetlite.chrombpnet")
 
 LRP0 = dict(composite="epsilon", epsilon=0.0, stabilizer=0.0, exact_batchnorm=True)
 

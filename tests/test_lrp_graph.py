@@ -8,12 +8,11 @@ passes, routes or splits relevance in proportion to contributions.
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import random_batchnorm
+from optional import need_spec
 from torch import nn
 
 from seqlrp.lrp import COMPOSITES, Prune, UnsupportedLayerError, relevance
@@ -374,8 +373,7 @@ def test_model_files_from_outside_are_explained_like_the_model(arch, tmp_path):
     batch = torch.export.Dim("batch")
     torch.export.save(torch.export.export(model, (x,), dynamic_shapes=({0: batch},)), tmp_path / "m.pt2")
     torch.testing.assert_close(relevance(load_model(tmp_path / "m.pt2"), x, 1), expected)
-    if importlib.util.find_spec("onnx2torch") is None or importlib.util.find_spec("onnx") is None:
-        pytest.skip("onnx and onnx2torch are not installed")
+    need_spec("onnx2torch", "onnx")
     torch.onnx.export(model, (x,), tmp_path / "m.onnx", dynamo=False, opset_version=17, input_names=["x"],
                       dynamic_axes={"x": {0: "batch"}})
     got = relevance(load_model(tmp_path / "m.onnx"), x, 1)

@@ -4,13 +4,13 @@ to the same rules): relative max error <= 1e-3 (in practice ~1e-6). Skipped with
 from __future__ import annotations
 
 import copy
-import importlib.util
 import sys
 import types
 
 import pytest
 import torch
 from conftest import random_batchnorm
+from optional import need_spec
 from torch import nn
 
 from seqlrp.lrp import relevance
@@ -20,8 +20,7 @@ from seqlrp.models.layers import Exp, Residual
 def _import_zennit():
     """zennit imports torchvision only for its ResNet canonizers; a CPU-only torch has no
     matching torchvision wheel on PyPI, so stand in for it (just for the import) when needed."""
-    if importlib.util.find_spec("zennit") is None:
-        pytest.skip("zennit is not installed", allow_module_level=True)
+    need_spec("zennit")
     try:
         import torchvision  # noqa: F401
     except Exception:

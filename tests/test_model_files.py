@@ -1,6 +1,5 @@
 """seqlrp.models.files: .pt2 / ONNX / module-route model files, told apart by content, never running their code."""
 
-import importlib.util
 import io
 import json
 import sys
@@ -8,6 +7,7 @@ import zipfile
 
 import pytest
 import torch
+from optional import available, need, requires
 from torch import nn
 
 from seqlrp.errors import SeqlrpError
@@ -20,10 +20,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*(jit|TorchScript-based).*:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The feature will be removed:DeprecationWarning"),
 ]
-needs_onnx = pytest.mark.skipif(
-    importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnx2torch") is None,
-    reason="onnx and onnx2torch not installed",
-)  # not importorskip: onnx2torch's own import fails without torchvision, which seqlrp stubs
+# not need(): onnx2torch's own import fails without torchvision, which seqlrp stubs
+needs_onnx = requires("onnx", "onnx2torch")
 
 
 def small_cnn() -> nn.Module:
@@ -302,7 +300,7 @@ def test_export_lines_in_the_message_work(tmp_path, monkeypatch):
     x = torch.rand(3, 4, L)
     exec(EXPORT_PT2, {"torch": torch, "model": model, "L": L})
     assert torch.equal(load_model("model.pt2")(x), model(x))
-    if importlib.util.find_spec("onnx2torch") is not None:
+    if available("onnx2torch"):
         exec(EXPORT_ONNX, {"torch": torch, "model": model, "L": L})
         assert torch.allclose(load_model("model.onnx")(x), model(x), atol=1e-5)
 
@@ -364,7 +362,7 @@ def test_module_route_with_pt_and_safetensors_weights(tmp_path, model_py, monkey
     loaded = load_module("net.py:Net", {"filters": 8}, "w.pt")
     x = torch.rand(2, 4, L)
     assert torch.equal(loaded(x), reference(x)) and not loaded.training
-    safetensors = pytest.importorskip("safetensors.torch")
+    safetensors = need("safetensors.torch")
     safetensors.save_file(reference.state_dict(), tmp_path / "w.safetensors")
     assert detect_format(tmp_path / "w.safetensors") == "safetensors"
     assert torch.equal(load_module("net.py:Net", {"filters": 8}, tmp_path / "w.safetensors")(x), reference(x))
@@ -400,7 +398,7 @@ def test_module_route_errors_are_one_line(tmp_path, model_py, monkeypatch):
             call()
         one_line_refusal(caught, *words)
 
-    if importlib.util.find_spec("safetensors") is not None:
+    if available("safetensors"):
         from safetensors.torch import save_file
 
         save_file(state, tmp_path / "w.safetensors")

@@ -1,6 +1,7 @@
 """Motifs stage: PWM/CWM construction, TOMTOM against JASPAR, q-values, discovery end to end."""
 
 import csv
+import importlib
 
 import numpy as np
 import pytest
@@ -55,8 +56,34 @@ def onehot_of(seqs: list[str]) -> np.ndarray:
     return out
 
 
-# The discovery test comes first: tfmodisco-lite compiles its numba kernels into numba's cache in
-# forked children only while numba's thread pool is not yet running, and tomtom starts it.
+@pytest.fixture(scope="module", autouse=True)
+def modisco_compiles_before_numba_threads_start():
+    """Start tfmodisco-lite's kernel compiles before any test of this module runs.
+
+    tfmodisco-lite compiles its numba kernels in forked children, into numba's cache, and caches
+    them at all only when it can fork safely: no Python thread but the main one, and numba's
+    threading layer not started (its OpenMP layer is not fork safe). TOMTOM (memelite) starts that
+    layer, and a tqdm progress bar (the diagnostics stage's, in another test file) leaves tqdm's
+    monitor thread running; after either, discovery compiled every kernel in this process (about
+    20 s instead of 5 s, a minute and more with an empty cache), so the tests were fast only in
+    file order. Here the monitor is stopped (none starts while this module runs) and the compiles
+    start at once, whatever ran before or runs first.
+    """
+    from tqdm import tqdm
+
+    interval = tqdm.monitor_interval
+    tqdm.monitor_interval = 0
+    if tqdm.monitor is not None:
+        tqdm.monitor.exit()
+        tqdm.monitor = None
+    try:
+        precompile = importlib.import_module("modiscolite.precompile")
+    except ImportError:  # a tfmodisco-lite without it compiles on first call, in any order
+        precompile = None
+    if precompile is not None:
+        precompile.start()  # what TFMoDISco() calls first; later calls do nothing
+    yield
+    tqdm.monitor_interval = interval
 
 
 def planted_data(pwm: np.ndarray, n: int = 150, length: int = 100, seed: int = 0):

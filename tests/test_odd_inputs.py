@@ -11,7 +11,7 @@ from conftest import random_sequence, write_fasta, write_lines
 
 from seqlrp.errors import InputError, SeqlrpError
 from seqlrp.formats.config_file import key_lines, locate, read_yaml_file, schema_error_line
-from seqlrp.formats.config_file import main as check_config
+from seqlrp.stages.plan import main as check_config
 from seqlrp.formats.names import check_names, first_bad_name, name_problem
 from seqlrp.formats.records import read_records
 from seqlrp.formats.regions import read_regions
@@ -106,7 +106,8 @@ def test_config_with_byte_order_mark_reads(tmp_path):
     assert key_lines(path) == {("seq_len",): 1}
 
 
-def test_check_config_command(tmp_path, capsys):
+def test_check_config_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     good = write_lines(tmp_path / "good.yaml", ["seq_len: 100"])
     bad = write_lines(tmp_path / "bad.yaml", ["seq_len: 100", "extract:", "  padding: N"])
     assert check_config([str(good)]) == 0

@@ -10,9 +10,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from conftest import random_batchnorm
+from optional import need
 from torch import nn
 
 from seqlrp.attribution.baselines import deeplift_shap
@@ -72,7 +72,7 @@ def _exp_cnn() -> nn.Sequential:
 
 
 def test_deep_lift_shap_sums_to_the_logit_change_from_the_mean_reference():
-    pytest.importorskip("tangermeme")
+    need("tangermeme")
     model, x = _exp_cnn(), _onehot(3, 32, seed=1)
     refs = torch.from_numpy(shuffle_onehot(x.numpy().astype(np.uint8), n_shuffles=5, seed=2)).float().reshape(3, 5, 4, 32)
     attr = deeplift_shap(model, x, 1, references=refs)
@@ -96,7 +96,7 @@ def test_deep_lift_with_zero_reference_is_lrp_epsilon_on_a_bias_free_relu_net():
     """Zero reference, no biases: every reference activation is 0, so the rescale multiplier of
     ReLU is 1[z > 0], its gradient, and DeepLIFT is gradient x input, which LRP-0 equals on ReLU
     networks (Ancona et al. 2018); LRP-epsilon with a tiny epsilon is LRP-0 up to rounding."""
-    pytest.importorskip("tangermeme")
+    need("tangermeme")
     torch.manual_seed(5)
     model = nn.Sequential(
         nn.Conv1d(4, 6, 5, padding=2, bias=False), nn.ReLU(), nn.Conv1d(6, 3, 3, bias=False), nn.ReLU(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -124,3 +125,124 @@ def test_per_layer_fractions():
         Prune(1.5)
     with pytest.raises(ValueError):
         Prune(0.2, mode="other")
+
+
+# --- PLRP by value on a net small enough to work out by hand ---------------------------------
+
+# Flatten -> Linear(4, 5) -> ReLU -> Linear(5, 1), bias-free, float64. With x = (1, 2, 0.5, 1) the
+# hidden pre-activations are h = W1 x = (2, 1, 1, 0.5, 2), all positive (ReLU passes them), and the
+# logit is z = w2 . h = 4 + 1 + 2 - 0.5 - 2 = 4.5.
+W1 = [[1.0, 0.5, 0.0, 0.0], [-1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 2.0, 0.0], [0.5, -0.5, 1.0, 0.5], [1.0, 1.0, -2.0, 0.0]]
+W2 = [[2.0, 1.0, 2.0, -1.0, -1.0]]
+X = [1.0, 2.0, 0.5, 1.0]
+
+
+def tiny_net() -> tuple[nn.Sequential, torch.Tensor]:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 5, bias=False), nn.ReLU(), nn.Linear(5, 1, bias=False)).double()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor(W1))
+        model[3].weight.copy_(torch.tensor(W2))
+    return model.eval(), torch.tensor(X, dtype=torch.float64).reshape(1, 4, 1)
+
+
+def stab(z: np.ndarray, eps: float) -> np.ndarray:
+    """The epsilon rule's denominator: z + eps * sign(z), sign(0) = +1."""
+    return z + eps * np.where(z >= 0, 1.0, -1.0)
+
+
+def plrp_by_hand(mode: str, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hidden and input relevance of :func:`tiny_net` for composite "epsilon", Prune(0.25, 0.25, mode).
+
+    The top Linear is pruned (its input relevance, the hidden layer's); the first Linear reads the
+    input and is never pruned."""
+    w1, w2, x = np.array(W1), np.array(W2)[0], np.array(X)
+    h = w1 @ x
+    a = np.maximum(h, 0)
+    z = w2 @ a
+    hidden = a * w2 * z / stab(z, eps)  # LRP-eps at the top, R_out = z: (4, 1, 2, -0.5, -2) * z / stab(z)
+    # positive side {4, 1, 2}, S+ = 7: 1 <= 0.25 * 7 = 1.75 < 1 + 2, so neuron 1 goes;
+    # negative side {0.5, 2}, S- = 2.5: 0.5 <= 0.25 * 2.5 = 0.625 < 0.5 + 2, so neuron 3 goes
+    keep = np.array([True, False, True, False, True])
+    if mode == "lambda":
+        # each sign's kept entries rescaled to that sign's whole mass
+        pos, neg = hidden.clip(min=0), hidden.clip(max=0)
+        scale = np.where(hidden > 0, pos.sum() / pos[keep].sum(), neg.sum() / neg[keep].sum())
+        pruned = np.where(keep, hidden * scale, 0.0)
+    else:
+        # the top rule again over the kept neurons only: z' = sum of their contributions
+        z_kept = (keep * a * w2).sum()
+        pruned = keep * a * w2 * z / stab(z_kept, eps)
+    # the first Linear, plain LRP-eps: R_i = x_i sum_j w1_ji R_j / stab(h_j)
+    return pruned, x * (w1.T @ (pruned / stab(h, eps)))
+
+
+# eps = 0.125 is exact in float32 too: seqlrp.lrp.graph.stabilize builds eps * sign(d) in float32
+# before casting it to d's dtype, so a float64 run with eps = 0.1 is off by ~3e-10 relative
+@pytest.mark.parametrize("eps", [0.0, 0.125])
+@pytest.mark.parametrize("mode", ["lambda", "mask"])
+def test_plrp_by_hand_on_a_two_layer_net(mode, eps):
+    model, x = tiny_net()
+    out = relevance(model, x, 0, composite="epsilon", epsilon=eps, prune=Prune(0.25, 0.25, mode=mode),
+                    return_layers=True)
+    hidden, expected = plrp_by_hand(mode, eps)
+    np.testing.assert_allclose(out.layers["3"][0].numpy(), hidden, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.relevance.flatten().numpy(), expected, rtol=1e-12, atol=1e-12)
+    if eps == 0:  # the same numbers written out
+        literal = {"lambda": ([14 / 3, 0, 7 / 3, 0, -2.5], [13 / 12, -1 / 6, 43 / 12, 0]),
+                   "mask": ([4.5, 0, 2.25, 0, -2.25], [1.125, 0, 3.375, 0])}[mode]
+        np.testing.assert_allclose(hidden, literal[0], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(expected, literal[1], rtol=1e-12, atol=1e-12)
+
+
+def test_plrp_conservation_lambda_keeps_each_sign_mask_keeps_the_total():
+    # LRP-0 on a bias-free net: every rule step conserves, so the identities below are exact.
+    # PLRP-lambda restores the pruned layer's positive and negative mass separately (7 and -2.5);
+    # PLRP-M re-runs the rule over the kept neurons, which conserves only their sum (z = 4.5):
+    # its positive mass shrinks to 6.75 and its negative mass to -2.25.
+    model, x = tiny_net()
+    logit = model(x)[0, 0].item()
+    plain = relevance(model, x, 0, composite="epsilon", epsilon=0.0, return_layers=True).layers["3"][0]
+    for mode, pos, neg in (("lambda", 7.0, -2.5), ("mask", 6.75, -2.25)):
+        out = relevance(model, x, 0, composite="epsilon", epsilon=0.0, prune=Prune(0.25, 0.25, mode=mode),
+                        return_layers=True)
+        hidden = out.layers["3"][0]
+        assert hidden.clamp(min=0).sum().item() == pytest.approx(pos, abs=1e-12), mode
+        assert hidden.clamp(max=0).sum().item() == pytest.approx(neg, abs=1e-12), mode
+        assert out.relevance.sum().item() == pytest.approx(logit, abs=1e-12) == pytest.approx(4.5, abs=1e-12)
+        assert hidden.sum().item() == pytest.approx(plain.sum().item(), abs=1e-12)
+    assert plain.clamp(min=0).sum().item() == pytest.approx(7.0)
+    assert plain.clamp(max=0).sum().item() == pytest.approx(-2.5)
+
+
+# --- input layers are never pruned --------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["conv", "linear"])
+def test_a_single_layer_model_is_never_pruned(kind):
+    torch.manual_seed(1)
+    length = 32
+    layer = nn.Conv1d(4, 3, length) if kind == "conv" else nn.Linear(4 * length, 3)
+    model = nn.Sequential(layer, nn.Flatten()) if kind == "conv" else nn.Sequential(nn.Flatten(), layer)
+    model = model.double().eval()
+    x = one_hot(3, length, seed=6).double()
+    plain = relevance(model, x, 1, composite="epsilon")
+    # the input relevance has many distinct values of both signs: pruning it would change it
+    assert (plain > 0).sum() > 20 and (plain < 0).sum() > 20
+    assert not torch.equal(prune_lambda(plain, 0.9, 0.9), plain)
+    for mode in ("lambda", "mask"):
+        assert torch.equal(relevance(model, x, 1, composite="epsilon", prune=Prune(0.9, 0.9, mode=mode)), plain), mode
+
+
+@pytest.mark.parametrize("mode", ["lambda", "mask"])
+def test_input_relevance_is_plain_lrp_of_the_pruned_relevance_above(mode):
+    model = cnn().double()
+    x = one_hot(2, 128, seed=7).double()
+    out = relevance(model, x, 0, prune=Prune(0.5, 0.5, mode=mode), return_layers=True)
+    above = out.layers["1"]  # relevance at the first conv's output (ReLU "1"'s input): pruned by conv "3"
+    plain_above = relevance(model, x, 0, return_layers=True).layers["1"]
+    assert ((above == 0) & (plain_above != 0)).sum() > 100  # pruning happened above the first layer
+    # the first conv ("0", z+ under epsilon-plus) by hand, unpruned: R = x * W+^T (R_above / (x * W+ + b+ + eps))
+    conv = model[0]
+    w_pos, b_pos = conv.weight.clamp(min=0), conv.bias.clamp(min=0)
+    z = nn.functional.conv1d(x, w_pos, b_pos, padding=4) + 1e-6
+    expected = x * nn.functional.conv_transpose1d(above / z, w_pos, padding=4)
+    torch.testing.assert_close(out.relevance, expected, rtol=1e-10, atol=1e-12)

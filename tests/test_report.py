@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from optional import need_program
 import torch
 import yaml
 
@@ -331,11 +332,25 @@ def test_external_reference_check_catches_fetches():
     assert external_references('<a href="#files">files</a><img src="data:image/png;base64,AAAA">') == []
 
 
-@pytest.mark.skipif(find_browser() is None, reason="needs Chromium (Debian package chromium)")
 def test_report_renders_in_headless_chromium(tmp_path):
+    need_program("chromium", find_browser())
     results = make_run(tmp_path, evaluation=True)
     out = results / "report.html"
     write_report(out, results, {}, ("pos", EVIL_CLASS), METHODS, evaluation=True)
     screenshot = tmp_path / "report.png"
     assert check(out, screenshot, [anchor for anchor, _ in SECTIONS], width=1000, height=1500) == []
     assert png_size(screenshot) == (1000, 1500)
+
+
+def test_gpu_jobs_that_ran_on_the_cpu_are_named_in_the_run_section(tmp_path):
+    from seqlrp.models.device import GPU_FALLBACK
+
+    results = make_run(tmp_path)
+    assert "GPU jobs run on the CPU" not in section(report(results), "summary")
+    logs = results / "logs" / "attribute"
+    logs.mkdir(parents=True)
+    (logs / "pos.lrp.shard0.log").write_text(f"2026-12-06 INFO x: start\n2026-12-06 WARNING y: {GPU_FALLBACK} (...)\n")
+    (logs / "pos.lrp.log").write_text("2026-12-06 INFO x: nothing about GPUs\n")
+    summary = section(report(results), "summary")
+    assert "GPU jobs run on the CPU" in summary
+    assert "1 job(s) asked for a GPU, but torch saw no CUDA device on their node: attribute/pos.lrp.shard0" in summary

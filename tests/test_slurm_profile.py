@@ -12,12 +12,14 @@ import subprocess
 import pytest
 import yaml
 from conftest import BIN, REPO, SNAKEFILE
+from optional import need
 
-pytest.importorskip("snakemake_executor_plugin_slurm")
+need("snakemake_executor_plugin_slurm")
 
 STANDIN = REPO / "tests" / "slurm_standin" / "slurm.py"
 SLURM_COMMANDS = ("sbatch", "srun", "sacct", "squeue", "sacctmgr", "sshare", "sinfo", "scontrol")
 GPU_RULES = {"train", "predict_shard"}
+MODEL_RULES = ("train", "predict_shard", "attribute_shard", "evaluate", "diagnostics")  # sent to the GPU partition
 
 
 def option(args: list[str], name: str) -> str | None:
@@ -34,7 +36,7 @@ def test_profile_names_placeholders_for_account_and_partitions():
     assert profile["executor"] == "slurm"
     assert profile["default-resources"]["slurm_account"].startswith("REPLACE")
     assert {"mem_mb", "runtime"} <= set(profile["default-resources"])
-    for rule in ("train", "predict_shard", "attribute_shard", "evaluate", "diagnostics"):
+    for rule in MODEL_RULES:
         assert profile["set-resources"][rule]["slurm_partition"] == "REPLACE_WITH_GPU_PARTITION"
 
 
@@ -50,9 +52,9 @@ def test_jobs_ask_slurm_for_memory_time_and_gpus(tmp_path):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir),
                "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(workdir / "config.yaml"),
-               # the placeholders replaced as a user would, on the command line
+               # the placeholders replaced as a user would, on the command line (one left is refused)
                "--default-resources", "slurm_account=lab_account", "slurm_partition=cpu_part",
-               "--set-resources", "train:slurm_partition=gpu_part", "predict_shard:slurm_partition=gpu_part",
+               "--set-resources", *(f"{rule}:slurm_partition=gpu_part" for rule in MODEL_RULES),
                "--latency-wait", "5", "--slurm-init-seconds-before-status-checks", "1",
                "--seconds-between-status-checks", "1", "--jobs", "2", "results/model/predictions.tsv"]
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",

@@ -9,7 +9,7 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, write_fasta
+from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, TINY_WINDOWS, write_fasta
 
 from seqlrp.attribution.store import read_attribution
 from seqlrp.formats.table import read_regions_tsv
@@ -24,13 +24,13 @@ def test_demo_pipeline_runs_and_is_complete(tiny_demo_run, tmp_path_factory):
     x = np.load(data / "onehot.npy")
     table = read_regions_tsv(data / "regions.tsv")
     info = json.loads((data / "dataset.json").read_text())
-    assert x.shape == (120, 4, 100) and len(table) == 120
+    assert x.shape == (TINY_WINDOWS, 4, 100) and len(table) == TINY_WINDOWS
     assert info["classes"] == ["positive", "negative"]
     assert info["split_method"].startswith("held-out chromosomes")
     assert set(table.split) == {"train", "valid", "test"}
     assert {c for c, s in zip(table.chrom, table.split) if s == "test"} == {"chr8"}
     assert (tmp_path / "results" / "demo" / "truth.bed").stat().st_size > 0
-    assert "class positive: regions 60" in (tmp_path / "results" / "logs" / "extract.log").read_text()
+    assert f"class positive: regions {TINY_WINDOWS // 2}" in (tmp_path / "results" / "logs" / "extract.log").read_text()
     model_sha256 = hashlib.sha256((tmp_path / "results" / "model" / "model.pt").read_bytes()).hexdigest()
     # attribution: every window of each class (attribute.regions: all), by each configured method (lrp, plrp)
     n_windows = {cls: table.cls.count(cls) for cls in ("positive", "negative")}
@@ -86,7 +86,10 @@ def test_sequences_input_through_the_pipeline(tmp_path):
         "sequences": {"bound": str(write_fasta(tmp_path / "bound.fa", bound)),
                       "unbound": str(write_fasta(tmp_path / "unbound.fa", unbound))},
     }
-    result = run_snakemake(tmp_path / "run", config)
+    # through training, prediction, one class's attribution, track and seqlets (the demo run covers the rest)
+    targets = ["results/model/metrics.tsv", "results/tracks/bound.lrp.bw", "results/seqlets/bound.lrp.bed"]
+    result = run_snakemake(tmp_path / "run", {**config, "attribute": {"methods": {"lrp": {"composite": "epsilon-plus"}}}},
+                           *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     data = tmp_path / "run" / "results" / "data"
     table = read_regions_tsv(data / "regions.tsv")
@@ -99,6 +102,10 @@ def test_sequences_input_through_the_pipeline(tmp_path):
     metrics = (tmp_path / "run" / "results" / "model" / "metrics.tsv").read_text().splitlines()
     assert metrics[0].split("\t")[:4] == ["split", "class", "auroc", "auprc"]
     assert {line.split("\t")[1] for line in metrics[1:]} >= {"bound", "unbound"}
+    # the records' own coordinates (chr1:1000-1150 headers) place the track on the genome
+    with pyBigWig.open(str(tmp_path / "run" / "results" / "tracks" / "bound.lrp.bw")) as bigwig:
+        assert set(bigwig.chroms()) >= {"chr1"} and bigwig.intervals("chr1")[0][0] >= 0
+    assert (tmp_path / "run" / "results" / "seqlets" / "bound.lrp.bed").read_text().startswith("track ")
 
 
 @pytest.mark.workflow
@@ -196,3 +203,54 @@ def test_slurm_profile_with_its_placeholders_is_refused(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
     assert result.returncode == 1 and len(errors) == 1, result.stderr[-2000:]
     assert "slurm_account=REPLACE_WITH_ACCOUNT is a placeholder" in errors[0]
+
+
+# ------------------------------------------------------------------------------ the science of the demo
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("method", ["lrp", "plrp"])
+def test_tiny_demo_finds_its_planted_motifs(tiny_demo_run, method):
+    """The positive class's relevance sits on the planted motif sites of truth.bed: per-window AUROC of
+    the observed bases' relevance well above the same maps scored against shuffled sites, and the
+    seqlets of the positive class fall on truth sites far more often than windows of their size would
+    by chance."""
+    from seqlrp.analysis.evaluation import per_sequence_auroc, truth_mask
+    from seqlrp.formats.regions import read_regions
+
+    results = tiny_demo_run / "results"
+    truth = read_regions(results / "demo" / "truth.bed")
+    targets = {r.name for r in truth} & set(TINY_DEMO["demo"]["targets"])
+    spans: dict[str, list] = {}
+    for region in truth:
+        if region.name in targets:
+            spans.setdefault(region.chrom, []).append((region.start, region.end))
+    intervals = {chrom: np.array(v) for chrom, v in spans.items()}
+    store = read_attribution(results / "attributions" / f"positive.{method}", results / "data" / "onehot.npy")
+    table = read_regions_tsv(results / "attributions" / f"positive.{method}" / "regions.tsv")
+    length = store.relevance.shape[1]
+    mask = truth_mask(table.chrom, table.start, table.strand, length, intervals)
+    relevance = np.asarray(store.relevance[:], dtype=np.float64)
+    has_site = mask.any(axis=1)
+    assert has_site.sum() >= 0.9 * len(mask)  # every positive window carries a target instance
+    observed = np.nanmean(per_sequence_auroc(mask[has_site], relevance[has_site]))
+    rng = np.random.default_rng(0)
+    shuffled = np.nanmean([np.nanmean(per_sequence_auroc(rng.permuted(mask[has_site], axis=1), relevance[has_site]))
+                           for _ in range(5)])
+    assert abs(shuffled - 0.5) < 0.05 and observed > shuffled + 0.15, (observed, shuffled)
+    # seqlets of positive relevance (red): their share on a truth site against intervals of the same
+    # widths placed at random in the same windows
+    lines = (results / "seqlets" / f"positive.{method}.bed").read_text().splitlines()[1:]
+    seqlets = [(f[0], int(f[1]), int(f[2])) for f in (line.split("\t") for line in lines) if f[8] == "255,0,0"]
+    assert len(seqlets) >= 10
+
+    def on_site(chrom, start, end):
+        return any(a < end and start < b for a, b in spans.get(chrom, ()))
+
+    observed_share = np.mean([on_site(*seqlet) for seqlet in seqlets])
+    rows = rng.integers(0, len(table), size=2000)
+    widths = rng.choice([end - start for _, start, end in seqlets], size=2000)
+    offsets = rng.integers(0, length - widths + 1)
+    chance = np.mean([on_site(table.chrom[r], table.start[r] + o, table.start[r] + o + w)
+                      for r, o, w in zip(rows, offsets, widths)])
+    assert observed_share > chance + 0.2, (observed_share, chance)

@@ -12,7 +12,7 @@ from pathlib import Path
 from . import __version__
 
 # distributions whose versions the report lists (pip names)
-PACKAGES = ("torch", "numpy", "snakemake", "pyBigWig", "pysam", "pyfaidx", "biopython", "pyjaspar", "modisco-lite",
+PACKAGES = ("torch", "numpy", "snakemake", "pysam", "pyjaspar", "modisco-lite", "pandas",
             "memelite", "logomaker", "matplotlib", "PyYAML", "jsonschema")
 
 

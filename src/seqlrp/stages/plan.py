@@ -577,7 +577,7 @@ def tracks_config_sha256(config: Mapping[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m seqlrp.stages.plan FILE ...``: the files parse, fit the schema and plan a run."""
-    files = list(sys.argv[1:] if argv is None else argv)
+    files = list(dict.fromkeys(sys.argv[1:] if argv is None else argv))  # `make check-config` may name one twice
     if not files:
         print("usage: python -m seqlrp.stages.plan CONFIG.yaml [MORE.yaml ...]", file=sys.stderr)
         return 2

@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from ..errors import SeqlrpError, output_error
 from ..formats.atomic import remove_stale_temporaries
-from ..models.device import warn_gpu_fallback
 
 
 def setup_logging(log_path: str | None = None, level: int = logging.INFO) -> None:
@@ -26,7 +25,11 @@ def run_stage(snakemake, main: Callable[[object], object]) -> None:
     try:
         setup_logging(log_path)
         clean_up_after_kill(snakemake.output)
-        warn_gpu_fallback(_requested_gpus(snakemake))
+        gpus = _requested_gpus(snakemake)
+        if gpus > 0:  # torch is imported only by jobs that use it
+            from ..models.device import warn_gpu_fallback
+
+            warn_gpu_fallback(gpus)
         main(snakemake)
     except SeqlrpError as err:
         _fail(f"seqlrp: error: {err}", log_path)
@@ -38,7 +41,7 @@ def run_stage(snakemake, main: Callable[[object], object]) -> None:
 def _requested_gpus(snakemake) -> int:
     """The ``gpu`` resource the job was given (0 when it asked for none)."""
     try:
-        return int(getattr(snakemake.resources, "gpu", 0) or 0)
+        return int(getattr(getattr(snakemake, "resources", None), "gpu", 0) or 0)
     except (TypeError, ValueError):
         return 0
 
