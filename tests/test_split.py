@@ -74,3 +74,13 @@ def test_duplicates_that_empty_the_test_chromosome_fall_back_to_a_grouped_random
     assert "random split" in method and "a/test" in method
     assert splits[10] == splits[0] and splits[11] == splits[1]
     assert {"train", "valid", "test"} <= set(splits)
+
+
+def test_duplicates_are_found_on_both_strands_whatever_the_integer_type():
+    from seqlrp.sequences.split import duplicate_groups
+
+    forward = np.array([[0, 1, 2, 3, 3], [1, 1, 0, 2, 3]])
+    reverse = 3 - forward[0, ::-1]  # the reverse complement of row 0 (A<->T, C<->G are 3 - code)
+    for dtype in (np.uint8, np.int64, np.int32):
+        codes = np.vstack([forward, reverse]).astype(dtype)
+        assert duplicate_groups(codes).tolist() == [0, 1, 0], dtype

@@ -28,7 +28,8 @@ def duplicate_groups(codes: np.ndarray, chunk: int = 4096) -> np.ndarray:
     groups = np.empty(codes.shape[0], dtype=np.int64)
     first: dict[bytes, int] = {}
     for lo in range(0, codes.shape[0], chunk):
-        block = np.ascontiguousarray(codes[lo : lo + chunk])
+        # one dtype on both strands (reverse_complement_codes gives uint8): equal bases, equal bytes
+        block = np.ascontiguousarray(codes[lo : lo + chunk], dtype=np.uint8)
         reverse = np.ascontiguousarray(reverse_complement_codes(block))
         for offset, (forward_row, reverse_row) in enumerate(zip(block, reverse)):
             digests = (hashlib.blake2b(forward_row.tobytes(), digest_size=16).digest(),
