@@ -45,22 +45,26 @@ def test_unusual_but_safe_names_run_to_the_tracks(tmp_path, genome_and_beds):
         assert (tmp_path / "run" / target).stat().st_size > 0
 
 
-@pytest.mark.workflow
-def test_schema_error_names_the_one_file_that_holds_the_key(tmp_path):
-    workdir = tmp_path / "run"
-    (workdir / "config").mkdir(parents=True)
-    write_lines(workdir / "config" / "config.yaml", ["seq_len: 100", "seed: 2"])
-    result = run_snakemake(workdir, {"seed": 3, "extract": {"padding": "N"}}, "-n")
-    errors = _error_lines(result)
-    assert len(errors) == 1, result.stderr[-2000:]
-    assert re.match(rf"seqlrp: error: {re.escape(str(workdir / 'config.yaml'))}:\d+: extract: Additional properties are not "
-                    r"allowed \('padding' was unexpected\)", errors[0]), errors[0]
-    assert "config/config.yaml" not in errors[0]
+def test_schema_error_names_the_one_file_that_holds_the_key(tmp_path, monkeypatch):
+    """The tracked config/config.yaml and the user's file, merged in Snakemake's order (the default
+    first): a bad key is blamed on the file that holds it, with its line."""
+    from seqlrp.errors import SeqlrpError
+    from seqlrp.formats.config_file import load_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    write_lines(tmp_path / "config" / "config.yaml", ["seq_len: 100", "seed: 2"])
+    user = write_lines(tmp_path / "config.yaml", ["seed: 3", "extract:", "  padding: N"])
+    with pytest.raises(SeqlrpError) as caught:
+        load_config(["config/config.yaml", user])
+    assert re.fullmatch(rf"{re.escape(str(user))}:3: extract: Additional properties are not allowed \('padding' was "
+                        r"unexpected\)", str(caught.value)), caught.value
     # the bad key in the default file: that file is named, not the user's
-    write_lines(workdir / "config" / "config.yaml", ["seq_len: 100", "split:", "  test_chrom: [chr8]"])
-    result = run_snakemake(workdir, {"seed": 3}, "-n")
-    errors = _error_lines(result)
-    assert len(errors) == 1 and errors[0].startswith("seqlrp: error: config/config.yaml:3: split: Additional properties"), errors
+    write_lines(tmp_path / "config" / "config.yaml", ["seq_len: 100", "split:", "  test_chrom: [chr8]"])
+    write_lines(tmp_path / "config.yaml", ["seed: 3"])
+    with pytest.raises(SeqlrpError) as caught:
+        load_config(["config/config.yaml", user])
+    assert str(caught.value).startswith("config/config.yaml:3: split: Additional properties"), caught.value
 
 
 @pytest.mark.workflow

@@ -7,11 +7,12 @@ memory, time, account and partition; the model rules ask for a GPU when ``gpu: 1
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
 import yaml
-from conftest import BIN, REPO, SNAKEFILE
+from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, copy_run
 from optional import need
 
 need("snakemake_executor_plugin_slurm")
@@ -41,14 +42,16 @@ def test_profile_names_placeholders_for_account_and_partitions():
 
 
 @pytest.mark.workflow
-def test_jobs_ask_slurm_for_memory_time_and_gpus(tmp_path):
-    bin_dir, state, workdir = tmp_path / "bin", tmp_path / "state", tmp_path / "run"
-    for folder in (bin_dir, state, workdir):
+def test_jobs_ask_slurm_for_memory_time_and_gpus(tiny_demo_run, tmp_path):
+    bin_dir, state = tmp_path / "bin", tmp_path / "state"
+    for folder in (bin_dir, state):
         folder.mkdir()
     for name in SLURM_COMMANDS:
         (bin_dir / name).symlink_to(STANDIN)
-    config = {"seq_len": 100, "gpu": 1, "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 60},
-              "train": {"epochs": 2}}
+    # the tiny demo's data, its model to train again (2 epochs) on the "cluster", with gpu: 1
+    workdir = copy_run(tiny_demo_run, tmp_path / "run")
+    shutil.rmtree(workdir / "results" / "model")
+    config = {**TINY_DEMO, "gpu": 1, "train": {"epochs": 2}}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     command = [str(BIN / "snakemake"), "-s", str(SNAKEFILE), "--directory", str(workdir),
                "--profile", str(REPO / "profiles" / "slurm"), "--configfile", str(workdir / "config.yaml"),
@@ -67,7 +70,7 @@ def test_jobs_ask_slurm_for_memory_time_and_gpus(tmp_path):
     calls = [json.loads(line)["args"] for line in (state / "sbatch.jsonl").read_text().splitlines()]
     # the plugin's comment: rule_<name>, with _wildcards_<values> for rules with wildcards
     by_rule = {option(args, "--comment").removeprefix("rule_").split("_wildcards_")[0]: args for args in calls}
-    assert set(by_rule) == {"demo_data", "extract", "train", "predict_shard", "predict"}
+    assert set(by_rule) == {"train", "predict_shard", "predict"}  # the demo's data were there already
     for rule, args in by_rule.items():
         assert int(option(args, "--mem")) >= 1000, rule
         assert int(option(args, "-t")) > 0, rule

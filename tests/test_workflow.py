@@ -159,7 +159,7 @@ def _dry_run_configs(tmp_path):
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("route", ["regions", "sequences", "checkpoint", "pt2", "tile"])
+@pytest.mark.parametrize("route", ["regions", "sequences", "pt2", "tile"])  # a seqlrp checkpoint: test_predict
 def test_dry_run_matrix(tmp_path, route):
     """Each input and model route plans its jobs in a dry run, under the workflow profile."""
     from conftest import run_snakemake
@@ -183,17 +183,24 @@ def re_rules(output: str) -> list[str]:
 
 
 @pytest.mark.workflow
-def test_dry_run_refuses_a_start_up_problem_in_one_line(tmp_path):
-    """A start-up refusal of the run plan reaches the user through Snakemake as one line, exit 1."""
+@pytest.mark.parametrize("problem", ["plan", "schema"])
+def test_dry_run_refuses_a_start_up_problem_in_one_line(tmp_path, problem):
+    """A refusal of the run plan, and of the schema, reaches the user through Snakemake as one line
+    naming the user's config file and line, exit 1, nothing written."""
     from conftest import run_snakemake
 
     config, _ = _dry_run_configs(tmp_path)["regions"]
-    config["regions"] = {"../escaped": config["regions"]["bound"], "b": config["regions"]["unbound"]}
+    if problem == "plan":
+        config["regions"] = {"../escaped": config["regions"]["bound"], "b": config["regions"]["unbound"]}
+        expected = "class name '../escaped' contains a path separator"
+    else:
+        config["extract"] = {"padding": "N"}
+        expected = "extract: Additional properties are not allowed ('padding' was unexpected)"
     result = run_snakemake(tmp_path / "run", config, "-n")
     errors = [line for line in result.stderr.splitlines() if line.startswith("seqlrp: error:")]
     assert result.returncode == 1 and len(errors) == 1, result.stderr[-2000:]
     assert errors[0].startswith(f"seqlrp: error: {tmp_path / 'run' / 'config.yaml'}:")
-    assert "class name '../escaped' contains a path separator" in errors[0] and "Traceback" not in result.stderr
+    assert expected in errors[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "run" / "results").exists() and not (tmp_path / "escaped").exists()
 
 

@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from ..attribution import baselines
-from ..attribution.methods import MethodSpec
+from ..attribution.spec import MethodSpec
 from ..errors import InputError, SeqlrpError
 from ..formats.regions import read_regions
 from ..lrp import relevance

@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 
 from .. import __version__
-from ..attribution.methods import MethodSpec
+from ..attribution.spec import MethodSpec
 from ..formats.trackline import bed_track_line
 from ..provenance import sha256_file, versions
 

@@ -49,7 +49,7 @@ import numpy as np
 from ..errors import InputError, SeqlrpError
 from ..formats.arrays import ChunkedArrayWriter, LazyRows, open_npy
 from ..formats.atomic import atomic_write_text
-from .methods import MethodSpec
+from .spec import MethodSpec
 
 LAYOUT_VERSION = 2
 SHARD_ARRAYS = {

@@ -1,0 +1,53 @@
+"""The settings of one attribution method (``attribute.methods.<name>``), as :class:`MethodSpec`.
+
+Kept apart from :mod:`seqlrp.attribution.methods` (which computes relevance) so that the stages
+that only read an attribution store (tracks, seqlets' BEDs, motifs, the report) need no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import SeqlrpError
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """An LRP configuration: composite, input rule, optional pruning and rule parameters."""
+
+    composite: str = "epsilon-plus"
+    input_rule: str | None = None
+    prune: dict | None = None
+    epsilon: float = 1e-6
+    gamma: float = 0.25
+
+    @classmethod
+    def from_config(cls, name: str, spec: Mapping) -> "MethodSpec":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise SeqlrpError(f"attribute.methods.{name}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in spec.items()})
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> "MethodSpec":
+        """The spec recorded in an attribution's ``settings.json`` (other keys are ignored)."""
+        return cls(**{k: settings[k] for k in cls.__dataclass_fields__ if k in settings})
+
+    def pruner(self):
+        """The :class:`seqlrp.lrp.Prune` of ``prune`` (None without pruning)."""
+        if not self.prune:
+            return None
+        from ..lrp import Prune
+
+        return Prune(**self.prune)
+
+    def describe(self) -> str:
+        """One line for logs and track descriptions, e.g. ``epsilon-plus, input rule default, PLRP-lambda p+=0.25 p-=0.125``."""
+        text = f"{self.composite}, input rule {self.input_rule or 'default'}"
+        if self.prune:  # Prune's fields and defaults, read without building one (no torch import)
+            p_pos, p_neg, mode = self.prune.get("p_pos", 0.25), self.prune.get("p_neg"), self.prune.get("mode", "lambda")
+            p_neg = p_pos / 2 if p_neg is None and not isinstance(p_pos, Mapping) else p_neg
+            text += f", PLRP-{'lambda' if mode == 'lambda' else 'M'} p+={p_pos} p-={p_neg}"
+        return text
