@@ -55,11 +55,11 @@ system-deps:
 test: $(STAMP) system-deps
 	# the tests are mostly single-threaded: one worker per core (pytest-xdist); a Snakemake subprocess
 	# gets the cores of its worker (tests/conftest.py), and the tiny demo run is built once for all
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) --durations=15
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) --dist worksteal --durations=15
 
 # the inner loop: every test that starts no Snakemake subprocess (marker `workflow`)
 test-fast: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) -m "not workflow"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(TEST_ENV) $(BIN)/python -m pytest -q -n $(CORES) --dist worksteal -m "not workflow"
 
 lint: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile $(CONFIG)

@@ -264,3 +264,22 @@ def run_extract_job(workdir: Path, fasta: Path, regions: dict, *, seq_len: int) 
     status, errors = run_job(lambda smk: extract(stage, dict(smk.output.items()), progress=False), output=outputs,
                              log=workdir / "extract.log")
     return status, errors, data
+
+
+# The longest chains start first, so that the two pytest-xdist workers end together: the second clean
+# pipeline run on one worker, the tiny demo's build (through its lightest user) on the other, then the
+# TF-MoDISco discovery (numba compiles) and the other Snakemake runs; the in-process tests fill the gaps.
+SLOW_FIRST = ("test_reproducibility.py", "test_browser_files.py::test_browser_files_of_the_tiny_demo",
+              "test_motifs.py::test_discovery_end_to_end", "test_foreign_pipeline.py::test_pt2",
+              "test_tiling.py::test_tiled_run", "test_odd_inputs_pipeline.py::test_unusual",
+              "test_workflow.py::test_sequences_input")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        for k, prefix in enumerate(SLOW_FIRST):
+            if item.nodeid.split("/")[-1].startswith(prefix):
+                return k
+        return len(SLOW_FIRST) + (0 if item.get_closest_marker("workflow") else 1)
+
+    items.sort(key=rank)  # stable: the order within a rank is the files' own
