@@ -11,7 +11,7 @@ CONFIG   ?= config/config.yaml
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.seqlrp-installed
 
-.PHONY: demo test test-fast system-deps venv lint check-config bench report-check clean
+.PHONY: demo test test-fast system-deps venv lint check-config bench report-check docs clean
 
 venv: $(STAMP)
 
@@ -77,6 +77,12 @@ bench: $(STAMP)
 # page misses a section or references anything outside itself; writes results/report.png to look at
 report-check: $(STAMP)
 	$(BIN)/python -m seqlrp.report.render_check results/report.html --screenshot results/report.png
+
+# the documentation site: docs/ (MkDocs, API reference by mkdocstrings) -> site/; --strict turns every
+# warning (a broken link or anchor, a page missing from the nav, an API reference that does not resolve)
+# into a failure, as tests/test_docs.py does
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf results .snakemake

@@ -1,4 +1,5 @@
-"""Snakemake script for rule igv_session: one IGV session opening the genome, every bigWig and seqlets BED."""
+"""Snakemake script for rule igv_session: one IGV session opening the genome, the truth BED, every bigWig,
+seqlets BED and motif instances BED."""
 
 import _seqlrp_path  # noqa: F401  (seqlrp from the repository's src/ where it is not installed)
 
@@ -8,8 +9,9 @@ from seqlrp.stages.runner import run_stage
 
 def main(smk):
     chrom_sizes_out = smk.output.chrom_sizes[0] if smk.output.chrom_sizes else None
+    truth = smk.input.truth[0] if smk.input.truth else None
     run(smk.output.session, smk.params.genome, smk.params.pairs, list(smk.input.bigwigs), list(smk.input.seqlets),
-        smk.input.regions, smk.input.chrom_sizes, chrom_sizes_out)
+        smk.input.regions, smk.input.chrom_sizes, chrom_sizes_out, instances=list(smk.input.instances), truth=truth)
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -19,9 +19,10 @@ from seqlrp.analysis.tomtom import Hit, motif_labels
 from seqlrp.analysis.track_headers import seqlets_track_line, track_line
 from seqlrp.attribution.methods import MethodSpec
 from seqlrp.formats.bedgraph import BedGraphWriter
-from seqlrp.formats.igv import session_path
+from seqlrp.formats.igv import has_item_colours, session_path
 from seqlrp.formats.tabix import parse_tbi
 from seqlrp.formats.trackline import bed_track_line
+from seqlrp.stages.igv_session import TRUTH_COLOR
 from seqlrp.stages.igv_session import run as write_igv_session
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -156,16 +157,23 @@ def fake_run(root: Path, classes=("positive", "negative"), methods=("lrp", "plrp
         (results / folder).mkdir(parents=True, exist_ok=True)
     bigwigs = [str(results / "tracks" / f"{c}.{m}.bw") for c, m in pairs]
     beds = [str(results / "seqlets" / f"{c}.{m}.bed") for c, m in pairs]
+    instances = [str(results / "motifs" / f"{c}.{m}" / "instances.bed") for c, m in pairs]
     for path in [*bigwigs, *beds, results / "demo" / "genome.fa.gz"]:
         Path(path).write_text("x")
+    for (c, m), path in zip(pairs, instances):  # as the motifs stage writes them: BED9, red and blue
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(f'track name="{c} {m} motif instances" itemRgb="On"\n'
+                              "chr1\t104\t118\tCTCF(MA0139.2)\t0\t-\t104\t118\t255,0,0\n")
+    truth = results / "demo" / "truth.bed"  # the demo's: BED6, no colours
+    truth.write_text("chr1\t105\t120\tMA0139.2\t0\t+\n")
     (results / "data" / "chrom_sizes.tsv").write_text("chr1\t12000\nchr2\t9000\n")
     regions = results / "attributions" / f"{classes[0]}.{methods[0]}" / "regions.tsv"
     regions.write_text("chrom\tstart\tend\tstrand\tname\tclass\tsplit\trow\tlogit\trelevance_sum\n"
                        "chr1\t100\t200\t+\ta\tpositive\ttest\t0\t1.5\t0.1\n"
                        "chr2\t3000\t3100\t-\tb\tpositive\ttest\t1\t4.25\t0.2\n"
                        "chr1\t500\t600\t+\tc\tpositive\ttest\t2\t-2\t0.3\n")
-    return {"results": results, "pairs": pairs, "bigwigs": bigwigs, "beds": beds, "regions": regions,
-            "chrom_sizes": results / "data" / "chrom_sizes.tsv"}
+    return {"results": results, "pairs": pairs, "bigwigs": bigwigs, "beds": beds, "instances": instances,
+            "truth": truth, "regions": regions, "chrom_sizes": results / "data" / "chrom_sizes.tsv"}
 
 
 def parse_session(path: Path):
@@ -221,6 +229,83 @@ def test_igv_session_without_genome_opens_the_contig_sizes(tmp_path):
     assert root.get("locus") == "chr1" and sizes.read_text() == "chr1\t12000\nchr2\t9000\n"
 
 
+def test_igv_session_shows_motif_instances_in_their_colours_and_the_truth_in_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path)
+    session = Path("results/igv_session.xml")
+    n = write_igv_session(session, "results/demo/genome.fa.gz", run["pairs"], run["bigwigs"], run["beds"],
+                          run["regions"], run["chrom_sizes"], instances=run["instances"],
+                          truth="results/demo/truth.bed")
+    _, resources, tracks = parse_session(session)
+    assert n == 13 and len(resources) == len(tracks) == 13
+    paths, names = [r.get("path") for r in resources], [r.get("name") for r in resources]
+    assert [t.get("id") for t in tracks] == paths and [t.get("name") for t in tracks] == names
+    # the truth first, then per class and method: relevance, seqlets, motif instances
+    assert paths[:4] == ["demo/truth.bed", "tracks/positive.lrp.bw", "seqlets/positive.lrp.bed",
+                         "motifs/positive.lrp/instances.bed"]
+    assert names[:4] == ["known sites (truth.bed)", "positive lrp relevance", "positive lrp seqlets",
+                         "positive lrp motif instances"]
+    assert [p for p in paths if p.endswith("instances.bed")] == [
+        f"motifs/{c}.{m}/instances.bed" for c in ("positive", "negative") for m in ("lrp", "plrp")]
+    assert len(set(names)) == 13
+    for path in paths:  # relative to the session's folder, as IGV resolves them
+        assert not Path(path).is_absolute() and (session.parent / path).is_file()
+    by_path = {t.get("id"): t for t in tracks}
+    truth = by_path["demo/truth.bed"]
+    # the demo's truth is BED6: one colour for the track; the instances keep their itemRgb colours
+    # (IGV draws an explicit track colour over them)
+    assert truth.get("clazz") == "org.broad.igv.track.FeatureTrack" and truth.get("color") == TRUTH_COLOR == "0,150,0"
+    instance_tracks = [t for t in tracks if t.get("id").endswith("instances.bed")]
+    assert len(instance_tracks) == 4
+    assert all(t.get("color") is None and t.get("clazz") == "org.broad.igv.track.FeatureTrack"
+               and t.get("displayMode") == "EXPANDED" for t in instance_tracks)
+    assert all(t.get("color") is None for t in tracks if t is not truth)
+
+
+def test_igv_session_without_truth_has_no_truth_track(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path, classes=("bound",), methods=("lrp",))
+    session = run["results"] / "igv_session.xml"
+    n = write_igv_session(session, "results/demo/genome.fa.gz", run["pairs"], run["bigwigs"], run["beds"],
+                          run["regions"], run["chrom_sizes"], instances=run["instances"])
+    _, resources, tracks = parse_session(session)
+    assert n == 3 and [r.get("path") for r in resources] == [
+        "tracks/bound.lrp.bw", "seqlets/bound.lrp.bed", "motifs/bound.lrp/instances.bed"]
+    assert [r.get("name") for r in resources] == ["bound lrp relevance", "bound lrp seqlets", "bound lrp motif instances"]
+    assert not any("truth" in (t.get("name") + t.get("id")) or t.get("color") for t in tracks)
+    with pytest.raises(ValueError, match="1 class/method pairs, 1 bigWigs, 1 seqlet BEDs, 2 motif instance BEDs"):
+        write_igv_session(session, None, run["pairs"], run["bigwigs"], run["beds"], run["regions"],
+                          run["chrom_sizes"], instances=run["instances"] * 2)
+
+
+def test_igv_session_keeps_the_colours_of_a_users_truth_outside_results(tmp_path, monkeypatch):
+    """``evaluate.truth`` of a user's run: outside ``results/``, so written absolute; its own itemRgb
+    colours are kept (no track colour), a gzip BED is read through its compression."""
+    monkeypatch.chdir(tmp_path)
+    run = fake_run(tmp_path / "work", classes=("bound",), methods=("lrp",))
+    (tmp_path / "known").mkdir()
+    truth = tmp_path / "known" / "sites.bed.gz"
+    with gzip.open(truth, "wt") as handle:
+        handle.write("browser position chr1:1-500\n#sites\ntrack name=sites itemRgb=On\n"
+                     "chr1\t10\t20\tCTCF\t0\t+\t10\t20\t0,0,0\n")
+    session = run["results"] / "igv_session.xml"
+    write_igv_session(session, "ref.fa", run["pairs"], run["bigwigs"], run["beds"], run["regions"], run["chrom_sizes"],
+                      instances=run["instances"], truth="known/sites.bed.gz")
+    _, resources, tracks = parse_session(session)
+    assert resources[0].get("path") == str(truth) and resources[0].get("name") == "known sites (sites.bed.gz)"
+    assert tracks[0].get("id") == str(truth) and tracks[0].get("color") is None
+
+
+def test_has_item_colours_reads_the_first_data_line(tmp_path):
+    cases = {"bed9.bed": "track name=x\n#c\n\nchr1\t1\t2\tn\t0\t+\t1\t2\t255,0,0\n",
+             "bed6.bed": "chr1\t1\t2\tn\t0\t+\n", "empty.bed": "track name=x\n",
+             "zero.bed": "chr1\t1\t2\tn\t0\t+\t1\t2\t0\n", "bed12.bed": "chr1\t1\t2\tn\t0\t+\t1\t2\t0,0,255\t1\t1\t0\n"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    assert {name: has_item_colours(tmp_path / name) for name in cases} == {
+        "bed9.bed": True, "bed6.bed": False, "empty.bed": False, "zero.bed": False, "bed12.bed": True}
+
+
 @pytest.mark.workflow
 def test_browser_files_of_the_tiny_demo(tiny_demo_run):
     results = tiny_demo_run / "results"
@@ -235,8 +320,18 @@ def test_browser_files_of_the_tiny_demo(tiny_demo_run):
                 assert [line.split(":")[0] for line in tabix.header] == ["#seqlrp provenance"]
     session = results / "igv_session.xml"
     root, resources, tracks = parse_session(session)
-    assert root.get("genome") == "demo/genome.fa.gz" and len(resources) == len(tracks) == 8
-    assert all((results / r.get("path")).is_file() for r in resources)
+    # the demo's truth, then per class and method: relevance, seqlets, motif instances
+    assert root.get("genome") == "demo/genome.fa.gz" and len(resources) == len(tracks) == 1 + 4 * 3
+    paths = {r.get("name"): r.get("path") for r in resources}
+    assert paths["known sites (truth.bed)"] == "demo/truth.bed"
+    for cls in ("positive", "negative"):
+        for method in ("lrp", "plrp"):
+            assert paths[f"{cls} {method} motif instances"] == f"motifs/{cls}.{method}/instances.bed"
+            assert paths[f"{cls} {method} seqlets"] == f"seqlets/{cls}.{method}.bed"
+    # every path IGV opens, resolved as IGV does: against the session file's folder
+    for path in [*paths.values(), *(t.get("id") for t in tracks), root.get("genome")]:
+        assert not Path(path).is_absolute() and (session.parent / path).is_file(), path
     assert all(t.get("autoScale") == "true" for t in tracks if t.get("id").endswith(".bw"))
+    assert {t.get("id"): t.get("color") for t in tracks if t.get("color")} == {"demo/truth.bed": TRUTH_COLOR}
     locus = root.get("locus")
     assert locus.split(":")[0] in {f"chr{i}" for i in range(1, 9)}

@@ -267,10 +267,48 @@ def read_table_columns(path: str | os.PathLike, columns: Mapping[str, type], chu
 class Attribution:
     """One class and method's store, opened (see the module docstring).
 
-    ``relevance`` (n, L) float32 and ``hypothetical`` (n, 4, L) float32 are lazy rows of the
-    shards; ``onehot`` (n, 4, L) uint8 lazy rows of the data set's ``onehot.npy`` at ``rows`` (n,);
-    ``logits`` and ``sums`` (n,) the explained logit and the summed relevance of each window;
-    ``table`` the columns of ``regions.tsv`` that were read (arrays (n,)).
+    Row ``k`` of every array and of ``table`` is the ``k``-th explained window; position ``i``
+    along the last axis is base ``i`` of the window as the model saw it (0-based, 5'->3' on the
+    window's strand). Arrays read lazily (``seqlrp.formats.arrays.LazyRows``): index them
+    (``relevance[k]``, ``relevance[:100]``, ``relevance[mask]``) or iterate ``.chunks()``;
+    memory holds only what is indexed.
+
+    Attributes
+    ----------
+    directory : pathlib.Path
+        The store's folder, ``results/attributions/{cls}.{method}``.
+    cls : str
+        The explained class.
+    method : str
+        The method's name in the config.
+    spec : MethodSpec
+        The method's settings (composite, input rule, pruning).
+    target : int
+        The explained output index (the class's index among the model's classes).
+    settings : dict
+        The store's ``settings.json``.
+    table : dict of str to numpy.ndarray, each shape (n,)
+        The columns of ``regions.tsv`` that were read: always ``row``, ``logit`` and
+        ``relevance_sum``; with ``seqlrp.open_attribution`` also ``chrom``, ``start``, ``end``
+        (genome coordinates of the window, 0-based, half-open, ``end - start == L``; a window
+        padded with N at a chromosome end keeps its true coordinates), ``strand`` (``-``: the
+        one-hot row is the reverse complement of the genome window), ``name``, ``class`` and
+        ``split``.
+    rows : numpy.ndarray, shape (n,), int64
+        Each window's row in the data set's ``onehot.npy`` (and ``results/data/regions.tsv``).
+    logits : numpy.ndarray, shape (n,), float64
+        The explained logit of each window.
+    sums : numpy.ndarray, shape (n,), float64
+        The summed relevance of each window.
+    relevance : LazyRows, shape (n, L), float32
+        The relevance of each position, summed over A, C, G, T (for the default rules only the
+        observed base carries relevance).
+    hypothetical : LazyRows, shape (n, 4, L), float32
+        The hypothetical contributions: ``hypothetical[k, c, i]`` is the relevance position ``i``
+        would receive were base ``c`` there (exact at the observed base, float16 precision
+        elsewhere); ``(onehot * hypothetical).sum(1) == relevance`` at every A, C, G, T position.
+    onehot : LazyRows, shape (n, 4, L), uint8
+        The windows' one-hot input, channels A, C, G, T (rows ``rows`` of ``onehot.npy``).
     """
 
     directory: Path
@@ -290,12 +328,72 @@ class Attribution:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def genome_positions(self, window: int) -> np.ndarray:
+        """The genome coordinate of every position of one window.
+
+        Parameters
+        ----------
+        window : int
+            The window's index ``k`` in this store (a row of ``relevance``), not its data-set row.
+
+        Returns
+        -------
+        numpy.ndarray, shape (L,), int64
+            0-based genome coordinate of window position ``i`` on chromosome
+            ``table["chrom"][window]``: ``start + i`` on a ``+`` window, ``end - 1 - i`` on a ``-``
+            window (its one-hot row is the reverse complement). Positions of N padding past a
+            chromosome end lie outside ``[0, chromosome length)``.
+
+        Raises
+        ------
+        KeyError
+            when the table was read without ``start``, ``end`` and ``strand``
+            (``seqlrp.open_attribution`` reads them).
+        """
+        missing = [c for c in ("start", "end", "strand") if c not in self.table]
+        if missing:
+            raise KeyError(f"the store was opened without the table column(s) {', '.join(missing)}: open it with "
+                           "seqlrp.open_attribution, or read_attribution(..., columns={'start': int, 'end': int, "
+                           "'strand': str})")
+        length = self.relevance.shape[1]
+        offsets = np.arange(length, dtype=np.int64)
+        if self.table["strand"][window] == "-":
+            return int(self.table["end"][window]) - 1 - offsets
+        return int(self.table["start"][window]) + offsets
+
 
 def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike,
                      columns: Mapping[str, type] | None = None) -> Attribution:
-    """Open the store in ``attr_dir`` over the data set's one-hot array ``onehot_path``; ``columns``
-    of its table beyond row, logit and relevance_sum (e.g. ``{"chrom": str, "start": int}``) are
-    read in the same pass into ``table``."""
+    """Open the attribution store in ``attr_dir`` over the data set's one-hot array.
+
+    Nothing is loaded but the regions table's columns: the arrays are read where they lie, shard
+    by shard, when indexed. ``seqlrp.open_attribution(cls, method)`` finds both paths of a run.
+
+    Parameters
+    ----------
+    attr_dir : str or os.PathLike
+        The store, ``results/attributions/{class}.{method}``.
+    onehot_path : str or os.PathLike
+        The data set's one-hot array, ``results/data/onehot.npy``, shape (N, 4, L).
+    columns : dict of str to type, optional
+        Columns of the store's ``regions.tsv`` beyond ``row``, ``logit`` and ``relevance_sum``
+        to read into ``table`` in the same pass, with their types, e.g.
+        ``{"chrom": str, "start": int, "strand": str}`` (``start``/``end``: genome coordinates,
+        0-based, half-open).
+
+    Returns
+    -------
+    Attribution
+        ``relevance`` (n, L) and ``hypothetical`` (n, 4, L) float32, ``onehot`` (n, 4, L) uint8,
+        lazy; ``rows``, ``logits``, ``sums`` (n,); ``table`` (see ``Attribution``).
+
+    Raises
+    ------
+    seqlrp.errors.InputError
+        (one line, ``path: problem``) for a missing or unreadable file, a store written by an
+        older seqlrp, a table or shard that does not match the store's settings, or rows outside
+        the one-hot array (the data set changed since the store was written).
+    """
     attr_dir = Path(attr_dir)
     settings = read_settings(attr_dir / SETTINGS)
     store = settings.get("store")

@@ -9,6 +9,12 @@ against that folder, so the folder can move as a whole), other paths absolute. A
 data track (``autoScale="true"``, so negative values show), a BED a feature track (expanded).
 Without a genome FASTA, IGV opens a ``.chrom.sizes`` file (:func:`write_chrom_sizes`) as a genome
 of named, empty sequences.
+
+Colours: IGV desktop draws a feature in the track's ``color`` attribute when the session sets one,
+else in the feature's own BED ``itemRgb`` colour (column 9), else in its default blue. A BED whose
+lines carry their colours (seqlets, motif instances: red positive, blue negative) therefore gets no
+``color`` attribute; a BED without them can be given one (:attr:`SessionTrack.color`, ``"R,G,B"``).
+:func:`has_item_colours` tells the two apart.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_write_text
+from .textfiles import open_text
+from .trackline import is_header
 
 DATA_TRACK = "org.broad.igv.track.DataSourceTrack"  # IGV's class of bigWig tracks
 FEATURE_TRACK = "org.broad.igv.track.FeatureTrack"  # and of BED tracks
@@ -29,11 +37,13 @@ FEATURE_TRACK = "org.broad.igv.track.FeatureTrack"  # and of BED tracks
 class SessionTrack:
     """One file of the session: ``path`` as the pipeline knows it (relative to the working
     directory, or absolute), the ``name`` IGV shows, and whether it is a data track (bigWig:
-    autoscaled) or a feature track (BED)."""
+    autoscaled) or a feature track (BED); ``color`` (``"R,G,B"``) paints every feature of the
+    track in one colour, overriding the BED's own ``itemRgb`` colours (None: keep them)."""
 
     path: str
     name: str
     data: bool
+    color: str | None = None
 
 
 def session_path(path: str | os.PathLike, folder: str | os.PathLike) -> str:
@@ -67,6 +77,8 @@ def session_element(genome: str, tracks: Sequence[SessionTrack], locus: str, fol
             attributes["autoScale"] = "true"
         else:
             attributes["displayMode"] = "EXPANDED"
+        if track.color is not None:
+            attributes["color"] = track.color
         ET.SubElement(panel, "Track", attributes)
     return session
 
@@ -79,6 +91,21 @@ def write_session(path: str | os.PathLike, genome: str, tracks: Sequence[Session
     with atomic_write_text(path) as handle:
         handle.write('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n')
         handle.write(ET.tostring(root, encoding="unicode") + "\n")
+
+
+def has_item_colours(path: str | os.PathLike) -> bool:
+    """Whether the first data line of the BED ``path`` (plain or gzip; header lines skipped) has an
+    ``itemRgb`` column (9th, ``R,G,B``) that IGV would draw; False for an empty BED."""
+    with open_text(path) as handle:
+        for line in handle:
+            if is_header(line):
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) < 9:
+                return False
+            parts = fields[8].split(",")
+            return len(parts) == 3 and all(part.strip().isdigit() for part in parts)
+    return False
 
 
 def write_chrom_sizes(path: str | os.PathLike, sizes: Mapping[str, int]) -> None:

@@ -2,7 +2,8 @@
 
 Bases are first mapped to integer *codes* 0..3 (A, C, G, T); every other byte — N, the IUPAC
 ambiguity codes, gaps — becomes code 4, which encodes as an all-zero column. Lowercase
-(soft-masked) bases count as their uppercase letters.
+(soft-masked) bases count as their uppercase letters. :mod:`.encoder` builds the public
+``seqlrp.one_hot`` (strings or FASTA records -> a torch tensor) on these functions.
 """
 
 from __future__ import annotations
@@ -46,12 +47,44 @@ def onehot_from_codes(codes: np.ndarray) -> np.ndarray:
 
 
 def encode(seq: str) -> np.ndarray:
-    """One sequence string of length L -> one-hot (4, L) uint8."""
+    """One-hot encode one sequence as a NumPy array.
+
+    Lower case (soft-masked) bases count as upper case; N, the IUPAC ambiguity codes, gaps and
+    every other character give an all-zero column. For a batch as a torch tensor, from strings or
+    a FASTA file, use ``seqlrp.one_hot`` (``seqlrp.formats.encoder.one_hot``).
+
+    Parameters
+    ----------
+    seq : str, length L
+        The sequence; position ``t`` (0-based) becomes column ``t``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (4, L), dtype uint8
+        Channels A, C, G, T.
+    """
     return onehot_from_codes(codes_from_str(seq))
 
 
 def decode(onehot: np.ndarray) -> str:
-    """One-hot (4, L) -> string; all-zero columns (and ambiguous ones) decode as N."""
+    """The sequence of a one-hot array, the inverse of ``encode`` up to case and N.
+
+    Parameters
+    ----------
+    onehot : numpy.ndarray, shape (4, L)
+        Channels A, C, G, T (any numeric dtype).
+
+    Returns
+    -------
+    str, length L
+        Upper-case bases; a column that is not exactly one-hot (all zero, or several channels
+        set) decodes as N.
+
+    Raises
+    ------
+    ValueError
+        if ``onehot`` is not a (4, L) array.
+    """
     onehot = np.asarray(onehot)
     if onehot.ndim != 2 or onehot.shape[0] != 4:
         raise ValueError(f"decode expects a (4, L) array, got shape {onehot.shape}")

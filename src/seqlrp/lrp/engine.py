@@ -8,16 +8,23 @@ target's relevance back down with explicit tensor operations: the composite's ru
 Conv1d/Linear (:mod:`.propagate`), the op rules of :mod:`.ops` everywhere else. No hooks, no
 change to the model; nn.Sequential models, seqlrp's residual networks, functional forwards,
 fx GraphModules (onnx2torch) and exported programs all go through this one walk.
+
+Before anything of the model runs, :func:`check_input` refuses an input that is not one-hot DNA
+(N, 4, L) for a model that takes DNA (:func:`takes_dna`), in one line (:class:`InputLayoutError`),
+and :func:`resolve_target` turns class names into indices (:class:`TargetError`).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Union
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.fx import Node
 
+from ..errors import SeqlrpError
 from ..models.outputs import initial_relevance
 from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
 from .capture import capture
@@ -31,20 +38,125 @@ from .rules import AlphaBeta, Epsilon, Gamma, Rule, ZBox
 
 
 class LRPResult(NamedTuple):
-    """What :func:`relevance` returns when asked for more than the relevance.
+    """What ``relevance`` returns when asked for more than the relevance.
 
-    ``relevance``: like ``x`` (N, 4, L). ``hypothetical``: like ``x`` or None: what each base
-    would receive if it were the base at that position (see :func:`relevance`). ``layers``:
-    {module path: relevance at that module's input} or None, from the output down (a BatchNorm
-    folded with ``exact_batchnorm=True`` has no entry; pruned layers show the pruned relevance;
-    an op of the model's own forward is named by its graph node, e.g. ``add_1``).
-    ``logits``: the explained model output, e.g. (N, n_classes).
+    A named tuple: ``relevance, hypothetical, layers, logits = result`` unpacks it. Positions
+    ``t`` along the last axis are the input's positions, 0-based.
+
+    Attributes
+    ----------
+    relevance : torch.Tensor, shape (N, 4, L)
+        The relevance, shaped like ``x``; only the observed base of a one-hot ``x`` carries any
+        (for rules of the form ``R = x * g``).
+    hypothetical : torch.Tensor, shape (N, 4, L), or None
+        With ``return_hypothetical=True``: ``hypothetical[n, c, t]`` is the relevance position
+        ``t`` would receive if base ``c`` were there (see ``relevance``); else None.
+    layers : dict of str to torch.Tensor, or None
+        With ``return_layers=True``: {module path: relevance at that module's input}, from the
+        output down; else None. A BatchNorm folded with ``exact_batchnorm=True`` has no entry,
+        pruned layers show the pruned relevance, and an op of the model's own forward is named
+        by its graph node (e.g. ``add_1``).
+    logits : torch.Tensor, shape (N, K)
+        The explained model output (shape as the model gives it: (N,), (N, K), (N, K, 1) or a
+        profile (N, K, L)); for a model imported by seqlrp
+        (``seqlrp.models.external.ExternalModel``), its inner module's selected output.
     """
 
     relevance: Tensor
     hypothetical: Tensor | None
     layers: dict[str, Tensor] | None
     logits: Tensor
+
+
+class InputLayoutError(SeqlrpError, ValueError):
+    """``x`` is not one-hot DNA laid out (N, 4, L): one line saying what it is and what to do."""
+
+
+class TargetError(SeqlrpError, ValueError):
+    """A ``target`` class name the model does not have, or a model without class names (one line)."""
+
+
+Target = Union[int, str, Tensor, Sequence[Union[int, str]]]
+
+
+def takes_dna(model: Any) -> bool:
+    """Whether ``model`` is known to take one-hot DNA (N, 4, L): a model of seqlrp's or imported by it
+    (``seqlrp_info``), a model file that declares 4 input channels (``seqlrp_source``), or a module
+    whose first Conv1d/Linear is a Conv1d with 4 input channels."""
+    if getattr(model, "seqlrp_info", None) is not None:
+        return True
+    source = getattr(model, "seqlrp_source", None)
+    shape = source.get("input_shape") if isinstance(source, dict) else None
+    if shape and len(shape) == 3:
+        return (shape[2] if source.get("channels_last") else shape[1]) == 4
+    if isinstance(model, nn.Module):
+        for module in model.modules():
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                return isinstance(module, nn.Conv1d) and module.in_channels == 4
+    return False
+
+
+def check_input(x: Any, dna: bool = True) -> Tensor:
+    """``x`` as a floating-point tensor; a NumPy array is converted (uint8 -> float32).
+
+    With ``dna`` (a model that takes one-hot DNA, :func:`takes_dna`), ``x`` must be (N, 4, L):
+    anything else raises :class:`InputLayoutError` before anything of the model runs, an
+    (N, L, 4) array with the transpose hint. Other models take whatever their forward takes.
+    """
+    if isinstance(x, np.ndarray) or (not isinstance(x, Tensor) and hasattr(x, "__array__")):
+        x = torch.tensor(np.asarray(x))  # a copy: read-only memory maps are fine
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor (or a NumPy array) of shape (N, 4, L), not {type(x).__name__}")
+    shape = tuple(x.shape)
+    if dna and x.dim() != 3:
+        raise InputLayoutError(f"x has {x.dim()} dimension(s), shape {shape}: seqlrp takes one-hot DNA as (N, 4, L), "
+                               "channels A, C, G, T (one sequence: x[None])")
+    if dna and shape[1] != 4:
+        if shape[2] == 4:
+            raise InputLayoutError(f"x has shape (N, L, 4) = {shape}: seqlrp takes one-hot input as (N, 4, L), "
+                                   "channels A, C, G, T; pass x.transpose(1, 2)")
+        raise InputLayoutError(f"x has {shape[1]} channels in dimension 1 (shape {shape}): seqlrp takes one-hot DNA as "
+                               "(N, 4, L), channels A, C, G, T")
+    return x if x.is_floating_point() else x.float()
+
+
+def class_names(model: Any) -> list[str] | None:
+    """The class names of ``model`` (``model.seqlrp_info.classes``: seqlrp's models and the foreign
+    models seqlrp imports), in logit order; None when it has none."""
+    classes = getattr(getattr(model, "seqlrp_info", None), "classes", None)
+    return None if classes is None else [str(c) for c in classes]
+
+
+def resolve_target(model: Any, target: Any, n: int) -> int | Tensor:
+    """``target`` as :func:`relevance` passes it on: an int or an (N,) int64 tensor of class
+    indices. Class names are looked up in :func:`class_names`; an index into them is a class index
+    (for a model imported by seqlrp, its ``lrp_target`` maps it to the output's task)."""
+    if isinstance(target, np.ndarray):
+        target = target.tolist() if target.dtype.kind in "USO" else torch.as_tensor(target)
+    if isinstance(target, (Tensor, int, np.integer)) and not isinstance(target, bool):
+        return target
+    if isinstance(target, str):
+        return _class_index(model, target)
+    if isinstance(target, Sequence) and not isinstance(target, (bytes, bytearray)):
+        if len(target) != n:
+            raise TargetError(f"target lists {len(target)} class(es) for {n} sequence(s): give one per sequence, "
+                              "or one name or index for all")
+        indices = [_class_index(model, t) if isinstance(t, str) else t for t in target]
+        if not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in indices):
+            raise TargetError(f"target entries must be class names or output indices, got {target!r:.200}")
+        return torch.tensor([int(i) for i in indices], dtype=torch.int64)
+    raise TypeError(f"target must be a class name, an output index, an (N,) tensor or a list of names/indices, "
+                    f"not {type(target).__name__}")
+
+
+def _class_index(model: Any, name: str) -> int:
+    names = class_names(model)
+    if names is None:
+        raise TargetError(f"target {name!r} is a class name, but this model has no class names "
+                          "(model.seqlrp_info.classes); give the output index")
+    if name not in names:
+        raise TargetError(f"target {name!r} is not a class of this model; its classes are: {', '.join(names)}")
+    return names.index(name)
 
 
 _NEEDS_OUTPUT = (Epsilon, Gamma, AlphaBeta, ZBox)  # rules that read the layer's output z
@@ -238,7 +350,7 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
 def relevance(
     model: nn.Module,
     x: Tensor,
-    target: int | Tensor,
+    target: Target,
     *,
     composite: str | LayerMap = "epsilon-plus",
     input_rule: str | Rule | None = None,
@@ -251,46 +363,103 @@ def relevance(
     return_layers: bool = False,
     output: int | str | None = None,
 ) -> Tensor | LRPResult:
-    """LRP relevance of the output ``target`` for one-hot input ``x`` (N, 4, L).
+    """LRP relevance of one output of ``model`` for one-hot DNA ``x``.
 
-    ``model``: any ``nn.Module`` whose forward ``torch.export`` (or, failing that, ``torch.fx``,
-    or a recording of one real run, :mod:`seqlrp.lrp.record`) can capture — ``nn.Sequential`` models, seqlrp's residual networks, functional forwards
-    (``F.relu``, ``x + f(x)``, slicing, ``view``), fx ``GraphModule`` s (onnx2torch), an
-    exported program's ``.module()`` — or a ``torch.export.ExportedProgram``. Rules belong to
-    the graph's ops (:mod:`seqlrp.lrp.ops`); an op without one raises
-    :class:`UnsupportedLayerError` naming the op, its module path and source line. The model is
-    captured once per input shape (cached), evaluated as in ``eval()`` mode (BatchNorm running
-    statistics, no dropout) whatever its mode, read with its current weights at every call, and
-    never modified. ``output``: which output of a model that returns a tuple or dict to explain
-    (index or key). The explained output is (N,), (N, K) or (N, K, 1) — ``target`` (int or (N,)
-    tensor) picks the task and the initial relevance is its value — or a profile (N, K, L),
-    explained through BPNet's softmax-weighted scalar (:mod:`seqlrp.models.outputs`); a final
-    sigmoid or softmax is looked through, so the logits under it are explained.
-    ``composite``: a name in :data:`~seqlrp.lrp.COMPOSITES` or a mapping
-    ``{nn.Conv1d: rule, nn.Linear: rule}``. ``input_rule``: rule (name in
-    :data:`~seqlrp.lrp.RULES`, e.g. ``"flat"``, ``"wsquare"``, ``"zbox"``) for the input layers
-    (the Conv1d/Linear that see the input through routing ops only). ``prune``:
-    :class:`~seqlrp.lrp.Prune` for pruned LRP (per-layer fractions by module path; input layers
-    are never pruned). ``epsilon``: of the epsilon rule; ``gamma``: of the gamma rule;
-    ``stabilizer``: of every other denominator (z+, alpha-beta, gamma, flat, w^2, z-box,
-    average pooling, mean/sum, add/sub). ``exact_batchnorm``: fold BatchNorm exactly; by default
-    it is folded as Zennit does, keeping a factor ``1/sqrt(1 + eps)`` per BatchNorm (see
-    :mod:`seqlrp.lrp.canonize`).
-    The computation runs on ``x``'s device in ``x``'s dtype (parameters are cast copies).
+    The model's forward is captured as a graph of ATen ops (``torch.export``, or failing that
+    ``torch.fx``, or a recording of one real run, ``seqlrp.lrp.record``), once per input shape
+    (cached); rules belong to the graph's ops (``seqlrp.lrp.ops``). The model is evaluated as in
+    ``eval()`` mode (BatchNorm running statistics, no dropout) whatever its mode, read with its
+    current weights at every call, and never modified. The initial relevance is the value of the
+    explained output (a final sigmoid or softmax is looked through, so the logit under it is
+    explained). Biases and stabilisers absorb part of it on the way down: the relevance sums to
+    that logit only for bias-free networks (exactly so for LRP-0). The computation runs on
+    ``x``'s device in ``x``'s dtype (parameters are cast copies).
 
-    Returns the relevance, shaped like ``x``; with ``return_hypothetical`` or ``return_layers``
-    an :class:`LRPResult`. The **hypothetical contribution** ``H[n, c, t]`` is the total
-    relevance position ``t`` would receive if base ``c`` were there (``x[n, :, t]`` one-hot at
-    ``c``), all relevance arriving from above held fixed. For rules of the form
-    ``R = x * g`` (epsilon, z+, alpha-beta, gamma) it is ``g``, the vector the input is
-    multiplied by, so ``relevance == x * H`` for one-hot ``x``; for z-box it is ``g`` plus the
-    position's bound terms, and for flat and w^2, which ignore the input, it is the position's
-    relevance for every base. In all cases ``(x * H).sum(1) == relevance.sum(1)`` for one-hot
-    ``x``. It needs the input layers to see ``x`` through routing ops only (flatten, reshape,
-    transpose, permute, dropout, ...).
+    Parameters
+    ----------
+    model : torch.nn.Module or torch.export.ExportedProgram
+        Any module whose forward can be captured: ``nn.Sequential`` models, seqlrp's residual
+        networks, functional forwards (``F.relu``, ``x + f(x)``, slicing, ``view``), fx
+        ``GraphModule`` s (onnx2torch), an exported program's ``.module()``, or the program
+        itself. A model imported by seqlrp (``seqlrp.models.external.ExternalModel``) is
+        explained at its inner module's output for the class's task.
+    x : torch.Tensor or numpy.ndarray, shape (N, 4, L)
+        One-hot DNA, channels A, C, G, T (``seqlrp.one_hot``); position ``t`` is base ``t`` of
+        the sequence, 0-based. An integer or NumPy array is converted to float32. Checked before
+        anything else for a model known to take DNA (seqlrp's models and the models it imports
+        or loads from files, any module whose first Conv1d/Linear is a Conv1d with 4 input
+        channels): (N, L, 4) and any other layout are refused. A module of other inputs (a
+        hand-built test layer) takes whatever its forward takes.
+    target : int, str, torch.Tensor of shape (N,), or sequence of int or str
+        The class (task) to explain: an output index, a class name, an (N,) tensor of indices,
+        or one name or index per sequence. Names are looked up in ``model.seqlrp_info.classes``
+        (seqlrp's models and the foreign models seqlrp imports), whose order is the logits'.
+    composite : str or dict, default "epsilon-plus"
+        A name in ``seqlrp.lrp.COMPOSITES`` (``epsilon``, ``epsilon-plus``, ``epsilon-gamma``,
+        ``alpha2beta1``) or a mapping ``{nn.Conv1d: rule, nn.Linear: rule}``.
+    input_rule : str or Rule, optional
+        Rule for the input layers (the Conv1d/Linear that see the input through routing ops
+        only): a name in ``seqlrp.lrp.RULES`` (e.g. ``"flat"``, ``"wsquare"``, ``"zbox"``) or a
+        ``Rule``; None keeps the composite's.
+    prune : Prune, optional
+        Pruned LRP settings (per-layer fractions by module path; input layers are never pruned).
+    epsilon : float, default 1e-6
+        Stabiliser of the epsilon rule.
+    gamma : float, default 0.25
+        Weight of the positive parameters in the gamma rule.
+    stabilizer : float, default 1e-6
+        Stabiliser of every other denominator (z+, alpha-beta, gamma, flat, w^2, z-box, average
+        pooling, mean/sum, add/sub).
+    exact_batchnorm : bool, default False
+        Fold BatchNorm exactly; by default it is folded as Zennit does, keeping a factor
+        ``1/sqrt(1 + eps)`` per BatchNorm (see ``seqlrp.lrp.canonize``).
+    return_hypothetical : bool, default False
+        Also return the hypothetical contributions (needs the input layers to see ``x`` through
+        routing ops only: flatten, reshape, transpose, permute, dropout, ...).
+    return_layers : bool, default False
+        Also return the relevance at the input of every module.
+    output : int or str, optional
+        Which output of a model that returns a tuple or dict to explain (index or key). The
+        explained output is (N,), (N, K) or (N, K, 1), whose task ``target`` picks, or a profile
+        (N, K, L), explained through BPNet's softmax-weighted scalar (``seqlrp.models.outputs``).
+
+    Returns
+    -------
+    torch.Tensor, shape (N, 4, L), or LRPResult
+        The relevance, shaped like ``x``; with ``return_hypothetical`` or ``return_layers`` an
+        ``LRPResult`` (relevance, hypothetical, layers, logits). The **hypothetical
+        contribution** ``H[n, c, t]`` is the total relevance position ``t`` would receive if
+        base ``c`` were there (``x[n, :, t]`` one-hot at ``c``), all relevance arriving from
+        above held fixed. For rules of the form ``R = x * g`` (epsilon, z+, alpha-beta, gamma)
+        it is ``g``, the vector the input is multiplied by, so ``relevance == x * H`` for
+        one-hot ``x``; for z-box it is ``g`` plus the position's bound terms, and for flat and
+        w^2, which ignore the input, it is the position's relevance for every base. In all
+        cases ``(x * H).sum(1) == relevance.sum(1)`` for one-hot ``x``.
+
+    Raises
+    ------
+    InputLayoutError
+        (a ``ValueError``) when ``x`` is not (N, 4, L) for a model that takes DNA: for (N, L, 4)
+        the message says to pass ``x.transpose(1, 2)``.
+    TargetError
+        (a ``ValueError``) for a class name the model does not have (the message lists its
+        classes), a name given to a model without class names, or a list of targets whose
+        length is not N.
+    UnsupportedLayerError
+        for an op without an LRP rule, naming the op, its module path and source line.
+    ValueError
+        for a target index out of range, a model without Conv1d/Linear layers, or hypothetical
+        contributions the model's first layers cannot give.
+
+    Examples
+    --------
+    >>> x = seqlrp.one_hot(["ACGT" * 50])                       # (1, 4, 200)
+    >>> r = relevance(model, x, target="positive")               # (1, 4, 200)
+    >>> r = relevance(model, x, 0, prune=Prune(p_pos=0.25))      # pruned LRP (PLRP-lambda)
+    >>> res = relevance(model, x, 0, return_hypothetical=True)   # LRPResult
     """
-    if not x.is_floating_point():
-        x = x.float()
+    x = check_input(x, takes_dna(model))
+    target = resolve_target(model, target, x.shape[0])
     redirect = getattr(model, "lrp_target", None)
     if callable(redirect):  # a wrapper that says what to explain (seqlrp.models.external.ExternalModel)
         model, output, target = redirect(output, target)

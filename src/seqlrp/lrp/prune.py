@@ -35,12 +35,35 @@ _BUCKETS = 1 << (31 - _SHIFT)
 
 @dataclass(frozen=True)
 class Prune:
-    """Settings of pruned LRP.
+    """Settings of pruned LRP (Yanez Sarmiento et al. 2024), for ``relevance(..., prune=Prune())``.
 
-    ``p_pos``/``p_neg``: fractions in [0, 1] of the positive/negative relevance mass to prune, as
-    one number for every layer or a mapping from layer path (``"features.4"``, the Conv1d/Linear
-    whose input relevance is pruned) to a number, with ``"*"`` as the default for unlisted layers
-    (0 without it). ``p_neg=None`` means ``p_pos / 2``. ``mode``: ``"lambda"`` or ``"mask"``.
+    Per sample, at every Conv1d/Linear except the input layers, the relevance sent to the layer's
+    input is split by sign; on each side the smallest entries are zeroed while their cumulative
+    mass stays within ``p * S`` (``S``: that side's mass). ``p = 0`` reproduces LRP exactly.
+
+    Parameters
+    ----------
+    p_pos : float or dict of str to float, default 0.25
+        Fraction in [0, 1] of the positive relevance mass to prune: one number for every layer,
+        or a mapping from layer path (``"features.4"``, the Conv1d/Linear whose input relevance
+        is pruned) to a number, with ``"*"`` as the default for unlisted layers (0 without it).
+    p_neg : float or dict of str to float, optional
+        The same for the negative relevance mass; None means ``p_pos / 2``.
+    mode : {"lambda", "mask"}, default "lambda"
+        ``"lambda"`` (PLRP-lambda): the kept entries of each sign are rescaled so the layer keeps
+        its positive and its negative mass. ``"mask"`` (PLRP-M): the layer's rule is applied
+        again without the pruned inputs, so relevance flows only into unpruned neurons.
+
+    Raises
+    ------
+    ValueError
+        for a mode other than ``"lambda"`` or ``"mask"``, or a fraction outside [0, 1].
+
+    Examples
+    --------
+    >>> Prune()                                   # p+ = 0.25, p- = 0.125, PLRP-lambda
+    >>> Prune(p_pos=0.5, mode="mask")             # PLRP-M
+    >>> Prune(p_pos={"*": 0.25, "7": 0.0})        # no pruning at the layer "7"
     """
 
     p_pos: Fraction = 0.25

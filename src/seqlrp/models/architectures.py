@@ -87,7 +87,24 @@ _CHOICES = {"activation": tuple(ACTIVATIONS), "first_activation": tuple(ACTIVATI
 
 @dataclass
 class ModelInfo:
-    """What a model is: enough to rebuild it and to check it against a data set."""
+    """What a model is: enough to rebuild it and to check it against a data set (``model.seqlrp_info``).
+
+    Attributes
+    ----------
+    arch : str
+        The architecture (``"cnn"``, ...; ``"external"`` for a foreign model imported by seqlrp).
+    hparams : dict
+        The hyperparameters ``build`` used (defaults filled in).
+    seq_len : int
+        Input length L of the one-hot input (N, 4, L).
+    classes : list of str
+        Class names in logit order: output ``k`` is the score of ``classes[k]``; the names
+        ``relevance(..., target="name")`` accepts.
+    alphabet : str
+        Channel order of the input, ``"ACGT"``.
+    provenance : dict
+        Where the model came from (versions, training data, source files).
+    """
 
     arch: str
     hparams: dict[str, Any]
@@ -110,7 +127,27 @@ def describe(model: nn.Module) -> ModelInfo:
 
 
 def annotate(model: nn.Module, **changes: Any) -> ModelInfo:
-    """Replace fields of the model's :class:`ModelInfo` (e.g. ``classes``, ``provenance``)."""
+    """Replace fields of the model's ``seqlrp_info`` (``ModelInfo``), e.g. its class names.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model made by ``build`` or ``load_model``.
+    **changes
+        New values of ``ModelInfo`` fields, e.g. ``classes=["bound", "unbound"]`` (one name per
+        output, in logit order) or ``provenance``.
+
+    Returns
+    -------
+    ModelInfo
+        The model's new record, also set as ``model.seqlrp_info``.
+
+    Raises
+    ------
+    seqlrp.errors.SeqlrpError
+        for a model without ``seqlrp_info``, or a number of class names other than the model's
+        number of outputs.
+    """
     info = describe(model)
     if "classes" in changes and len(changes["classes"]) != info.n_classes:
         raise SeqlrpError(f"model has {info.n_classes} outputs but {len(changes['classes'])} class names were given")
@@ -273,12 +310,34 @@ def check_architecture(arch: str, hparams: dict[str, Any], *, seq_len: int, n_cl
 
 
 def build(arch: str, *, seq_len: int, n_classes: int, **hparams: Any) -> nn.Sequential:
-    """A freshly initialised model mapping (N, 4, seq_len) to logits (N, n_classes).
+    """A freshly initialised one-hot DNA classifier.
 
-    ``hparams`` override :data:`ARCH_DEFAULTS` ``[arch]``; unknown keys and bad values raise
-    :class:`SeqlrpError`. Initialisation draws from torch's global generator: seed it first.
-    The model carries ``seqlrp_info`` with classes named ``class0``, ``class1``, ... until
-    :func:`annotate` names them.
+    Initialisation draws from torch's global generator: seed it first (``torch.manual_seed``).
+
+    Parameters
+    ----------
+    arch : {"mlp", "cnn", "rescnn", "convformer"}
+        The architecture (see the module docstring).
+    seq_len : int
+        Input length L.
+    n_classes : int
+        Number of outputs (logits).
+    **hparams
+        Overrides of ``ARCH_DEFAULTS[arch]`` (e.g. ``filters=[32, 32]``, ``dense=[16]``).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        A model mapping one-hot input (N, 4, seq_len), channels A, C, G, T, to logits
+        (N, n_classes), in training mode (call ``.eval()`` before explaining or predicting). It
+        carries ``seqlrp_info`` (``ModelInfo``) with classes named ``class0``, ``class1``, ...
+        until ``annotate(model, classes=[...])`` names them.
+
+    Raises
+    ------
+    seqlrp.errors.SeqlrpError
+        (one line) for an unknown architecture, a ``seq_len`` or ``n_classes`` that is not a
+        positive integer, and unknown or bad hyperparameters.
     """
     if arch not in _BUILDERS:
         raise SeqlrpError(f"model.arch must be one of {', '.join(ARCHS)}, got {arch!r}")

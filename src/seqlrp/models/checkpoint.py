@@ -63,9 +63,29 @@ def _plain(value: Any, where: str) -> Any:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike) -> None:
-    """Write ``model`` (made by :func:`seqlrp.models.build`) and its ``seqlrp_info`` to ``path``.
+    """Write a seqlrp model and its ``seqlrp_info`` to one checkpoint file.
 
-    Weights are stored as CPU tensors, so the file loads on any machine.
+    The file holds plain data only (architecture, hyperparameters, ``seq_len``, class names,
+    alphabet, provenance and the state dict), so ``load_model`` reads it with
+    ``torch.load(weights_only=True)`` and no code from it ever runs. Weights are stored as CPU
+    tensors, so the file loads on any machine. The file is written through a temporary file and
+    a rename (a failure leaves no partial file), and the same model gives the same bytes.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model made by ``seqlrp.models.build`` (or loaded by ``load_model``), carrying its
+        ``seqlrp_info``; name its classes first with ``seqlrp.models.annotate(model,
+        classes=[...])``.
+    path : str or os.PathLike
+        The checkpoint to write (conventionally ``.pt``).
+
+    Raises
+    ------
+    seqlrp.errors.SeqlrpError
+        for a model without ``seqlrp_info`` (not made by seqlrp).
+    TypeError
+        for hyperparameters or provenance that are not plain data.
     """
     info = describe(model)
     payload = {
@@ -130,10 +150,28 @@ def read_payload(path: Path, mmap: bool = False) -> dict:
 
 
 def read_info(path: str | os.PathLike) -> ModelInfo:
-    """The :class:`~seqlrp.models.ModelInfo` (arch, seq_len, class names, ...) stored at ``path``, cheaply.
+    """What a seqlrp checkpoint holds, cheaply: architecture, input length, class names.
 
     The weights are memory-mapped, not read, and no model is built: fit for start-up checks such
-    as the class names a tiled run takes from its checkpoint. Errors as :func:`load_model`.
+    as the class names a tiled run takes from its checkpoint.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A checkpoint written by ``save_model`` (or by the pipeline, ``results/model/model.pt``).
+
+    Returns
+    -------
+    ModelInfo
+        ``arch``, ``hparams``, ``seq_len`` (the input length L of (N, 4, L)), ``classes`` (the
+        class names in logit order: ``classes[k]`` is output ``k``), ``alphabet`` (``"ACGT"``,
+        the channel order) and ``provenance``.
+
+    Raises
+    ------
+    CheckpointError
+        (one line) for a missing or unreadable file, pickled code, or a file that is not a seqlrp
+        checkpoint; as ``load_model``.
     """
     return info_of(read_payload(Path(path), mmap=True))
 

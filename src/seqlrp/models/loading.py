@@ -20,15 +20,38 @@ from .external import data_for, from_checkpoint
 
 
 def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> nn.Module:
-    """The model stored at ``path``, on ``device``, in eval mode, with ``seqlrp_info`` restored.
+    """Load a model saved by seqlrp (or a ``.pt2``/ONNX file), ready to explain.
 
-    A ``torch.export`` ``.pt2`` or an ONNX file is loaded by :func:`seqlrp.models.files.load_external`
-    (no ``seqlrp_info``; ``seqlrp_source`` instead); TorchScript, whole pickled models and bare
-    weights are refused with one line saying how to export the model. A seqlrp checkpoint of an
-    imported foreign model (arch "external") becomes an :class:`~seqlrp.models.external.ExternalModel`.
+    The file's kind is told from its content, never from its name, and no code stored in any
+    file runs: a seqlrp checkpoint is read with ``torch.load(weights_only=True)``, rebuilt from
+    its recorded architecture and its weights loaded strictly.
 
-    Raises :class:`~seqlrp.models.checkpoint.CheckpointError` (one line) for a missing or
-    unreadable file, for pickled code, and for a file whose weights do not fit its recorded architecture.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A seqlrp checkpoint (``save_model``; the pipeline's ``results/model/model.pt``), a
+        ``torch.export`` ``.pt2`` or an ONNX file.
+    device : str or torch.device, default "cpu"
+        Where the model is put.
+
+    Returns
+    -------
+    torch.nn.Module
+        The model in eval mode, mapping one-hot input (N, 4, L), channels A, C, G, T, to its
+        outputs, e.g. logits (N, n_classes). A seqlrp checkpoint gives back its
+        ``seqlrp_info`` (``ModelInfo``: class names in logit order, ``seq_len``, ...), so
+        ``relevance(model, x, target="name")`` works. A checkpoint of a foreign model imported by
+        the pipeline (arch ``"external"``) becomes a ``seqlrp.models.external.ExternalModel``
+        (scores (N, n_classes) of its named classes). A ``.pt2`` or ONNX file is loaded by
+        ``seqlrp.models.files.load_external``: no ``seqlrp_info`` (``seqlrp_source`` instead),
+        so targets are output indices.
+
+    Raises
+    ------
+    CheckpointError
+        (one line) for a missing or unreadable file, for pickled code, and for a file whose
+        weights do not fit its recorded architecture. TorchScript, whole pickled models and bare
+        weights are refused with one line saying how to export the model.
     """
     path = Path(path)
     if path.is_file():

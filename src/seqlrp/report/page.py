@@ -371,7 +371,7 @@ class _Builder:
         verdicts = [r["verdict"] for r in tsv.rows]
         counts = join((join((badge(v), f" {verdicts.count(v)}")) for v in dict.fromkeys(verdicts)), sep="  ")
         blocks = [element("p", "Verdicts: ", counts if verdicts else "none", ". A diagnostic warns when its "
-                          "value crosses the threshold shown (config diagnostics.thresholds; config/README.md says "
+                          "value crosses the threshold shown (config diagnostics.thresholds; docs/evaluation.md says "
                           "what each measures and which training option to change when it warns)."),
                   details("What the diagnostics measure",
                           table(("diagnostic", "meaning"), ((code(k), v) for k, v in DIAGNOSTIC_MEANINGS.items())))]
