@@ -142,7 +142,8 @@ def small_genome(tmp_path) -> tuple[Path, dict[str, str]]:
 
 
 # The tiny demo: 300 windows of 100 bp, CTCF planted in the positive ones (REST as decoy in the negative),
-# which a CNN learns within its first epochs; the later stages on small subsets. Built once per session.
+# which a CNN learns within its first epochs; the later stages on small subsets, one attribution
+# method. Built once per session.
 TINY_DEMO = {
     "seq_len": 100,
     "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 150, "targets": ["MA0139.2"],
@@ -151,7 +152,11 @@ TINY_DEMO = {
     "evaluate": {"max_windows": 40, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.25, 0.5]},
     "diagnostics": {"n_windows": 40},
     "seqlets": {"n_null": 100},
+    # one method: each more costs ten jobs per run (a pruned method runs through the pipeline in
+    # test_foreign_pipeline's module-route test, checked there against relevance by hand)
+    "attribute": {"methods": {"lrp": {"composite": "epsilon-plus"}}},
 }
+TINY_METHODS = list(TINY_DEMO["attribute"]["methods"])
 TINY_WINDOWS = 2 * TINY_DEMO["demo"]["n_per_class"]
 
 

@@ -140,3 +140,43 @@ def test_schema_errors_are_one_line_with_file_and_line(tmp_path, override, patte
     with pytest.raises(SeqlrpError) as caught:
         load_config([tmp_path / "config.yaml"])
     assert "\n" not in str(caught.value) and re.search(pattern, str(caught.value)), caught.value
+
+
+# --- truncated or corrupt gzip inputs: one line naming the file, never a traceback ---------------
+
+def _gzip_cut(path, text: str, how: str):
+    import gzip as gz
+
+    data = bytearray(gz.compress(text.encode()))
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    else:  # the deflate stream damaged in its middle: garbage or a CRC failure at the end
+        data[10:] = bytes(b ^ 0xA5 for b in data[10:])
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("how,pattern", [("truncated", r"truncated gzip file"),
+                                         ("corrupt", r"corrupt gzip data|invalid|expected at least 3")])
+@pytest.mark.parametrize("kind", ["bed", "narrowPeak", "fasta"])
+def test_broken_gzip_inputs_are_one_line_naming_the_file(tmp_path, kind, how, pattern):
+    from seqlrp.formats.records import read_records
+
+    if kind == "fasta":
+        text = "".join(f">chr1:{i * 100}-{i * 100 + 60}\n{'ACGT' * 15}\n" for i in range(3000))
+        path, read = _gzip_cut(tmp_path / "seqs.fa.gz", text, how), read_records
+    else:
+        columns = "\t.\t0\t+\t5\t1\t1\t10" if kind == "narrowPeak" else ""
+        text = "".join(f"chr1\t{i * 10}\t{i * 10 + 20}{columns}\n" for i in range(20000))
+        path, read = _gzip_cut(tmp_path / f"peaks.{kind}.gz", text, how), read_regions
+    with pytest.raises(InputError) as caught:
+        read(path)
+    message = str(caught.value)
+    assert message.startswith(str(path)) and "\n" not in message and re.search(pattern, message), message
+
+
+def test_extract_job_on_a_truncated_gzip_bed(tmp_path, small_genome):
+    fasta, _ = small_genome
+    bed = _gzip_cut(tmp_path / "a.bed.gz", "".join(f"chr1\t{i}\t{i + 10}\n" for i in range(0, 900, 3)) * 30, "truncated")
+    status, errors, data = run_extract_job(tmp_path, fasta, {"a": bed, "b": bed}, seq_len=64)
+    _assert_failed_cleanly(status, errors, data, r"a\.bed\.gz: truncated gzip file")

@@ -1,5 +1,5 @@
 """Files for the genome browsers: track lines of the BED outputs, the bedGraph header and its
-tabix index (against the re-index command the README documents), the IGV session."""
+tabix index (against the re-index command docs/results.md documents), the IGV session."""
 
 import gzip
 import shlex
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pysam
 import pytest
+from conftest import TINY_METHODS
 from optional import need_program
 
 from seqlrp.analysis.motifs import Motif, write_instances_bed
@@ -25,14 +26,14 @@ from seqlrp.formats.trackline import bed_track_line
 from seqlrp.stages.igv_session import TRUTH_COLOR
 from seqlrp.stages.igv_session import run as write_igv_session
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-# the re-index command the README documents, and the same settings through pysam
+RESULTS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "results.md"  # where the docs give the reindex commands
+# the re-index command docs/results.md documents, and the same settings through pysam
 REINDEX = "tabix -f -p bed -S 2"
 PLRP = {"composite": "epsilon-plus", "prune": {"p_pos": 0.25, "mode": "lambda"}}
 
 
 def reindex_with_pysam(path, index):
-    """The README's pysam spelling of ``tabix -p bed -S 2``: BED columns, 0-based (UCSC), meta ``#``
+    """The pysam spelling (docs/results.md) of ``tabix -p bed -S 2``: BED columns, 0-based (UCSC), meta ``#``
     (the default), 2 header lines skipped (``preset="bed"`` would ignore ``line_skip``)."""
     pysam.tabix_index(str(path), seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=2, force=True,
                       index=str(index))
@@ -132,9 +133,9 @@ def test_our_index_equals_the_documented_reindex_command(tmp_path):
     assert ours == parse_tbi(gzip.decompress((tmp_path / "pysam.tbi").read_bytes()))
     with pysam.TabixFile(str(path), index=str(tmp_path / "pysam.tbi")) as theirs:
         assert list(theirs.header)[0].startswith("#seqlrp provenance") and len(list(theirs.fetch("chr1"))) == 7143
-    readme = " ".join(README.read_text().split())
-    assert f"`{REINDEX} file.bedGraph.gz`" in readme
-    assert "pysam.tabix_index(path, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=2, force=True)" in readme
+    page = " ".join(RESULTS_PAGE.read_text().split())
+    assert f"`{REINDEX} file.bedGraph.gz`" in page
+    assert "pysam.tabix_index(path, seq_col=0, start_col=1, end_col=2, zerobased=True, line_skip=2, force=True)" in page
 
 
 def test_the_documented_reindex_command_with_htslibs_tabix(tmp_path):
@@ -310,7 +311,7 @@ def test_has_item_colours_reads_the_first_data_line(tmp_path):
 def test_browser_files_of_the_tiny_demo(tiny_demo_run):
     results = tiny_demo_run / "results"
     for cls in ("positive", "negative"):
-        for method in ("lrp", "plrp"):
+        for method in TINY_METHODS:
             assert_bed9_with_track_line(results / "seqlets" / f"{cls}.{method}.bed", f"{cls} {method} seqlets")
             motifs = results / "motifs" / f"{cls}.{method}"
             assert_bed9_with_track_line(motifs / "seqlets.bed", f"{cls} {method} seqlets by motif")
@@ -321,11 +322,11 @@ def test_browser_files_of_the_tiny_demo(tiny_demo_run):
     session = results / "igv_session.xml"
     root, resources, tracks = parse_session(session)
     # the demo's truth, then per class and method: relevance, seqlets, motif instances
-    assert root.get("genome") == "demo/genome.fa.gz" and len(resources) == len(tracks) == 1 + 4 * 3
+    assert root.get("genome") == "demo/genome.fa.gz" and len(resources) == len(tracks) == 1 + 2 * len(TINY_METHODS) * 3
     paths = {r.get("name"): r.get("path") for r in resources}
     assert paths["known sites (truth.bed)"] == "demo/truth.bed"
     for cls in ("positive", "negative"):
-        for method in ("lrp", "plrp"):
+        for method in TINY_METHODS:
             assert paths[f"{cls} {method} motif instances"] == f"motifs/{cls}.{method}/instances.bed"
             assert paths[f"{cls} {method} seqlets"] == f"seqlets/{cls}.{method}.bed"
     # every path IGV opens, resolved as IGV does: against the session file's folder

@@ -320,7 +320,8 @@ def test_evaluate_rule_on_the_tiny_demo(tiny_demo_run):
     assert tuple(rows[0]) == SUMMARY_COLUMNS
     positive = [r for r in rows if r["class"] == "positive"]
     grid = [f"plrp-{mode}-p{p:g}" for p in TINY_DEMO["evaluate"]["p_grid"] if p > 0 for mode in ("lambda", "mask")]
-    assert [r["method"] for r in positive] == ["lrp", "plrp", "lrp-epsilon", "lrp-epsilon-plus", "lrp-epsilon-gamma",
+    assert [r["method"] for r in positive] == [*TINY_DEMO["attribute"]["methods"], "lrp-epsilon", "lrp-epsilon-plus",
+                                               "lrp-epsilon-gamma",
                                                "lrp-alpha2beta1", "plrp-p0", *grid, "saliency", "gradient_x_input",
                                                "integrated_gradients", "ism"]
     windows = TINY_DEMO["evaluate"]["max_windows"]

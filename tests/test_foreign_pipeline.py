@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.workflow,
 
 L = TINY_DEMO["seq_len"]
 ONE_METHOD = {"lrp": {"composite": "epsilon-plus"}}  # fewer jobs; evaluate still runs every method and baseline
+PRUNED_METHOD = {"plrp": {"composite": "epsilon-plus", "prune": {"p_pos": 0.25, "mode": "lambda"}}}
 # smaller evaluation and diagnostics than the tiny demo's defaults: the stages run, on fewer windows
 LIGHT = {"evaluate": {"max_windows": 16, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.5]},
          "diagnostics": {"n_windows": 24}, "seqlets": {"n_null": 100}}
@@ -167,7 +168,8 @@ def test_pt2_model_through_every_stage(tiny_demo_run, tmp_path):
 
 def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_run, tmp_path):
     """A user's own Enformer-style class (attention pooling, a relative-position bias, GELU as x * sigmoid(1.702 x),
-    output (N, tasks, 1)) through the module route: one task picked, explained by LRP through attention."""
+    output (N, tasks, 1)) through the module route: one task picked, explained by pruned LRP (PLRP-λ) through
+    attention, to the track and the seqlets."""
     safetensors = need("safetensors.torch")
     work = _fresh_copy(tiny_demo_run, tmp_path / "run")
     (work / "hybrid.py").write_text(ATTENTION_PY)
@@ -176,10 +178,10 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
     torch.manual_seed(4)
     reference = load_module(f"{work / 'hybrid.py'}:Hybrid", {"tasks": 3})
     safetensors.save_file(reference.state_dict(), tmp_path / "weights.safetensors")
-    config = {**TINY_DEMO, "attribute": {"methods": ONE_METHOD},
+    config = {**TINY_DEMO, "attribute": {"methods": PRUNED_METHOD},
               "model": {"module": "hybrid.py:Hybrid", "kwargs": {"tasks": 3},
                         "weights": str(tmp_path / "weights.safetensors"), "classes": {"positive": 2}}}
-    targets = ["results/tracks/positive.lrp.bw", "results/model/metrics.tsv"]
+    targets = ["results/tracks/positive.plrp.bw", "results/seqlets/positive.plrp.bed", "results/model/metrics.tsv"]
     result = run_snakemake(work, config, *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     results = work / "results"
@@ -195,23 +197,28 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
     assert set(c for _, c in metrics) == {"positive", "all"}
     test = metrics["test", "positive"]
     assert test["auroc"] != "NA" and test["accuracy"] == "NA" and int(test["n"]) > int(test["n_class"]) > 0
-    settings = json.loads((results / "attributions" / "positive.lrp" / "settings.json").read_text())
+    settings = json.loads((results / "attributions" / "positive.plrp" / "settings.json").read_text())
     assert settings["n_windows"] == TINY_WINDOWS // 2 and settings["target_index"] == 0  # the positive windows only
     # the attribution table's logit is the class's score: task 2 of the model, not its first output
-    store = read_attribution(results / "attributions" / "positive.lrp", results / "data" / "onehot.npy")
+    store = read_attribution(results / "attributions" / "positive.plrp", results / "data" / "onehot.npy")
     windows = torch.from_numpy(store.onehot[:].astype(np.float32))
     with torch.no_grad():
         expected = reference(windows)[:, 2, 0].numpy()
-    logged = [float(r["logit"]) for r in _table(results / "attributions" / "positive.lrp" / "regions.tsv")]
+    logged = [float(r["logit"]) for r in _table(results / "attributions" / "positive.plrp" / "regions.tsv")]
     assert np.allclose(logged, expected, atol=1e-5)
-    assert not (results / "attributions" / "negative.lrp").exists()
+    assert not (results / "attributions" / "negative.plrp").exists()
     # the maps the pipeline wrote are what relevance gives on the user's class, task 2, loaded by hand
-    from seqlrp.lrp import relevance
+    from seqlrp.lrp import Prune, relevance
 
-    lrp = store.relevance[:]
-    by_hand = relevance(reference.eval(), windows, 2).numpy().sum(axis=1)
-    assert np.isfinite(lrp).all() and np.abs(lrp).sum() > 0
-    assert np.allclose(lrp, by_hand, rtol=1e-4, atol=1e-6 * np.abs(by_hand).max())
+    plrp = store.relevance[:]
+    by_hand = relevance(reference.eval(), windows, 2, prune=Prune(**PRUNED_METHOD["plrp"]["prune"])).numpy().sum(axis=1)
+    unpruned = relevance(reference.eval(), windows, 2).numpy().sum(axis=1)
+    assert np.isfinite(plrp).all() and np.abs(plrp).sum() > 0 and not np.allclose(plrp, unpruned)
+    assert np.allclose(plrp, by_hand, rtol=1e-4, atol=1e-6 * np.abs(by_hand).max())
+    assert json.loads((results / "attributions" / "positive.plrp" / "settings.json").read_text())["prune"] == {
+        "p_pos": 0.25, "mode": "lambda"}
+    seqlets = (results / "seqlets" / "positive.plrp.bed").read_text().splitlines()
+    assert seqlets[0].startswith('track name="positive plrp seqlets"') and "PLRP-lambda p+=0.25" in seqlets[0]
 
 
 # a foreign model's start-up refusals (both routes given, no classes, too many classes, unsafe names,

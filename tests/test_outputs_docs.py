@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import TINY_METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "outputs.md"
@@ -194,7 +195,7 @@ def test_every_path_a_rule_writes_is_on_the_page():
 def test_the_outputs_page_describes_every_file_of_the_tiny_demo(tiny_demo_run):
     results = tiny_demo_run / "results"
     values = run_values(results)
-    assert values == {"cls": ["positive", "negative"], "method": ["lrp", "plrp"]}
+    assert values == {"cls": ["positive", "negative"], "method": TINY_METHODS}
     found = sorted(p.relative_to(tiny_demo_run).as_posix() for p in results.rglob("*"))
     assert len(found) > 150 and "results/igv_session.xml" in found
     missing = undescribed(tiny_demo_run, PAGE.read_text(encoding="utf-8"), values)

@@ -91,7 +91,7 @@ def test_a_second_clean_run_sharded_and_killed_gives_the_same_bytes(request, tmp
     assert differing == []
     # the comparison covered what matters: tracks, tables, arrays, model
     names = set(first_files)
-    for expected in ("results/tracks/positive.plrp.bw", "results/tracks/positive.plrp.bedGraph.gz.tbi",
+    for expected in ("results/tracks/positive.lrp.bw", "results/tracks/positive.lrp.bedGraph.gz.tbi",
                      "results/model/predictions.tsv", "results/model/model.pt", f"{ATTRIBUTION}/regions.tsv",
                      "results/seqlets/negative.lrp.bed", "results/motifs/positive.lrp/tomtom.tsv",
                      "results/evaluation/diagnostics.tsv"):

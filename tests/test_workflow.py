@@ -9,7 +9,7 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, TINY_WINDOWS, write_fasta
+from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, TINY_METHODS, TINY_WINDOWS, write_fasta
 
 from seqlrp.attribution.store import read_attribution
 from seqlrp.formats.table import read_regions_tsv
@@ -32,10 +32,10 @@ def test_demo_pipeline_runs_and_is_complete(tiny_demo_run, tmp_path_factory):
     assert (tmp_path / "results" / "demo" / "truth.bed").stat().st_size > 0
     assert f"class positive: regions {TINY_WINDOWS // 2}" in (tmp_path / "results" / "logs" / "extract.log").read_text()
     model_sha256 = hashlib.sha256((tmp_path / "results" / "model" / "model.pt").read_bytes()).hexdigest()
-    # attribution: every window of each class (attribute.regions: all), by each configured method (lrp, plrp)
+    # attribution: every window of each class (attribute.regions: all), by each configured method
     n_windows = {cls: table.cls.count(cls) for cls in ("positive", "negative")}
     for cls in ("positive", "negative"):
-        for method in ("lrp", "plrp"):
+        for method in TINY_METHODS:
             folder = tmp_path / "results" / "attributions" / f"{cls}.{method}"
             store = read_attribution(folder, tmp_path / "results" / "data" / "onehot.npy")
             assert store.relevance.shape == (n_windows[cls], 100) and store.hypothetical.shape == (n_windows[cls], 4, 100)
@@ -218,7 +218,7 @@ def test_slurm_profile_with_its_placeholders_is_refused(tmp_path):
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("method", ["lrp", "plrp"])
+@pytest.mark.parametrize("method", TINY_DEMO["attribute"]["methods"])
 def test_tiny_demo_finds_its_planted_motifs(tiny_demo_run, method):
     """The positive class's relevance sits on the planted motif sites of truth.bed: per-window AUROC of
     the observed bases' relevance well above the same maps scored against shuffled sites, and the
