@@ -216,7 +216,7 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
     assert np.isfinite(plrp).all() and np.abs(plrp).sum() > 0 and not np.allclose(plrp, unpruned)
     assert np.allclose(plrp, by_hand, rtol=1e-4, atol=1e-6 * np.abs(by_hand).max())
     assert json.loads((results / "attributions" / "positive.plrp" / "settings.json").read_text())["prune"] == {
-        "p_pos": 0.25, "mode": "lambda"}
+        "p_pos": 0.25, "p_neg": None, "mode": "lambda"}  # the schema's default p_neg: p_pos / 2
     seqlets = (results / "seqlets" / "positive.plrp.bed").read_text().splitlines()
     assert seqlets[0].startswith('track name="positive plrp seqlets"') and "PLRP-lambda p+=0.25" in seqlets[0]
 
