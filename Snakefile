@@ -14,7 +14,8 @@ except ImportError:  # snakemake from an environment without the package: use th
     sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from seqlrp.formats.config_file import DEFAULT_CONFIG, read_yaml_file, schema_error_line, user_settings
 from seqlrp.errors import SeqlrpError
-from seqlrp.stages.plan import plan_run, refuse_placeholders
+from seqlrp.stages.plan import plan_run
+from seqlrp.stages.profiles import refuse_placeholders
 
 # Snakemake parses --configfile files before this file runs (a broken one ends there: `make
 # check-config` names its line); the default config is parsed here, so it gets one line too

@@ -20,7 +20,8 @@ from seqlrp.errors import SeqlrpError
 from seqlrp.formats.config_file import load_config, user_settings
 from seqlrp.models import annotate, build, save_model
 from seqlrp.stages import plan as plan_module
-from seqlrp.stages.plan import PlanError, plan_run, refuse_placeholders
+from seqlrp.stages.plan import PlanError, plan_run
+from seqlrp.stages.profiles import refuse_placeholders
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..errors import SeqlrpError
 from ..formats.config_file import load_config, user_settings, where
+from .model_checks import CHECK_CACHE, cached_check, check_key, store_check
 
 #: Config sections whose changes leave the tracks as they are (not part of the tracks' config hash).
 NOT_SHAPING_TRACKS = ("seqlets", "motifs", "evaluate", "diagnostics", "report", "gpu", "shard_size")
@@ -44,8 +45,6 @@ NOT_SHAPING_TRACKS = ("seqlets", "motifs", "evaluate", "diagnostics", "report", 
 DEMO_CLASSES = ("positive", "negative")
 #: Keys of ``model`` that belong to a model from outside seqlrp only.
 FOREIGN_KEYS = ("classes", "output", "seq_len")
-#: Where cached foreign-model checks live, under the run directory.
-CHECK_CACHE = Path(".snakemake") / "seqlrp" / "model-checks"
 
 
 class PlanError(SeqlrpError):
@@ -402,8 +401,9 @@ class _Planner:
         if missing:
             key = ("model", "weights") if missing[0] == model.weights else ("model", "module")
             raise self.fail([key], f"{missing[0]}: no such file")
-        key = self.check_key(model, data_seq_len)
-        cached = self.cached_check(key)
+        files = {"checkpoint": model.checkpoint, "code": model.code_file, "weights": model.weights}
+        key = check_key(self.config["model"], files, data_seq_len)
+        cached = cached_check(self.cache_dir, key)
         if cached is None:
             try:
                 info = open_foreign(spec, data_seq_len).seqlrp_info
@@ -413,44 +413,8 @@ class _Planner:
                     problem += " (or seq_len in your config file; the demo's default window length does not count)"
                 raise self.fail([err.key, ("model", "classes")], problem) from None
             cached = {"classes": [str(c) for c in info.classes], "seq_len": int(info.seq_len)}
-            self.store_check(key, cached)
+            store_check(self.cache_dir, key, cached)
         return replace(model, classes=tuple(cached["classes"]), seq_len=int(cached["seq_len"]))
-
-    def check_key(self, model: ModelPlan, data_seq_len: int | None) -> str:
-        """The cache key of a foreign-model check: the model settings, the length asked, the files' bytes."""
-        from .. import __version__
-        from ..provenance import sha256_file
-
-        section = {k: v for k, v in self.config["model"].items() if k not in ("arch", "hparams")}
-        hashes = {name: sha256_file(path) for name, path in
-                  (("checkpoint", model.checkpoint), ("code", model.code_file), ("weights", model.weights))
-                  if path and os.path.isfile(path)}
-        text = json.dumps({"model": section, "seq_len": data_seq_len, "files": hashes, "seqlrp": __version__},
-                          sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def cached_check(self, key: str) -> dict | None:
-        if self.cache_dir is None:
-            return None
-        path = Path(self.cache_dir) / f"{key}.json"
-        try:
-            found = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        ok = isinstance(found, dict) and isinstance(found.get("classes"), list) and isinstance(found.get("seq_len"), int)
-        return found if ok else None
-
-    def store_check(self, key: str, result: dict) -> None:
-        if self.cache_dir is None:
-            return
-        from ..formats.atomic import atomic_write_text
-
-        try:
-            Path(self.cache_dir).mkdir(parents=True, exist_ok=True)
-            with atomic_write_text(Path(self.cache_dir) / f"{key}.json") as handle:
-                handle.write(json.dumps(result, sort_keys=True))
-        except (OSError, SeqlrpError):
-            pass  # a cache that cannot be written only costs the next invocation another check
 
     def check_names(self, route: str, model: ModelPlan, data_classes: tuple, methods: tuple) -> None:
         """Class and method names are safe path components; a classifier trained here has two classes."""
@@ -535,38 +499,6 @@ class _Planner:
                 raise self.fail([key], f"{path}: no such file{hint}")
             if os.path.isdir(path):
                 raise self.fail([key], f"{path}: is a directory, expected a file")
-
-
-#: The prefix of the values a profile ships for the user to replace (profiles/slurm/config.yaml).
-PLACEHOLDER = "REPLACE_WITH_"
-
-
-def refuse_placeholders(default_resources: Mapping[str, Any] | None,
-                        rule_resources: Mapping[str, Mapping[str, Any]] | None) -> None:
-    """Refuse resources still holding a profile's ``REPLACE_WITH_...`` placeholder.
-
-    Parameters
-    ----------
-    default_resources : mapping of str to value, optional
-        The profile's ``default-resources`` (values plain or Snakemake ``Resource`` objects).
-    rule_resources : mapping of str to mapping, optional
-        The profile's ``set-resources``: rule name -> resource name -> value.
-
-    Raises
-    ------
-    PlanError
-        Naming the first placeholder and saying where to put the cluster's own value.
-    """
-    found = [("default-resources", name, value) for name, value in (default_resources or {}).items()]
-    found += [(f"set-resources {rule}", name, value) for rule, values in (rule_resources or {}).items()
-              for name, value in (values or {}).items()]
-    for where_set, name, value in found:
-        text = str(getattr(value, "raw", value))
-        if PLACEHOLDER in text:
-            raise PlanError(f"profile: {where_set}: {name}={text} is a placeholder, and a job would be submitted with "
-                            f"it: put your cluster's value in your copy of the profile (profiles/slurm/config.yaml) "
-                            f"or give it on the command line (--default-resources {name}=... or "
-                            f"--set-resources RULE:{name}=...)")
 
 
 def tracks_config_sha256(config: Mapping[str, Any]) -> str:
