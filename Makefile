@@ -10,6 +10,8 @@ CONFIG   ?= config/config.yaml
 
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.seqlrp-installed
+# numba's on-disk cache of compiled kernels (seqlrp's, TOMTOM's, TF-MoDISco's): in the venv, never in src/
+NUMBA_CACHE := $(CURDIR)/$(VENV)/numba-cache
 
 .PHONY: demo test test-fast system-deps venv lint check-config bench report-check docs clean
 
@@ -32,14 +34,19 @@ $(STAMP): pyproject.toml
 	# DeepLIFT/SHAP; their other dependencies are seqlrp's own, --no-deps keeps the CPU torch
 	$(BIN)/python -m pip install --quiet --no-deps "tangermeme==1.6.0" "bpnet-lite==1.1.0" \
 		"grelu==1.1.0" "enformer-pytorch==0.8.12" "einops==0.8.2"
+	# numba compiles memelite's TOMTOM kernels (about a minute of CPU) into a cache in the venv, once,
+	# instead of in the first motifs job of every run and in the tests
+	NUMBA_CACHE_DIR="$(NUMBA_CACHE)" $(BIN)/python -m seqlrp.analysis.tomtom --warm-numba-cache \
+		|| echo "numba cache not warmed: TOMTOM compiles on first use"
 	touch $@
 
 demo: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	PATH="$(CURDIR)/$(BIN):$$PATH" NUMBA_CACHE_DIR="$(NUMBA_CACHE)" $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
 
-# a missing optional test dependency fails instead of skipping (tests/optional.py)
+# a missing optional test dependency fails instead of skipping (tests/optional.py); numba loads the
+# kernels make venv compiled
 SEQLRP_REQUIRE_TEST_DEPS ?= 1
-TEST_ENV := SEQLRP_REQUIRE_TEST_DEPS=$(SEQLRP_REQUIRE_TEST_DEPS)
+TEST_ENV := SEQLRP_REQUIRE_TEST_DEPS=$(SEQLRP_REQUIRE_TEST_DEPS) NUMBA_CACHE_DIR="$(NUMBA_CACHE)"
 
 # programs the tests run: Chromium (report and page rendering) and htslib's tabix; installed with
 # apt-get where missing (as root, as CI runs), else named for the user to install

@@ -184,3 +184,24 @@ def motif_labels(motifs: Sequence[Motif], significant: Mapping[str, Hit]) -> dic
     name (``pos_0``)."""
     return {m.identifier: f"{significant[m.identifier].target_name}({significant[m.identifier].target_id})"
             if m.identifier in significant else m.short_name for m in motifs}
+
+
+def warm_numba_cache() -> int:
+    """Compile memelite's TOMTOM kernels into numba's on-disk cache (``NUMBA_CACHE_DIR``), once.
+
+    TOMTOM's kernels take about a minute of CPU to compile; a cold cache pays it in the first
+    motifs job (and in the tests). ``make venv`` runs this at install, with the cache in the
+    venv, so that later processes load the compiled code. Compares one JASPAR matrix with the
+    JASPAR CORE vertebrates, as :func:`tomtom_hits` calls TOMTOM (float64 matrices). Returns the
+    number of hits (the call's result is not used).
+    """
+    database = fetch_jaspar("CORE", ["vertebrates"])
+    return len(tomtom_hits({"warm-up": database.matrices[0]}, database, max_hits=1))
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--warm-numba-cache"]:
+        sys.exit("usage: python -m seqlrp.analysis.tomtom --warm-numba-cache")
+    warm_numba_cache()
