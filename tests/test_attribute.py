@@ -118,3 +118,17 @@ def test_errors_are_one_line(tmp_path, data, model_path):
         MethodSpec.from_config("lrp", {"rule": "z"})
     with pytest.raises(InputError, match="no extracted window overlaps"):
         select_rows(data, "a", write_lines(tmp_path / "far.bed", ["chrX\t0\t10"]))
+
+
+def test_method_spec_reads_prune_defaults_equal_to_prunes_own():
+    """MethodSpec describes a pruned method without building a Prune (no torch import for the store
+    readers): its copy of Prune's defaults must stay Prune's."""
+    import dataclasses
+
+    from seqlrp.attribution.spec import PRUNE_DEFAULTS, MethodSpec
+    from seqlrp.lrp import Prune
+
+    assert PRUNE_DEFAULTS == {f.name: f.default for f in dataclasses.fields(Prune)}
+    spec = MethodSpec(prune={"mode": "mask"})
+    assert spec.describe() == "epsilon-plus, input rule default, PLRP-M p+=0.25 p-=0.125"
+    assert spec.pruner() == Prune(mode="mask")

@@ -17,9 +17,8 @@ EVAL_DIR = f"{RESULTS}/evaluation"
 REPORT = f"{RESULTS}/report.html"
 # every start-up decision comes from PLAN (seqlrp.stages.plan.RunPlan, made in the Snakefile)
 MODEL = PLAN.model
-# a user checkpoint or model.module replaces training: rule import_model writes MODEL_DIR/model.pt
-MODEL_CHECKPOINT = MODEL.checkpoint
-MODEL_MODULE = MODEL.module
+# a user checkpoint or model.module replaces training (MODEL.trained_here false): rule import_model
+# writes MODEL_DIR/model.pt
 FOREIGN = MODEL.foreign
 # the copy of a .pt2/ONNX file beside results/model/model.pt (the checkpoint names it)
 FOREIGN_COPY = f"{MODEL_DIR}/external.{FOREIGN}" if FOREIGN in ("pt2", "onnx") else None

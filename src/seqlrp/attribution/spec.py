@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from ..errors import SeqlrpError
 
+#: The defaults of :class:`seqlrp.lrp.Prune`'s fields, read here without importing torch (a test keeps
+#: them equal to Prune's own).
+PRUNE_DEFAULTS = {"p_pos": 0.25, "p_neg": None, "mode": "lambda"}
+
 
 @dataclass(frozen=True)
 class MethodSpec:
@@ -47,7 +51,8 @@ class MethodSpec:
         """One line for logs and track descriptions, e.g. ``epsilon-plus, input rule default, PLRP-lambda p+=0.25 p-=0.125``."""
         text = f"{self.composite}, input rule {self.input_rule or 'default'}"
         if self.prune:  # Prune's fields and defaults, read without building one (no torch import)
-            p_pos, p_neg, mode = self.prune.get("p_pos", 0.25), self.prune.get("p_neg"), self.prune.get("mode", "lambda")
+            settings = {**PRUNE_DEFAULTS, **self.prune}
+            p_pos, p_neg, mode = settings["p_pos"], settings["p_neg"], settings["mode"]
             p_neg = p_pos / 2 if p_neg is None and not isinstance(p_pos, Mapping) else p_neg
             text += f", PLRP-{'lambda' if mode == 'lambda' else 'M'} p+={p_pos} p-={p_neg}"
         return text
