@@ -13,7 +13,7 @@ SRC = ROOT / "src" / "seqlrp"
 
 # lower rank = lower layer; a module may import its own layer and the layers below it
 LAYERS = {"errors": 0, "provenance": 0, "formats": 1, "sequences": 2, "models": 3, "lrp": 4,
-          "attribution": 5, "analysis": 6, "report": 7, "stages": 8}
+          "attribution": 5, "analysis": 6, "variants": 7, "report": 8, "stages": 9}
 
 
 def module_name(path: Path) -> str:

@@ -8,7 +8,9 @@ fast and imports no torch:
 * :func:`load_model` — a saved model, in eval mode (:func:`seqlrp.models.loading.load_model`);
 * :func:`relevance`, :class:`Prune` — LRP and pruned LRP (:mod:`seqlrp.lrp`);
 * :func:`open_attribution` — a pipeline run's stored attributions
-  (:func:`seqlrp.attribution.runs.open_attribution`).
+  (:func:`seqlrp.attribution.runs.open_attribution`);
+* :mod:`variants` — variant effects: ``seqlrp.variants.score(model, genome, vcf)``
+  (:func:`seqlrp.variants.api.score`).
 
 >>> import seqlrp
 >>> model = seqlrp.load_model("results/model/model.pt")
@@ -33,10 +35,15 @@ _LAZY = {
     "open_attribution": "seqlrp.attribution.runs",
 }
 
-__all__ = ["ALPHABET", "Prune", "__version__", "load_model", "one_hot", "open_attribution", "relevance"]
+__all__ = ["ALPHABET", "Prune", "__version__", "load_model", "one_hot", "open_attribution", "relevance", "variants"]
+
+
+_SUBPACKAGES = {"variants"}  # ``seqlrp.variants`` after a bare ``import seqlrp``
 
 
 def __getattr__(name: str) -> object:
+    if name in _SUBPACKAGES:
+        return _importlib.import_module(f"{__name__}.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'seqlrp' has no attribute {name!r}")
@@ -46,4 +53,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_SUBPACKAGES})

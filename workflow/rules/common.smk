@@ -159,4 +159,5 @@ def all_outputs():
         targets += [f"{EVAL_DIR}/{name}" for name in ("summary.tsv", "deletion.tsv", "sweep.png", "deletion.png")]
     targets += [f"{EVAL_DIR}/diagnostics.tsv", f"{EVAL_DIR}/diagnostics", REPORT]
     targets.append(f"{RESULTS}/igv_session.xml")
+    targets += variant_outputs()  # workflow/rules/variants.smk
     return targets

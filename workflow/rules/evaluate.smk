@@ -34,3 +34,23 @@ if evaluation_truth():
             "../../envs/seqlrp.yaml"
         script:
             "../../scripts/evaluate.py"
+
+
+if PLAN.variants and PLAN.variant_truth:
+
+    rule evaluate_variants:
+        input:
+            scores=f"{RESULTS}/variants/scores.tsv",
+            truth=PLAN.variant_truth,
+        output:
+            f"{EVAL_DIR}/variants.tsv",
+        log:
+            f"{LOGS}/evaluate_variants.log",
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        conda:
+            "../../envs/seqlrp.yaml"
+        script:
+            "../../scripts/evaluate_variants.py"

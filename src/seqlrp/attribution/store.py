@@ -373,8 +373,9 @@ def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike
     ----------
     attr_dir : str or os.PathLike
         The store, ``results/attributions/{class}.{method}``.
-    onehot_path : str or os.PathLike
-        The data set's one-hot array, ``results/data/onehot.npy``, shape (N, 4, L).
+    onehot_path : str or os.PathLike or array-like
+        The data set's one-hot array, ``results/data/onehot.npy``, shape (N, 4, L), or the array
+        itself (a memory map or :class:`~seqlrp.formats.arrays.LazyRows`).
     columns : dict of str to type, optional
         Columns of the store's ``regions.tsv`` beyond ``row``, ``logit`` and ``relevance_sum``
         to read into ``table`` in the same pass, with their types, e.g.
@@ -402,7 +403,8 @@ def read_attribution(attr_dir: str | os.PathLike, onehot_path: str | os.PathLike
                                               f"stage (delete {attr_dir}) to get the sharded store")
     table = read_table_columns(attr_dir / TABLE, {**(columns or {}), "row": int, "logit": float, "relevance_sum": float})
     rows = table["row"]
-    onehot_all = open_npy(onehot_path, shape=(None, 4, None))
+    # a path, or an array-like (N, 4, L) such as LazyRows over shards (the variant maps' windows)
+    onehot_all = onehot_path if hasattr(onehot_path, "shape") else open_npy(onehot_path, shape=(None, 4, None))
     length = onehot_all.shape[2]
     if rows.size and (rows.min() < 0 or rows.max() >= len(onehot_all)):
         raise InputError(attr_dir / TABLE, f"rows outside the data set's {len(onehot_all)} windows ({onehot_path}): "

@@ -135,3 +135,16 @@ def _write_genome(path: Path, genome: Mapping[str, tuple[np.ndarray, np.ndarray]
         for index_suffix in (".fai", ".gzi"):
             os.replace(f"{compressed}{index_suffix}", f"{path}{index_suffix}")
         os.replace(compressed, path)
+
+
+def make_variants(demo_dir: str | os.PathLike, seq_len: int, seed: int, vcf_out: str | os.PathLike,
+                  truth_out: str | os.PathLike) -> dict:
+    """Rule demo_variants: the demo's VCF (motif-breaking SNVs, motif-creating substitutions, controls
+    and odd but valid records; :mod:`seqlrp.sequences.demo_variants`) and its labels."""
+    from ..sequences.demo_variants import make_demo_variants
+
+    demo_dir = Path(demo_dir)
+    counts = make_demo_variants(demo_dir / "genome.fa.gz", demo_dir / "truth.bed", demo_dir / "motifs.tsv", seq_len,
+                                seed, vcf_out, truth_out)
+    log.info("demo variants: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return counts

@@ -128,7 +128,10 @@ class RunPlan:
     motif_truth : str or None
         Known sites for the motifs stage's region pictures (demo truth or ``motifs.truth``).
     variants : str or None
-        The VCF of variant effects (config ``variants``), when the config sets one.
+        The VCF of variant effects (config ``variants``; the demo's generated one in a demo run with
+        ``demo.variants``), or None: no variant stage.
+    variant_truth : str or None
+        Labelled variants for the variant AUROCs (the demo's, or ``evaluate.variant_truth``).
     unmatched_classes : tuple of str
         Foreign-model classes that name no region set (explained on every window, by request).
     gpus : int
@@ -151,6 +154,7 @@ class RunPlan:
     truth: str | None = None
     motif_truth: str | None = None
     variants: str | None = None
+    variant_truth: str | None = None
     unmatched_classes: tuple[str, ...] = ()
     gpus: int = 0
     config_sha256: str = ""
@@ -244,15 +248,35 @@ class _Planner:
         genome = f"{self.demo_dir}/genome.fa.gz" if uses_demo else config.get("genome")
         truth = f"{self.demo_dir}/truth.bed" if uses_demo else (config.get("evaluate") or {}).get("truth")
         motif_truth = f"{self.demo_dir}/truth.bed" if uses_demo else (config.get("motifs") or {}).get("truth")
+        variants, variant_truth = self.variant_inputs(uses_demo, genome)
         plan = RunPlan(
             config_files=self.files, data_classes=data_classes, classes=tuple(model.classes or data_classes),
             methods=methods, model=model, seq_len=seq_len, uses_demo=uses_demo, genome=genome, regions=regions,
-            sequences=sequences, tile=tile, truth=truth, motif_truth=motif_truth, variants=config.get("variants"),
+            sequences=sequences, tile=tile, truth=truth, motif_truth=motif_truth, variants=variants,
+            variant_truth=variant_truth,
             unmatched_classes=unmatched, gpus=int(config.get("gpu", 0) or 0),
             config_sha256=tracks_config_sha256({**config, "seq_len": seq_len}))
         if check_files:
             self.check_input_files(plan)
         return plan
+
+    def variant_inputs(self, uses_demo: bool, genome: str | None) -> tuple[str | None, str | None]:
+        """``(VCF, labelled variants)`` of the variant stage: config ``variants`` (needs a genome), or
+        the demo's generated ones (``demo.variants``), or ``(None, None)``."""
+        config = self.config
+        vcf = config.get("variants")
+        truth = (config.get("evaluate") or {}).get("variant_truth")
+        if vcf is None:
+            if uses_demo and (config.get("demo") or {}).get("variants", True):
+                return f"{self.demo_dir}/variants.vcf.gz", f"{self.demo_dir}/variants_truth.tsv"
+            if truth:
+                raise self.fail([("evaluate", "variant_truth")], "labelled variants without `variants`: set "
+                                "`variants` to the VCF they come from")
+            return None, None
+        if genome is None:
+            raise self.fail([("variants",)], "variant effects need a genome FASTA (`genome`): windows around each "
+                            "variant are cut from it, which FASTA-of-sequences input cannot give")
+        return str(vcf), truth
 
     def input_route(self) -> str:
         """``"demo"``, ``"regions"``, ``"sequences"`` or ``"tile"``; refuses mixtures."""
@@ -490,7 +514,8 @@ class _Planner:
             named = [(("genome",), plan.genome), *((("regions", c), p) for c, p in plan.regions.items())]
         if not plan.uses_demo:
             named += [(("evaluate", "truth"), plan.truth), (("motifs", "truth"), plan.motif_truth)]
-        named += [(("variants",), plan.variants)]
+        named += [(("variants",), self.config.get("variants")),
+                  (("evaluate", "variant_truth"), (self.config.get("evaluate") or {}).get("variant_truth"))]
         for key, path in named:
             if not path:
                 continue

@@ -1,0 +1,211 @@
+"""The variant stage's tables: ``scores.tsv``, the scored VCF and ``variants.bed``.
+
+``scores.tsv`` has one row per VCF record x ALT x class x method, in VCF order, with the columns of
+:data:`SCORE_COLUMNS` (docs/variants.md describes each). Empty cells are values that do not apply
+(probabilities of a foreign model, logFC/JSD of a classifier, a motif where none passes).
+
+The scored VCF (:func:`write_scored_vcf`) has one record per scored ALT (multi-allelic records
+split, like ``bcftools norm -m-``), the alleles as in the input, contigs named as in the genome, and
+the scores in INFO fields, one value per class in the order the header's ``##seqlrp_classes`` line
+lists (``SEQLRP_DELTA``, ``SEQLRP_LOGIT_REF``, ``SEQLRP_LOGIT_ALT``, ``SEQLRP_P``, ``SEQLRP_Q``) and
+per method (``SEQLRP_RREF_<method>``, ``SEQLRP_RALT_<method>``); bgzip-compressed and tabix-indexed
+by htslib (pysam). ``variants.bed`` is BED9: the REF span of each variant and class, red where the
+ALT raises the class score, blue where it lowers it, the score column ``min(1000, 100 x -log10 p)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pysam
+
+from ..analysis.seqlets import BLUE, RED
+from ..formats.atomic import atomic_path, atomic_write_text
+from ..formats.trackline import bed_track_line
+
+SCORE_COLUMNS = (
+    "chrom", "pos", "id", "ref", "alt", "variant", "kind", "class", "method",
+    "logit_ref", "logit_alt", "delta", "prob_ref", "prob_alt", "logfc", "jsd", "p_value", "q_value",
+    "relevance_ref", "relevance_alt", "delta_relevance_sum", "residual", "local_share",
+    "motif", "motif_id", "motif_ref_score", "motif_alt_score", "motif_effect",
+)
+
+
+def number(value, digits: int = 6) -> str:
+    """A float cell: ``digits`` significant digits, empty for None or NaN."""
+    if value is None:
+        return ""
+    value = float(value)
+    return "" if math.isnan(value) else f"{value:.{digits}g}"
+
+
+def score_rows(scored, classes: Sequence[str], methods: Sequence[str]) -> Iterator[list[str]]:
+    """The ``scores.tsv`` rows of a :class:`~seqlrp.variants.scoring.ScoredBatch`, variant by variant,
+    then class, then method."""
+    batch = scored.batch
+    delta = scored.delta
+    for k, variant in enumerate(batch.variants):
+        motif = scored.motifs[k] if scored.motifs is not None else None
+        motif_cells = ([motif.motif_name, motif.motif_id, number(motif.ref_score, 4), number(motif.alt_score, 4),
+                        motif.effect] if motif is not None else ["", "", "", "", ""])
+        profile = scored.profile or {}
+        for c, cls in enumerate(classes):
+            head = [variant.chrom, str(variant.pos), variant.id, variant.ref, variant.alt, str(int(batch.rows[k])),
+                    batch.kinds[k], cls]
+            values = [number(scored.logit_ref[k, c]), number(scored.logit_alt[k, c]), number(delta[k, c]),
+                      number(None if scored.prob_ref is None else scored.prob_ref[k, c]),
+                      number(None if scored.prob_alt is None else scored.prob_alt[k, c]),
+                      number(profile["logfc"][k]) if "logfc" in profile else "",
+                      number(profile["jsd"][k]) if "jsd" in profile else "",
+                      number(scored.p_value[k, c]), ""]
+            for method in methods:
+                explanation = scored.explanations.get((c, method))
+                if explanation is None:
+                    explained = [""] * 5
+                else:
+                    col = explanation.columns
+                    explained = [number(col["relevance_ref"][k]), number(col["relevance_alt"][k]),
+                                 number(col["delta_relevance_sum"][k]),
+                                 number(delta[k, c] - col["delta_relevance_sum"][k]), number(col["local_share"][k], 4)]
+                yield [*head, method, *values, *explained, *motif_cells]
+
+
+def read_scores(path: str | os.PathLike) -> Iterator[dict[str, str]]:
+    """The rows of a ``scores.tsv`` as dicts, streamed."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        yield from csv.DictReader(handle, delimiter="\t")
+
+
+def _variants(path: str | os.PathLike) -> Iterator[list[dict[str, str]]]:
+    """The rows of ``scores.tsv`` grouped by variant (consecutive rows of one ``variant`` index)."""
+    group: list[dict[str, str]] = []
+    for row in read_scores(path):
+        if group and row["variant"] != group[0]["variant"]:
+            yield group
+            group = []
+        group.append(row)
+    if group:
+        yield group
+
+
+def info_key(name: str) -> str:
+    """``name`` as a VCF INFO key part: characters outside ``[0-9A-Za-z_.]`` become ``_``."""
+    return re.sub(r"[^0-9A-Za-z_.]", "_", name)
+
+
+def _info_value(text: str) -> str:
+    return text if text else "."
+
+
+def write_scored_vcf(scores_tsv: str | os.PathLike, out: str | os.PathLike, contigs: Mapping[str, int],
+                     classes: Sequence[str], methods: Sequence[str], source_vcf: str = "") -> int:
+    """Write the scored VCF ``out`` (``.vcf.gz``, with ``out + ".tbi"``) from ``scores.tsv``; return
+    the number of records. Records are sorted by the genome's contig order and position."""
+    out = Path(out)
+    per_class = (("SEQLRP_DELTA", "delta", "logit_alt - logit_ref"), ("SEQLRP_LOGIT_REF", "logit_ref", "score of REF"),
+                 ("SEQLRP_LOGIT_ALT", "logit_alt", "score of ALT"), ("SEQLRP_P", "p_value",
+                 "empirical p-value against the shuffled-context null"), ("SEQLRP_Q", "q_value",
+                 "Benjamini-Hochberg q-value"))
+    header = ["##fileformat=VCFv4.2", "##source=seqlrp", f"##seqlrp_input={source_vcf}",
+              f"##seqlrp_classes={','.join(classes)}"]
+    header += [f"##contig=<ID={name},length={length}>" for name, length in contigs.items()]
+    header += ['##INFO=<ID=SEQLRP_KIND,Number=1,Type=String,Description="snv, mnp, insertion or deletion '
+               '(after left-normalisation)">']
+    header += [f'##INFO=<ID={key},Number={len(classes)},Type=Float,Description="{text}, one value per class: '
+               f'{",".join(classes)}">' for key, _, text in per_class]
+    for method in methods:
+        for side, text in (("RREF", "relevance of the REF bases in the REF window"),
+                           ("RALT", "relevance of the ALT bases in the ALT window")):
+            header.append(f'##INFO=<ID=SEQLRP_{side}_{info_key(method)},Number={len(classes)},Type=Float,'
+                          f'Description="{text}, method {method}, one value per class: {",".join(classes)}">')
+    header.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    order = {name: i for i, name in enumerate(contigs)}
+    records = []
+    for group in _variants(scores_tsv):
+        first = group[0]
+        by_class = {row["class"]: row for row in group if row["method"] == group[0]["method"]}
+        fields = [f"SEQLRP_KIND={first['kind']}"]
+        for key, column, _ in per_class:
+            fields.append(f"{key}=" + ",".join(_info_value(by_class[c][column]) for c in classes))
+        for method in methods:
+            rows = {row["class"]: row for row in group if row["method"] == method}
+            for side, column in (("RREF", "relevance_ref"), ("RALT", "relevance_alt")):
+                fields.append(f"SEQLRP_{side}_{info_key(method)}=" + ",".join(_info_value(rows[c][column]) for c in classes))
+        records.append((order.get(first["chrom"], len(order)), int(first["pos"]), int(first["variant"]),
+                        "\t".join([first["chrom"], first["pos"], first["id"], first["ref"], first["alt"], ".", ".",
+                                   ";".join(fields)])))
+    records.sort(key=lambda record: record[:3])
+    with atomic_path(out.with_name(out.name + ".plain"), suffix=".vcf") as plain:
+        with open(plain, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(header) + "\n")
+            handle.writelines(record[3] + "\n" for record in records)
+        with atomic_path(out, suffix=".vcf.gz") as compressed:
+            pysam.tabix_compress(str(plain), str(compressed), force=True)
+            index = Path(str(compressed) + ".tbi")
+            pysam.tabix_index(str(compressed), preset="vcf", force=True, index=str(index))
+            os.replace(index, str(out) + ".tbi")
+        os.remove(plain)
+    return len(records)
+
+
+def write_variant_bed(scores_tsv: str | os.PathLike, out: str | os.PathLike, contigs: Mapping[str, int],
+                      method: str | None = None) -> int:
+    """``variants.bed``: BED9, one line per variant and class (rows of ``method``, default the first
+    method's), sorted; return the number of lines."""
+    order = {name: i for i, name in enumerate(contigs)}
+    lines = []
+    for row in read_scores(scores_tsv):
+        method = method or row["method"]
+        if row["method"] != method:
+            continue
+        lo = int(row["pos"]) - 1
+        hi = min(lo + len(row["ref"]), contigs.get(row["chrom"], lo + len(row["ref"])))
+        delta = float(row["delta"]) if row["delta"] else 0.0
+        p = float(row["p_value"]) if row["p_value"] else 1.0
+        score = int(min(1000, round(100 * -math.log10(p)))) if p > 0 else 1000
+        name = f"{row['id'] if row['id'] != '.' else row['chrom'] + ':' + row['pos']}|{row['ref']}>{row['alt']}|" \
+               f"{row['class']}|delta={float(delta):+.3g}"
+        lines.append((order.get(row["chrom"], len(order)), lo, int(row["variant"]),
+                      f"{row['chrom']}\t{lo}\t{hi}\t{name}\t{score}\t.\t{lo}\t{hi}\t{RED if delta >= 0 else BLUE}\n"))
+    lines.sort(key=lambda item: item[:3])
+    with atomic_write_text(out) as handle:
+        handle.write(bed_track_line("seqlrp variants", "variant effects: red raises, blue lowers the class score; "
+                                    "score = 100 x -log10 p") + "\n")
+        handle.writelines(line for *_, line in lines)
+    return len(lines)
+
+
+def join_score_tables(shard_tables: Sequence[str | os.PathLike], out: str | os.PathLike) -> int:
+    """Join the shards' ``scores.tsv`` into ``out`` with Benjamini-Hochberg ``q_value`` filled in, per
+    class over every scored variant; return the number of rows. Two passes over the shard tables:
+    the p-values first (8 bytes per variant and class in memory), then the rows."""
+    from .null import bh_q
+
+    p_values: dict[str, list[float]] = {}
+    for path in shard_tables:
+        seen = None
+        for row in read_scores(path):
+            seen = seen or row["method"]
+            if row["method"] == seen:
+                p_values.setdefault(row["class"], []).append(float(row["p_value"]) if row["p_value"] else math.nan)
+    q_values = {cls: iter(bh_q(np.asarray(values))) for cls, values in p_values.items()}
+    n = 0
+    with atomic_write_text(out) as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(SCORE_COLUMNS)
+        for path in shard_tables:
+            seen, current = None, {}
+            for row in read_scores(path):
+                seen = seen or row["method"]
+                if row["method"] == seen:
+                    current[row["class"]] = number(next(q_values[row["class"]]))
+                row["q_value"] = current[row["class"]]
+                writer.writerow([row[column] for column in SCORE_COLUMNS])
+                n += 1
+    return n

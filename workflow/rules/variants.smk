@@ -1,0 +1,168 @@
+# Stage variants: score and explain the variants of `variants` (a VCF), docs/variants.md.
+# variants_index (a checkpoint: its row count decides the shards) checks every record; variants_null
+# scores the shuffled-context null; one variants_shard job per variant_effects.shard_size rows scores,
+# explains and writes the maps of every class and method; rule variants joins them (q-values, scored
+# VCF, BED, the maps stores).
+
+VARIANTS_DIR = f"{RESULTS}/variants"
+VARIANT_CONFIG = config["variant_effects"]
+VARIANT_MAPS = VARIANT_CONFIG["maps"] and VARIANT_CONFIG["explain"]
+# the (class, method) pairs whose maps are kept, in the order of scores.tsv
+VARIANT_PAIRS = [(c, m) for c in CLASSES for m in METHODS] if VARIANT_MAPS else []
+MAP_FILES = {**SHARD_ARRAYS, "regions": "regions.tsv", "settings": "settings.json"}
+
+
+def variant_shards(wildcards):
+    """The shard indices of the VCF's rows (read from the variants_index checkpoint)."""
+    with open(checkpoints.variants_index.get().output.index, encoding="utf-8") as handle:
+        n_rows = json.load(handle)["rows"]
+    size = VARIANT_CONFIG["shard_size"]
+    return range(max(1, math.ceil(n_rows / size)) if size > 0 else 1)
+
+
+def variant_shard_files(wildcards):
+    shards = variant_shards(wildcards)
+    files = {"scores": expand(f"{VARIANTS_DIR}/shards/{{shard}}/scores.tsv", shard=shards)}
+    if VARIANT_MAPS:
+        files["maps"] = [f"{VARIANTS_DIR}/maps/{c}.{m}/shards/{k}/{name}" for c, m in VARIANT_PAIRS for k in shards
+                         for name in MAP_FILES.values()]
+    return files
+
+
+def variant_motif_inputs(wildcards):
+    """What the motif scan reads: the JASPAR matrices, or the motifs stage's patterns and matches."""
+    source = VARIANT_CONFIG["motifs"]
+    if source == "jaspar":
+        return {"database": f"{MOTIFS_DIR}/jaspar.npz"}
+    if source == "patterns":
+        return {"patterns": expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.meme", cls=CLASSES, method=METHODS),
+                "tomtom": expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/tomtom.tsv", cls=CLASSES, method=METHODS)}
+    return {}
+
+
+def variant_outputs():
+    """The variant stage's targets in rule all (none without `variants`)."""
+    if not PLAN.variants:
+        return []
+    targets = [f"{VARIANTS_DIR}/{name}" for name in ("scores.tsv", "scored.vcf.gz", "variants.bed", "summary.json")]
+    targets += [f"{VARIANTS_DIR}/maps/{c}.{m}/settings.json" for c, m in VARIANT_PAIRS]
+    if PLAN.variant_truth:
+        targets.append(f"{EVAL_DIR}/variants.tsv")
+    return targets
+
+
+checkpoint variants_index:
+    input:
+        vcf=PLAN.variants or [],
+        genome=PLAN.genome or [],
+        info=f"{DATA_DIR}/dataset.json",  # after extract, which builds a missing genome index
+    output:
+        index=f"{VARIANTS_DIR}/index.json",
+    params:
+        variant_effects=VARIANT_CONFIG,
+        index_dir=f"{RESULTS}/genome_index",
+    log:
+        f"{LOGS}/variants/index.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/variants_index.py"
+
+
+rule variants_null:
+    input:
+        model=f"{MODEL_DIR}/model.pt",
+        vcf=PLAN.variants or [],
+        genome=PLAN.genome or [],
+        index=f"{VARIANTS_DIR}/index.json",
+    output:
+        null=f"{VARIANTS_DIR}/null.npz",
+    params:
+        variant_effects=VARIANT_CONFIG,
+        seed=config["seed"],
+        index_dir=f"{RESULTS}/genome_index",
+    log:
+        f"{LOGS}/variants/null.log",
+    benchmark:
+        f"{BENCHMARKS}/variants/null.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPUS,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/variants_null.py"
+
+
+rule variants_shard:
+    input:
+        unpack(variant_motif_inputs),
+        model=f"{MODEL_DIR}/model.pt",
+        vcf=PLAN.variants or [],
+        genome=PLAN.genome or [],
+        index=f"{VARIANTS_DIR}/index.json",
+        null=f"{VARIANTS_DIR}/null.npz",
+    output:
+        scores=f"{VARIANTS_DIR}/shards/{{shard}}/scores.tsv",
+        **({"windows": f"{VARIANTS_DIR}/shards/{{shard}}/windows.npy",
+            "index_map": f"{VARIANTS_DIR}/shards/{{shard}}/index_map.npy"} if VARIANT_MAPS else {}),
+        **{f"map{i}_{key}": f"{VARIANTS_DIR}/maps/{c}.{m}/shards/{{shard}}/{name}"
+           for i, (c, m) in enumerate(VARIANT_PAIRS) for key, name in MAP_FILES.items()},
+    params:
+        variant_effects=VARIANT_CONFIG,
+        methods=config["attribute"]["methods"],
+        pairs=VARIANT_PAIRS,
+        map_keys=list(MAP_FILES),
+        seed=config["seed"],
+        index_dir=f"{RESULTS}/genome_index",
+    wildcard_constraints:
+        shard=r"\d+",
+    log:
+        f"{LOGS}/variants/shard{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/variants/shard{{shard}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=GPUS,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/variants_shard.py"
+
+
+rule variants:
+    input:
+        unpack(variant_shard_files),
+        index=f"{VARIANTS_DIR}/index.json",
+        chrom_sizes=f"{DATA_DIR}/chrom_sizes.tsv",
+    output:
+        scores=f"{VARIANTS_DIR}/scores.tsv",
+        vcf=f"{VARIANTS_DIR}/scored.vcf.gz",
+        tbi=f"{VARIANTS_DIR}/scored.vcf.gz.tbi",
+        bed=f"{VARIANTS_DIR}/variants.bed",
+        summary=f"{VARIANTS_DIR}/summary.json",
+        **{f"map{i}_{key}": f"{VARIANTS_DIR}/maps/{c}.{m}/{MAP_FILES[key]}"
+           for i, (c, m) in enumerate(VARIANT_PAIRS) for key in ("regions", "settings")},
+    params:
+        variant_effects=VARIANT_CONFIG,
+        pairs=VARIANT_PAIRS,
+        classes=CLASSES,
+        methods=METHODS,
+    log:
+        f"{LOGS}/variants/join.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/seqlrp.yaml"
+    script:
+        "../../scripts/variants.py"
