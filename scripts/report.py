@@ -13,7 +13,8 @@ def main(smk):
     output = smk.output.html
     write_report(output, Path(output).parent, config, list(smk.params.classes), list(smk.params.methods),
                  evaluation=bool(smk.params.evaluation), inputs=list(smk.params.inputs),
-                 options=ReportOptions.from_config(config.get("report")), config_sha256=smk.params.config_sha256)
+                 options=ReportOptions.from_config(config.get("report")), config_sha256=smk.params.config_sha256,
+                 variants=bool(smk.params.variants))
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -101,7 +101,7 @@ def _fresh_copy(run, target):
     """A copy of the tiny demo run with everything from the model on removed (data, demo and JASPAR kept)."""
     work = copy_run(run, target)
     results = work / "results"
-    for name in ("model", "attributions", "tracks", "seqlets", "evaluation", "logs", "benchmarks"):
+    for name in ("model", "attributions", "tracks", "seqlets", "evaluation", "variants", "logs", "benchmarks"):
         shutil.rmtree(results / name, ignore_errors=True)
     for path in (results / "motifs").iterdir():
         if path.name != "jaspar.npz":
@@ -158,6 +158,12 @@ def test_pt2_model_through_every_stage(tiny_demo_run, tmp_path):
     diagnostics = {(r["class"], r["diagnostic"]): r for r in _table(results / "evaluation" / "diagnostics.tsv")}
     randomised = float(diagnostics["positive", "randomisation_similarity"]["value"])
     assert np.isfinite(randomised) and randomised < 0.9  # the re-initialised graph explains differently
+    # the variant stage on the foreign graph scores the demo VCF as the trained model does
+    ours, theirs = _table(native / "variants" / "scores.tsv"), _table(results / "variants" / "scores.tsv")
+    assert [(r["variant"], r["class"]) for r in theirs] == [(r["variant"], r["class"]) for r in ours]
+    for column in ("logit_ref", "delta", "relevance_ref"):
+        assert np.allclose([float(r[column]) for r in theirs], [float(r[column]) for r in ours], atol=1e-4)
+    assert all(r["prob_ref"] == "" for r in theirs)  # a foreign model's outputs need not be logits
     html = (results / "report.html").read_text()
     assert "model source" in html and "pt2: " in html and "No training log: the model was imported" in html
     assert "hyperparameters" not in html
@@ -181,7 +187,8 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
     config = {**TINY_DEMO, "attribute": {"methods": PRUNED_METHOD},
               "model": {"module": "hybrid.py:Hybrid", "kwargs": {"tasks": 3},
                         "weights": str(tmp_path / "weights.safetensors"), "classes": {"positive": 2}}}
-    targets = ["results/tracks/positive.plrp.bw", "results/seqlets/positive.plrp.bed", "results/model/metrics.tsv"]
+    targets = ["results/tracks/positive.plrp.bw", "results/seqlets/positive.plrp.bed", "results/model/metrics.tsv",
+               "results/variants/scores.tsv"]
     result = run_snakemake(work, config, *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     results = work / "results"
@@ -219,6 +226,21 @@ def test_module_route_picks_one_task_of_a_multi_task_attention_model(tiny_demo_r
         "p_pos": 0.25, "p_neg": None, "mode": "lambda"}  # the schema's default p_neg: p_pos / 2
     seqlets = (results / "seqlets" / "positive.plrp.bed").read_text().splitlines()
     assert seqlets[0].startswith('track name="positive plrp seqlets"') and "PLRP-lambda p+=0.25" in seqlets[0]
+    # the variant rule on the multi-task model: task 2 as class positive, delta a direct call's on the
+    # windows it wrote, the maps PLRP's by hand on both alleles
+    from seqlrp.variants import open_variant_maps
+
+    rows = _table(results / "variants" / "scores.tsv")
+    assert {r["class"] for r in rows} == {"positive"} and {r["method"] for r in rows} == {"plrp"}
+    maps = open_variant_maps(results / "variants" / "maps" / "positive.plrp")
+    pairs = torch.from_numpy(maps.store.onehot[:].astype(np.float32))
+    with torch.no_grad():
+        scores = reference(pairs)[:, 2, 0].numpy()
+    by_variant = {int(r["variant"]): float(r["delta"]) for r in rows}
+    deltas = np.array([by_variant[int(v)] for v in maps.variants])
+    assert np.allclose(deltas, scores[1::2] - scores[0::2], atol=1e-5)
+    by_hand = relevance(reference.eval(), pairs[:8], 2, prune=Prune(**PRUNED_METHOD["plrp"]["prune"])).numpy().sum(axis=1)
+    assert np.allclose(maps.store.relevance[:8], by_hand, rtol=1e-4, atol=1e-6 * np.abs(by_hand).max())
 
 
 # a foreign model's start-up refusals (both routes given, no classes, too many classes, unsafe names,

@@ -122,7 +122,11 @@ def test_demo_run_plans_the_demo_files_and_a_trained_model(data):
     assert plan.genome == "results/demo/genome.fa.gz" and plan.truth == "results/demo/truth.bed"
     assert plan.seq_len == 100 and plan.methods == ("lrp", "plrp") and plan.tile is None
     assert plan.input_files() == ["results/demo/genome.fa.gz", "results/demo/positive.narrowPeak",
-                                  "results/demo/negative.bed", "results/demo/truth.bed"]
+                                  "results/demo/negative.bed", "results/demo/truth.bed",
+                                  "results/demo/variants.vcf.gz", "results/demo/variants_truth.tsv"]
+    # the demo scores its own generated VCF unless told not to
+    assert plan.variants == "results/demo/variants.vcf.gz"
+    assert make_plan(data, {"seq_len": 100, "demo": {"variants": False}}).variants is None
 
 
 def test_region_run_plans_classes_in_config_order_and_lists_the_input_files(data):
@@ -171,6 +175,34 @@ def test_missing_input_files_are_refused_with_the_key_line(data, key, value, pat
                 if row.startswith(f"{key}:") or row.startswith(f"  {'unbound' if key == 'regions' else ''}"))
     assert re.search(pattern, text) and text.startswith(f"{data / 'config.yaml'}:"), text
     assert int(text.split(":")[1]) >= line
+
+
+def test_variants_plan_the_vcf_and_its_labels(data):
+    write_lines(data / "calls.vcf", ["##fileformat=VCFv4.2"])
+    write_lines(data / "labels.tsv", ["chrom\tpos\tref\talt\tlabel\tclass"])
+    plan = make_plan(data, {**REGIONS, "seq_len": 40, "variants": "calls.vcf",
+                            "evaluate": {"variant_truth": "labels.tsv"}})
+    assert plan.variants == "calls.vcf" and plan.variant_truth == "labels.tsv"
+    assert plan.input_files()[-2:] == ["calls.vcf", "labels.tsv"]
+    assert make_plan(data, {**REGIONS, "seq_len": 40}).variants is None
+
+
+@pytest.mark.parametrize("user,pattern", [
+    ({"variants": "absent.vcf.gz"}, r"config\.yaml:\d+: absent\.vcf\.gz: no such file"),
+    ({"evaluate": {"variant_truth": "labels.tsv"}}, r"config\.yaml:\d+: labelled variants without `variants`"),
+])
+def test_variant_input_problems_are_refused(data, user, pattern):
+    write_lines(data / "labels.tsv", ["chrom\tpos\tref\talt\tlabel\tclass"])
+    assert re.search(pattern, refusal(data, {**REGIONS, "seq_len": 40, **user}))
+
+
+def test_variants_need_a_genome(data):
+    write_lines(data / "calls.vcf", ["##fileformat=VCFv4.2"])
+    write_fasta(data / "bound.fa", {"chr1:0-40": random_sequence(40, 3)})
+    write_fasta(data / "unbound.fa", {"chr2:0-40": random_sequence(40, 4)})
+    text = refusal(data, {"sequences": {"bound": "bound.fa", "unbound": "unbound.fa"}, "seq_len": 40,
+                          "variants": "calls.vcf"})
+    assert re.search(r"config\.yaml:\d+: variant effects need a genome FASTA", text), text
 
 
 def test_a_directory_for_a_file_is_refused(data):

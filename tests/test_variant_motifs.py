@@ -128,6 +128,10 @@ def test_placements_not_overlapping_the_allele_are_ignored(scanner, ctcf, start)
     ref = planted(17, start, consensus)
     alt = snv(ref, CENTRE, (ref[CENTRE] + 1) % 4)
     assert one(scanner, ref, alt, (CENTRE, CENTRE + 1), (CENTRE, CENTRE + 1)) is None
+    # batched with a variant of a 40-base span, whose placements reach further right
+    other = random_window(18)
+    spans = np.array([[CENTRE, CENTRE + 1], [0, 40]])
+    assert scanner.changes(np.stack([ref, other]), np.stack([alt, other]), spans, spans) == [None, None]
     # a span reaching one base into the site sees it
     reach = np.array([[min(CENTRE, start), max(CENTRE + 1, start + 1)]])
     assert scanner.scores(ref[None], reach)[0, 0] == pytest.approx(lo.max(axis=0).sum(), abs=1e-9)
@@ -242,7 +246,8 @@ def test_pattern_motif_set_names_by_significant_match(tmp_path, subset):
             "positive.lrp.neg_0": subset.matrices[1]}
     entries = []
     for identifier, pwm in pwms.items():
-        entries += [MemeMotif(identifier, "pwm", pwm), MemeMotif(f"{identifier}.cwm", "cwm", rng.dirichlet(np.ones(4), 6).T)]
+        cwm = rng.dirichlet(np.ones(4), 6).T
+        entries += [MemeMotif(identifier, "pwm", pwm), MemeMotif(f"{identifier}.cwm", "cwm", cwm)]
     write_meme(entries, tmp_path / "motifs.meme")
     write_tomtom_tsv(tmp_path / "tomtom.tsv", [
         Hit("positive.lrp.pos_0", CTCF, "CTCF", 1e-7, 0.001, 0, 15, "+"),
@@ -262,7 +267,8 @@ def test_pattern_motif_set_names_by_significant_match(tmp_path, subset):
     # the patterns scan like any motif set
     consensus = subset.matrices[0].argmax(axis=0).astype(np.uint8)
     ref = planted(15, CENTRE, consensus)
-    change = one(MotifScanner(patterns), ref, snv(ref, CENTRE + 7, 4), (CENTRE + 7, CENTRE + 8), (CENTRE + 7, CENTRE + 8))
+    span = (CENTRE + 7, CENTRE + 8)
+    change = one(MotifScanner(patterns), ref, snv(ref, CENTRE + 7, 4), span, span)
     assert (change.motif_id, change.motif_name) == ("positive.lrp.pos_0", "CTCF(MA0139.2)")
 
 
@@ -273,3 +279,29 @@ def test_bad_spans_and_empty_batch(scanner):
             scanner.scores(codes, np.array(span))
     empty = np.zeros((0, L), dtype=np.uint8)
     assert scanner.changes(empty, empty, np.zeros((0, 2), dtype=np.int64), np.zeros((0, 2), dtype=np.int64)) == []
+
+
+def test_the_variant_stage_scans_the_patterns_of_every_store(tmp_path, subset):
+    """variant_effects.motifs: patterns — every class and method's patterns in one scanner, as named
+    by their own TOMTOM matches; a store without patterns adds none."""
+    from seqlrp.stages.variants import _motif_scanner
+
+    stores = []
+    for store, pwm in (("positive.lrp", subset.matrices[0]), ("negative.lrp", subset.matrices[1])):
+        folder = tmp_path / store
+        folder.mkdir()
+        write_meme([MemeMotif(f"{store}.pos_0", "pwm", pwm)], folder / "motifs.meme")
+        write_tomtom_tsv(folder / "tomtom.tsv", [Hit(f"{store}.pos_0", subset.ids[0 if store[0] == "p" else 1],
+                                                     "X", 1e-7, 0.001, 0, 8, "+")])
+        stores.append(folder)
+    empty = tmp_path / "plrp"
+    empty.mkdir()
+    write_meme([], empty / "motifs.meme")
+    write_tomtom_tsv(empty / "tomtom.tsv", [])
+    stores.append(empty)
+    scanner = _motif_scanner({"motifs": "patterns", "motif_p": 1e-4},
+                             {"patterns": [str(d / "motifs.meme") for d in stores],
+                              "tomtom": [str(d / "tomtom.tsv") for d in stores]})
+    assert scanner.motifs.ids == ["positive.lrp.pos_0", "negative.lrp.pos_0"]
+    assert scanner.motifs.names == [f"X({subset.ids[0]})", f"X({subset.ids[1]})"]
+    assert _motif_scanner({"motifs": "none"}, {}) is None

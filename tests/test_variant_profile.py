@@ -187,3 +187,37 @@ def test_bpnet_lite_profile_effects():
     both = average_raw(alt_raw, reverse_complement_raw(model(alt.flip(1, 2))))
     assert both[0].shape == alt_raw[0].shape and both[1].shape == alt_raw[1].shape
     assert all(np.isfinite(v).all() for v in profile_effects(ref_raw, both).values())
+
+
+def test_a_bpnet_through_the_variant_scorer_gets_logfc_and_jsd(tmp_path):
+    """A bpnet-lite BPNet imported like a foreign model (counts head explained): the variant table's
+    logfc and jsd are ChromBPNet's, computed here from direct calls on the windows cut by hand."""
+    bpnet = need("bpnetlite.bpnet")
+    from conftest import random_sequence, write_fasta, write_lines
+
+    import seqlrp
+    from seqlrp.formats.onehot import encode
+    from seqlrp.models.architectures import ModelInfo
+    from seqlrp.models.external import ExternalModel
+
+    torch.manual_seed(0)
+    inner = bpnet.BPNet(n_filters=8, n_layers=2, n_outputs=2, n_control_tracks=0, trimming=10, verbose=False).eval()
+    model = ExternalModel(inner, output=1, indices=[0], info=ModelInfo("external", {}, 100, ["counts"]))
+    chrom = random_sequence(400, 11)
+    write_fasta(tmp_path / "genome.fa", {"chr1": chrom})
+    alt = "A" if chrom[199] != "A" else "C"
+    write_lines(tmp_path / "calls.vcf", ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=400>",
+                                         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+                                         f"chr1\t200\tv1\t{chrom[199]}\t{alt}\t.\t.\t."])
+    table = seqlrp.variants.score(model, tmp_path / "genome.fa", tmp_path / "calls.vcf", methods={}, null_size=0,
+                                  device="cpu")
+    ref_window = chrom[149:249]  # POS 200 at index 50 of [pos - 1 - 50, pos - 1 + 50)
+    alt_window = ref_window[:50] + alt + ref_window[51:]
+    x = torch.from_numpy(np.stack([encode(ref_window), encode(alt_window)]).astype(np.float32))
+    with torch.no_grad():
+        raw = inner(x)
+    expected = profile_effects(tuple(t[:1] for t in raw), tuple(t[1:] for t in raw))
+    row = table.iloc[0]
+    assert row["class"] == "counts" and np.isnan(row["prob_ref"])
+    np.testing.assert_allclose([row["logfc"], row["jsd"]], [expected["logfc"][0], expected["jsd"][0]], rtol=1e-4)
+    np.testing.assert_allclose(row["delta"], float(raw[1][1, 0] - raw[1][0, 0]), rtol=1e-4, atol=1e-6)

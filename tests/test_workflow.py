@@ -263,3 +263,62 @@ def test_tiny_demo_finds_its_planted_motifs(tiny_demo_run, method):
     chance = np.mean([on_site(table.chrom[r], table.start[r] + o, table.start[r] + o + w)
                       for r, o, w in zip(rows, offsets, widths)])
     assert observed_share > chance + 0.2, (observed_share, chance)
+
+
+@pytest.mark.workflow
+def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_factory):
+    """Rule variants on the demo's generated VCF: every row scored and explained, motif-breaking
+    variants told from controls, the browser files readable by htslib, and a deleted shard rerun alone."""
+    from conftest import copy_run, run_snakemake
+
+    from seqlrp.variants import open_variant_maps
+    from seqlrp.variants.tables import read_scores
+
+    results = tiny_demo_run / "results"
+    summary = json.loads((results / "variants" / "summary.json").read_text())
+    truth = (results / "demo" / "variants_truth.tsv").read_text().splitlines()[1:]
+    assert summary["symbolic_skipped"] == 1 and summary["rows"] == len(truth) - 1  # the <DEL> is not scored
+    rows = list(read_scores(results / "variants" / "scores.tsv"))
+    assert len(rows) == summary["rows"] * 2 * len(TINY_METHODS)
+    multi = [r for r in rows if r["id"] == "demo_odd_multiallelic" and r["class"] == "positive"]
+    assert len(multi) == 2 and multi[0]["pos"] == multi[1]["pos"] and multi[0]["alt"] != multi[1]["alt"]
+    # explained: the relevance maps' difference accounts for delta, up to what biases absorb
+    delta = np.array([float(r["delta"]) for r in rows])
+    explained = np.array([float(r["delta_relevance_sum"]) for r in rows])
+    assert np.corrcoef(delta, explained)[0, 1] > 0.9
+    evaluation = {(r["class"], r["comparison"], r["score"]): r for r in read_scores(results / "evaluation" / "variants.tsv")}
+    assert float(evaluation["positive", "break_vs_control", "relevance_ref"]["auroc"]) > 0.8
+    assert float(evaluation["positive", "create_vs_control", "delta"]["auroc"]) > 0.8
+    # two shards (shard_size 64), joined; the maps of both alleles of every variant
+    assert sorted(p.name for p in (results / "variants" / "shards").iterdir()) == ["0", "1"]
+    maps = open_variant_maps(results / "variants" / "maps" / f"positive.{TINY_METHODS[0]}")
+    assert len(maps) == summary["rows"] and maps.store.relevance.shape == (2 * summary["rows"], 100)
+    first = next(r for r in rows if r["variant"] == str(int(maps.variants[3])) and r["class"] == "positive")
+    delta_r, alt_only = maps.delta(3)
+    assert np.isclose(delta_r.sum() + alt_only.sum(), float(first["delta_relevance_sum"]), rtol=1e-4, atol=1e-5)
+    # the scored VCF and the BED open in the tools browsers use
+    with pysam.VariantFile(str(results / "variants" / "scored.vcf.gz")) as vcf:
+        records = list(vcf.fetch("chr1"))
+        assert records and all(len(r.info["SEQLRP_DELTA"]) == 2 for r in records)
+    bed = (results / "variants" / "variants.bed").read_text().splitlines()
+    assert bed[0].startswith("track ") and all(len(line.split("\t")) == 9 for line in bed[1:])
+    # a lost shard is made again alone, and the joined table comes back byte for byte
+    run = copy_run(tiny_demo_run, tmp_path_factory.mktemp("variant-shard") / "run")
+    scores = (run / "results" / "variants" / "scores.tsv").read_bytes()
+    (run / "results" / "variants" / "shards" / "1" / "scores.tsv").unlink()
+    again = run_snakemake(run, TINY_DEMO)
+    assert again.returncode == 0, again.stderr[-3000:]
+    log = again.stdout + again.stderr
+    assert "variants_shard" in log and "wildcards: shard=1" in log and "shard=0" not in log
+    assert (run / "results" / "variants" / "scores.tsv").read_bytes() == scores
+    # a VCF whose REF disagrees with the genome: one line naming file and line, nothing written
+    with pysam.FastaFile(str(run / "results" / "demo" / "genome.fa.gz")) as fasta:
+        base = fasta.fetch("chr2", 999, 1000).upper()
+    wrong = "A" if base != "A" else "C"
+    (run / "bad.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                 f"chr2\t1000\tx\t{wrong}\tG\t.\t.\t.\n")
+    refused = run_snakemake(run, {**TINY_DEMO, "variants": "bad.vcf"}, "results/variants/index.json")
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("seqlrp: error:")]
+    assert refused.returncode != 0 and len(errors) == 1, refused.stderr[-3000:]
+    assert errors[0].startswith("seqlrp: error: bad.vcf:3: REF") and f"genome, which has {base}" in errors[0]
+    assert not (run / "results" / "variants" / "index.json").exists()

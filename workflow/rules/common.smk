@@ -110,7 +110,10 @@ def evaluation_truth():
 
 def report_inputs(wildcards):
     """Named input groups of the report: the outputs of every stage the page shows; the evaluation's only
-    when a truth BED exists (evaluation_truth()), the training log only when the model was trained here."""
+    when a truth BED exists (evaluation_truth()), the training log only when the model was trained here,
+    the variant stage's only when the run scores variants (PLAN.variants): its table, summary, the maps'
+    settings of every class and method when maps are kept (VARIANT_PAIRS, workflow/rules/variants.smk) and
+    the labelled-variant AUROCs when labels exist (PLAN.variant_truth)."""
     pairs = dict(cls=CLASSES, method=METHODS)
     inputs = {
         "model": f"{MODEL_DIR}/model.pt",
@@ -128,6 +131,11 @@ def report_inputs(wildcards):
         inputs["history"] = f"{MODEL_DIR}/train_log.tsv"
     if evaluation_truth() is not None:
         inputs["evaluation"] = [f"{EVAL_DIR}/{name}" for name in ("summary.tsv", "deletion.tsv", "sweep.png", "deletion.png")]
+    if PLAN.variants:
+        inputs["variants"] = [f"{VARIANTS_DIR}/scores.tsv", f"{VARIANTS_DIR}/summary.json",
+                              *(f"{VARIANTS_DIR}/maps/{c}.{m}/settings.json" for c, m in VARIANT_PAIRS)]
+        if PLAN.variant_truth:
+            inputs["variants"].append(f"{EVAL_DIR}/variants.tsv")
     return inputs
 
 

@@ -46,6 +46,8 @@ if PLAN.variants and PLAN.variant_truth:
             f"{EVAL_DIR}/variants.tsv",
         log:
             f"{LOGS}/evaluate_variants.log",
+        benchmark:
+            f"{BENCHMARKS}/evaluate_variants.tsv"
         threads: 1
         resources:
             mem_mb=1000,

@@ -1,5 +1,6 @@
 # Stage report: one self-contained HTML page (figures embedded) about the whole run: provenance,
-# classifier metrics, ground-truth evaluation (when a truth BED exists), diagnostics, motifs, top regions.
+# classifier metrics, ground-truth evaluation (when a truth BED exists), diagnostics, motifs, top regions,
+# variant effects (when the run scores a VCF: `variants`, or the demo's).
 
 
 rule report:
@@ -12,6 +13,7 @@ rule report:
         classes=CLASSES,
         methods=METHODS,
         evaluation=evaluation_truth() is not None,
+        variants=bool(PLAN.variants),
         inputs=report_input_files(),
         config_sha256=CONFIG_SHA256,
     log:

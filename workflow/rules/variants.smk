@@ -63,6 +63,8 @@ checkpoint variants_index:
         index_dir=f"{RESULTS}/genome_index",
     log:
         f"{LOGS}/variants/index.log",
+    benchmark:
+        f"{BENCHMARKS}/variants/index.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -158,6 +160,8 @@ rule variants:
         methods=METHODS,
     log:
         f"{LOGS}/variants/join.log",
+    benchmark:
+        f"{BENCHMARKS}/variants/join.tsv"
     threads: 1
     resources:
         mem_mb=4000,

@@ -17,7 +17,10 @@ Sections (anchor, title in :data:`SECTIONS`):
 6. ``regions`` — the region pictures (at most ``max_regions``) with their genome coordinates,
    read from the attribution ``regions.tsv``: BED style ``chrom:start-end(strand)`` (0-based,
    half-open) and the 1-based locus that IGV and the UCSC browser accept;
-7. ``files`` — every output file, its size and one line on what it holds.
+7. ``variants`` — only when the run scored variants (config ``variants`` or the demo's VCF): the
+   records read and skipped, Δ against −log10 p per class, the strongest variants, ref / alt / ΔR
+   logos around the first few, the labelled-variant AUROCs (:mod:`seqlrp.report.variants`);
+8. ``files`` — every output file, its size and one line on what it holds.
 
 Optional inputs that are missing or unreadable become a note on the page; a missing ``model.pt``
 and a missing or malformed ``metrics.tsv`` raise :class:`~seqlrp.errors.InputError` (a checkpoint
@@ -66,6 +69,7 @@ from .htmlkit import (
     page,
     table,
 )
+from .variants import variants_section
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,8 @@ SECTIONS = (
     ("regions", "Top regions"),
     ("files", "Output files"),
 )
+"""The sections of every report; :data:`VARIANTS_SECTION` goes before ``files`` when the run scored variants."""
+VARIANTS_SECTION = ("variants", "Variant effects")
 
 METRICS_COLUMNS = ("split", "class", "auroc", "auprc")
 SUMMARY_COLUMNS = ("class", "method", "auroc", "auprc", "rma", "gini", "aopc")
@@ -126,6 +132,7 @@ class _Builder:
         self.inputs = list(dict.fromkeys(str(p) for p in inputs if p))
         self.options = options
         self.config_sha256: str | None = None
+        self.with_variants = False
         self.n_images = 0
 
     # -- helpers -------------------------------------------------------------------------------
@@ -511,6 +518,11 @@ class _Builder:
                                    f"(report.max_regions = {self.options.max_regions})."))
         return blocks
 
+    def variants(self) -> list[Markup]:
+        blocks, images = variants_section(self.results, self.rel, self.classes)
+        self.n_images += images
+        return blocks
+
     def files(self) -> list[Markup]:
         rows = []
         for path, what in self._file_index():
@@ -558,6 +570,14 @@ class _Builder:
                 (motifs / "logos", "motif logos, PNG and SVG"),
                 (motifs / "regions", "relevance logos of the top windows"),
             ]
+        variants = r / "variants"
+        entries += [
+            (variants / "scores.tsv", "one row per variant (record x ALT), class and method: Δ, p, q, relevance, motif"),
+            (variants / "scored.vcf.gz", "the VCF with the scores in INFO fields (bgzip, tabix index beside it)"),
+            (variants / "variants.bed", "BED9 per variant and class (red: ALT raises the class score, blue: lowers it)"),
+            (variants / "summary.json", "records read, rows scored, records skipped, contigs renamed"),
+            (variants / "maps", "ref and alt relevance maps per variant, class and method (seqlrp.variants.open_variant_maps)"),
+        ]
         evaluation = r / "evaluation"
         entries += [
             (evaluation / "summary.tsv", "ground-truth evaluation, one row per class and method"),
@@ -566,27 +586,39 @@ class _Builder:
             (evaluation / "deletion.png", "deletion curves"),
             (evaluation / "diagnostics.tsv", "artifact diagnostics with values, thresholds and verdicts"),
             (evaluation / "diagnostics", "diagnostics figures per class and method"),
+            (evaluation / "variants.tsv", "AUROCs of the variant scores against labelled variants"),
             (r / "demo", "demo data: genome, peaks, truth.bed (planted sites), motifs.tsv"),
             (r / "logs", "one log per rule"),
             (r / "benchmarks", "Snakemake benchmark records"),
         ]
         if not self.evaluation:
-            entries = [e for e in entries if e[0].parent != evaluation or e[0].name.startswith("diagnostics")]
+            entries = [e for e in entries if e[0].parent != evaluation or e[0].name.startswith("diagnostics")
+                       or e[0].name == "variants.tsv"]
+        if not self.with_variants:
+            entries = [e for e in entries if e[0].parent != variants and e[0].name != "variants.tsv"]
         return [(path, what) for path, what in entries if path.exists()]
 
 
 def build_report(results: str | os.PathLike, config: Mapping, classes: Sequence[str], methods: Sequence[str], *,
                  evaluation: bool, inputs: Sequence[str] = (), options: ReportOptions | None = None,
-                 now: datetime | None = None, config_sha256: str | None = None) -> str:
+                 now: datetime | None = None, config_sha256: str | None = None, variants: bool | None = None) -> str:
     """The HTML text of the report on the run whose outputs lie under ``results``.
 
     ``evaluation``: whether the run has a ground-truth evaluation (a truth BED); without one, the
     evaluation section is a note even if old files exist. ``inputs``: the run's input files,
     listed with size and hash. ``now``: the time stamp (default: the current UTC time).
     ``config_sha256``: the hash of the track-shaping settings that the tracks' headers record.
+    ``variants``: whether the run scored variants (the section ``variants``); None: whether
+    ``variants/summary.json`` or ``variants/scores.tsv`` exists under ``results``.
     """
     builder = _Builder(Path(results), config, classes, methods, evaluation, inputs, options or ReportOptions())
     builder.config_sha256 = config_sha256
+    if variants is None:
+        variants = any((builder.results / "variants" / name).is_file() for name in ("summary.json", "scores.tsv"))
+    builder.with_variants = bool(variants)
+    sections = list(SECTIONS)
+    if variants:
+        sections.insert(next(i for i, (anchor, _) in enumerate(sections) if anchor == "files"), VARIANTS_SECTION)
     now = now or datetime.now(UTC)
     parts = {
         "summary": builder.summary(now),
@@ -595,12 +627,13 @@ def build_report(results: str | os.PathLike, config: Mapping, classes: Sequence[
         "diagnostics": builder.diagnostics(),
         "motifs": builder.motifs(),
         "regions": builder.regions(),
+        **({"variants": builder.variants()} if variants else {}),
         "files": builder.files(),
     }
     body = [element("section", element("h2", f"{i}. {title}"), *parts[anchor], id=anchor)
-            for i, (anchor, title) in enumerate(SECTIONS, start=1)]
+            for i, (anchor, title) in enumerate(sections, start=1)]
     subtitle = (f"seqlrp {__version__} · {len(builder.classes)} classes × {len(builder.methods)} methods · "
                 f"generated {now.strftime('%Y-%m-%d %H:%M UTC')}")
-    text = page("seqlrp report", subtitle, [(anchor, title) for anchor, title in SECTIONS], body)
+    text = page("seqlrp report", subtitle, [(anchor, title) for anchor, title in sections], body)
     log.info("report: %d embedded figures, %.1f MiB", builder.n_images, len(text) / 2**20)
     return text

@@ -16,7 +16,8 @@ haplotype over the same span:
 ``index_map[i]`` is the reference-window index holding the same genome base as alt position ``i``,
 or -1 when it has none (an inserted base, or a base outside the reference window, such as the
 extra bases a deletion brings in). ALT bases are matched to REF bases from the left, which is exact
-for normalised indels (anchor base + inserted/deleted bases).
+for normalised indels (anchor base + inserted/deleted bases), and from the right for an indel at
+POS 1, whose anchor base follows the inserted or deleted ones (the VCF convention).
 """
 
 from __future__ import annotations
@@ -103,10 +104,13 @@ def variant_windows(variant, seq_len: int, fetch: Fetch) -> VariantWindows:
     right_start = pos - 1 + n_ref
     haplotype = np.concatenate([ref_codes[:centre], codes_from_str(alt),
                                 genome_codes(fetch, chrom, right_start, right_len)])
-    # the genome position of every haplotype base, -1 for inserted ones
+    # the genome position of every haplotype base, -1 for inserted ones; ALT bases face REF bases
+    # from the left, except for an indel at POS 1, whose anchor base is on the right
+    right_anchored = n_ref != n_alt and ref[:1] != alt[:1] and ref[-1:] == alt[-1:]
+    facing = np.arange(n_alt) - (n_alt - n_ref if right_anchored else 0)
     genome_pos = np.concatenate([
         np.arange(start, start + centre),
-        np.where(np.arange(n_alt) < n_ref, pos - 1 + np.arange(n_alt), -1),
+        np.where((facing >= 0) & (facing < n_ref), pos - 1 + facing, -1),
         np.arange(right_start, right_start + right_len),
     ]).astype(np.int64)
     surplus = haplotype.size - seq_len

@@ -160,9 +160,9 @@ class RunPlan:
     config_sha256: str = ""
 
     def input_files(self) -> list[str]:
-        """The user's input files (data, model, truth), listed in the report with size and SHA-256."""
+        """The user's input files (data, model, truth, variants), listed in the report with size and SHA-256."""
         data = list(self.sequences.values()) if self.sequences else [self.genome, *self.regions.values()]
-        found = [*data, *self.model.inputs.values(), self.truth, self.motif_truth]
+        found = [*data, *self.model.inputs.values(), self.truth, self.motif_truth, self.variants, self.variant_truth]
         return [path for path in dict.fromkeys(found) if path]
 
 

@@ -33,7 +33,7 @@ from ..formats.vcf import VariantCounts, iter_variants
 from ..models.architectures import describe
 from ..models.device import choose_device, configure_threads
 from ..models.loading import load_model
-from ..variants.maps import MapTableWriter, WindowsWriter, join_variant_maps, write_map_settings
+from ..variants.maps import MapTableWriter, WindowsWriter, interleave, join_variant_maps, write_map_settings
 from ..variants.null import load_null, null_deltas, sample_contexts, save_null
 from ..variants.scoring import VariantOptions, VariantScorer
 from ..variants.tables import SCORE_COLUMNS, join_score_tables, score_rows, write_scored_vcf, write_variant_bed
@@ -96,8 +96,8 @@ def build_null(config: Mapping, inputs: Mapping[str, str], out: str | os.PathLik
     scorer = VariantScorer(model, {}, device, options)
     with Genome(inputs["genome"], index_dir=index_dir) as genome:
         contexts = sample_contexts(_variants(inputs["vcf"], genome, config), genome.fetch, options.null_size, seed)
-        deltas = null_deltas(scorer.delta, contexts, info.seq_len, genome.fetch, seed, options.batch_size) \
-            if options.null_size else {}
+        deltas = null_deltas(scorer.delta, contexts, info.seq_len, genome.fetch, seed, options.batch_size,
+                             options.null_size) if options.null_size else {}
     save_null(out, deltas, list(info.classes))
     log.info("variants null: %s", ", ".join(f"{k} {len(v)}" for k, v in deltas.items()) or "none (null_size 0)")
     return sum(len(v) for v in deltas.values())
@@ -108,13 +108,21 @@ def _motif_scanner(config: Mapping, inputs: Mapping[str, str]):
     if source == "none":
         return None
     from ..analysis.tomtom import load_database
-    from ..variants.motif_change import MotifScanner, jaspar_motif_set, pattern_motif_set
+    from ..variants.motif_change import MotifScanner, MotifSet, jaspar_motif_set, pattern_motif_set
 
-    if source == "patterns":
-        motifs = pattern_motif_set(inputs["patterns"], inputs["tomtom"])
+    if source == "patterns":  # every class and method's patterns (their ids name the store: positive.lrp.pos_0)
+        sets = [pattern_motif_set(meme, tomtom) for meme, tomtom in zip(_paths(inputs["patterns"]),
+                                                                        _paths(inputs["tomtom"]))]
+        motifs = MotifSet([i for m in sets for i in m.ids], [n for m in sets for n in m.names],
+                          [x for m in sets for x in m.matrices])
     else:
         motifs = jaspar_motif_set(load_database(inputs["database"]))
     return MotifScanner(motifs, p_threshold=float(config.get("motif_p", 1e-4)))
+
+
+def _paths(value) -> list[str]:
+    """One path or a list of them (a Snakemake input of several files) as a list."""
+    return [value] if isinstance(value, (str, os.PathLike)) else [str(v) for v in value]
 
 
 def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping[str, str],
@@ -149,7 +157,7 @@ def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping
             for (cls, method), paths in map_outputs.items():
                 shard = stack.enter_context(ShardWriter(paths, 2 * n, seq_len))
                 handle = stack.enter_context(atomic_write_text(paths["regions"]))
-                stores[(classes.index(cls), method)] = (shard, MapTableWriter(handle, cls, seq_len), paths)
+                stores[(classes.index(cls), method)] = (shard, MapTableWriter(handle, cls, seq_len, first_row=2 * lo), paths)
         genome = stack.enter_context(Genome(inputs["genome"], index_dir=index_dir))
         done = 0
         bar = stack.enter_context(tqdm(total=n, desc="variants", unit="variant", disable=not progress))
@@ -160,7 +168,9 @@ def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping
                 onehot = windows.write(batch)
                 for (target, method), (shard, map_table, _) in stores.items():
                     explanation = scored.explanations[(target, method)]
-                    position = shard.write(onehot, explanation.relevance, explanation.hypothetical)
+                    b = len(batch)  # the maps are reference windows first; the store interleaves them
+                    position = shard.write(onehot, interleave(explanation.relevance[:b], explanation.relevance[b:]),
+                                           interleave(explanation.hypothetical[:b], explanation.hypothetical[b:]))
                     map_table.write(batch, scored.logit_ref[:, target], scored.logit_alt[:, target], position)
             done += len(batch)
             bar.update(len(batch))

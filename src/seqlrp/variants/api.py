@@ -14,7 +14,7 @@ from ..models.architectures import describe
 from ..models.device import choose_device
 from .null import null_deltas, sample_contexts
 from .scoring import VariantOptions, VariantScorer
-from .tables import SCORE_COLUMNS, score_rows
+from .tables import SCORE_COLUMNS, score_values
 from .windows import batches
 
 
@@ -62,7 +62,6 @@ def score(model: torch.nn.Module, genome: str | os.PathLike, vcf: str | os.PathL
         One row per record x ALT x class x method, the columns of ``results/variants/scores.tsv``
         (docs/variants.md), ``pos`` 1-based as in the VCF, ``q_value`` per class over all variants.
     """
-    import numpy as np
     import pandas as pd
 
     from .null import bh_q
@@ -86,18 +85,16 @@ def score(model: torch.nn.Module, genome: str | os.PathLike, vcf: str | os.PathL
         null = {}
         if null_size:
             contexts = sample_contexts(stream(), fasta.fetch, null_size, seed)
-            null = null_deltas(scorer.delta, contexts, seq_len, fasta.fetch, seed, batch_size)
+            null = null_deltas(scorer.delta, contexts, seq_len, fasta.fetch, seed, batch_size, null_size)
         rows = []
         for batch in batches(stream(counts), seq_len, fasta.fetch, batch_size):
             scored = scorer.score(batch, null)
             if classes is None:
                 classes = [f"output_{k}" for k in range(scored.logit_ref.shape[1])]
-            rows.extend(score_rows(scored, classes, list(specs) or ["-"]))
-    table = pd.DataFrame(rows, columns=list(SCORE_COLUMNS)).replace("", np.nan)
+            rows.extend(score_values(scored, classes, list(specs) or ["-"]))
+    table = pd.DataFrame(rows, columns=list(SCORE_COLUMNS))
     numeric = [c for c in SCORE_COLUMNS[9:] if c not in ("motif", "motif_id", "motif_effect")]
     table[numeric] = table[numeric].astype(float)
-    table["pos"] = table["pos"].astype(int)
-    table["variant"] = table["variant"].astype(int)
     first = table["method"] == table["method"].iloc[0] if len(table) else table["method"].astype(bool)
     for cls in table["class"].unique():
         picked = first & (table["class"] == cls)

@@ -68,14 +68,15 @@ class WindowsWriter:
 
 
 class MapTableWriter:
-    """The ``regions.tsv`` of one class and method in a shard (module docstring)."""
+    """The ``regions.tsv`` of one class and method in a shard (module docstring); ``first_row`` is
+    the row of the shard's first window among every shard's windows (twice its first variant)."""
 
     header = [*COLUMNS, "row", "logit", "relevance_sum", "variant", "allele"]
 
-    def __init__(self, handle, cls: str, seq_len: int):
+    def __init__(self, handle, cls: str, seq_len: int, first_row: int = 0):
         self._writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         self._writer.writerow(self.header)
-        self._cls, self._seq_len, self._row = cls, seq_len, 0
+        self._cls, self._seq_len, self._row = cls, seq_len, first_row
 
     def write(self, batch, logit_ref: np.ndarray, logit_alt: np.ndarray, relevance: np.ndarray) -> None:
         """``relevance`` (2b, L) position relevance, interleaved."""

@@ -50,10 +50,12 @@ class MotifSet:
 
 def jaspar_motif_set(database: MotifDatabase) -> MotifSet:
     """Every matrix of a JASPAR :class:`~seqlrp.analysis.tomtom.MotifDatabase`, named by its factor."""
-    return MotifSet(list(database.ids), list(database.names), [np.asarray(m, dtype=np.float64) for m in database.matrices])
+    matrices = [np.asarray(m, dtype=np.float64) for m in database.matrices]
+    return MotifSet(list(database.ids), list(database.names), matrices)
 
 
-def pattern_motif_set(meme_path: str | os.PathLike, tomtom_path: str | os.PathLike, q_threshold: float = 0.05) -> MotifSet:
+def pattern_motif_set(meme_path: str | os.PathLike, tomtom_path: str | os.PathLike,
+                      q_threshold: float = 0.05) -> MotifSet:
     """TF-MoDISco patterns from the motifs stage's ``motifs.meme`` and ``tomtom.tsv``.
 
     Each PWM entry (``{class}.{method}.pos_0``) is one motif; the CWM entries (``{id}.cwm``) are
@@ -64,7 +66,8 @@ def pattern_motif_set(meme_path: str | os.PathLike, tomtom_path: str | os.PathLi
     """
     from memelite.io import read_meme
 
-    entries = {key.split()[0]: np.asarray(matrix, dtype=np.float64) for key, matrix in read_meme(str(meme_path)).items()}
+    # memelite keys each entry by its MOTIF line: "identifier name"
+    entries = {key.split()[0]: np.asarray(m, dtype=np.float64) for key, m in read_meme(str(meme_path)).items()}
     ids = [identifier for identifier in entries if not identifier.endswith(".cwm")]
     hits = read_tomtom_tsv(tomtom_path)
     names = []
@@ -90,13 +93,34 @@ class MotifChange:
 
 
 def score_threshold(log_odds: np.ndarray, background: np.ndarray, p_threshold: float) -> float:
-    """The score above which a placement of ``log_odds`` (4, w) has p-value below ``p_threshold``.
+    """The score above which a placement of a PWM has p-value below ``p_threshold`` (FIMO's rule).
 
-    Scores are binned to multiples of :data:`BIN_SIZE` column by column (rounded, as memelite
-    does); the distribution of the binned total for a sequence drawn from ``background`` (4,) is
-    built column by column. The threshold is the first bin whose survival P(score >= bin) is below
-    ``p_threshold`` (one past the highest reachable bin when none is), times the bin size.
+    Parameters
+    ----------
+    log_odds : ndarray (4, w)
+        Log-odds scores (bits) of A,C,G,T per column, binned to multiples of :data:`BIN_SIZE`
+        (rounded, as memelite does).
+    background : ndarray (4,)
+        Letter frequencies the random sequence is drawn from.
+    p_threshold : float
+        p-value a passing score must be below.
+
+    Returns
+    -------
+    float
+        The first bin (times the bin size, rounded to float32) whose survival P(binned score >= bin)
+        under the exact distribution, built column by column, is below ``p_threshold``; one bin past
+        the highest reachable one when none is.
     """
+    lowest, survival = score_survival(log_odds, background)
+    first = int(np.argmax(survival < p_threshold))
+    return float(np.float32((lowest + first) * BIN_SIZE))
+
+
+def score_survival(log_odds: np.ndarray, background: np.ndarray) -> tuple[int, np.ndarray]:
+    """The exact null distribution of a PWM's binned score: ``(lowest, survival)``, ``survival[k]`` the
+    probability that a random placement (letters drawn from ``background``) scores at least bin
+    ``lowest + k`` (bins of :data:`BIN_SIZE` bits), one trailing 0 past the highest bin."""
     bins = np.round(log_odds / BIN_SIZE).astype(np.int64)
     lowest = bins.min(axis=0)
     pdf = np.ones(1)
@@ -105,9 +129,7 @@ def score_threshold(log_odds: np.ndarray, background: np.ndarray, p_threshold: f
         for base in range(4):
             grown[column[base]:column[base] + pdf.size] += background[base] * pdf
         pdf = grown
-    survival = np.append(np.cumsum(pdf[::-1])[::-1], 0.0)
-    first = int(np.argmax(survival < p_threshold))
-    return float(np.float32((int(lowest.sum()) + first) * BIN_SIZE))
+    return int(lowest.sum()), np.append(np.cumsum(pdf[::-1])[::-1], 0.0)
 
 
 class MotifScanner:
@@ -133,6 +155,7 @@ class MotifScanner:
         log_odds = [np.log2(np.asarray(m, dtype=np.float64) + EPS) - np.log2(self.background)[:, None]
                     for m in motifs.matrices]
         self.thresholds = np.array([score_threshold(lo, self.background, self.p_threshold) for lo in log_odds])
+        self._survival = [score_survival(lo, self.background) for lo in log_odds]
         self.widths = np.array([lo.shape[1] for lo in log_odds], dtype=np.int64)
         self.width = int(self.widths.max(initial=1))
         # (4 * W, 2M): row c * W + j holds column j of base c; forward strands, then reverse
@@ -144,18 +167,31 @@ class MotifScanner:
         self._kernel = kernel.reshape(2 * len(log_odds), 4 * self.width).T.copy()
 
     def scores(self, codes: np.ndarray, span: np.ndarray) -> np.ndarray:
-        """Best log-odds score (b, M) of every motif over the placements in ``codes`` (b, L) that
-        lie inside the window and overlap ``span`` (b, 2) ``[start, end)``; -inf where none does."""
+        """Every motif's best log-odds score over the placements that overlap a span.
+
+        Parameters
+        ----------
+        codes : ndarray (b, L) uint8
+            Windows.
+        span : ndarray (b, 2) int64
+            ``[start, end)`` in each window, non-empty.
+
+        Returns
+        -------
+        ndarray (b, M) float64
+            Best score over both strands and the placements inside the window that share a base
+            with the span; -inf where the motif has no such placement.
+        """
         codes, span = np.asarray(codes), np.asarray(span, dtype=np.int64)
         if codes.ndim != 2 or span.shape != (codes.shape[0], 2):
             raise ValueError(f"codes must be (b, L) and span (b, 2), got {codes.shape} and {span.shape}")
         if np.any(span[:, 0] < 0) or np.any(span[:, 1] > codes.shape[1]) or np.any(span[:, 1] <= span[:, 0]):
             raise ValueError("spans must be non-empty [start, end) ranges inside the window")
         out = np.empty((codes.shape[0], len(self.widths)))
-        longest = int((span[:, 1] - span[:, 0]).max(initial=1))
-        n_starts = longest + self.width - 1  # placements per variant: first base up to W - 1 left of the span
         if not len(self.widths):
             return out
+        longest = int((span[:, 1] - span[:, 0]).max(initial=1))
+        n_starts = longest + self.width - 1  # placements per variant: first base up to W - 1 left of the span
         step = max(1, _CHUNK_ELEMENTS // (n_starts * max(self._kernel.shape)))
         for lo in range(0, codes.shape[0], step):
             out[lo:lo + step] = self._scores(codes[lo:lo + step], span[lo:lo + step], n_starts)
@@ -174,9 +210,19 @@ class MotifScanner:
         raw = windows @ self._kernel  # (b, P, 2M)
         raw = np.maximum(raw[..., :len(self.widths)], raw[..., len(self.widths):])  # (b, P, M), best strand
         ends = starts[:, :, None] + self.widths
-        valid = (starts[:, :, None] >= 0) & (ends <= length)   \
+        valid = (starts[:, :, None] >= 0) & (ends <= length) & (starts[:, :, None] < span[:, 1:2, None]) \
             & (ends > span[:, :1, None])
         return np.where(valid, raw, -np.inf).max(axis=1)
+
+    def p_values(self, scores: np.ndarray) -> np.ndarray:
+        """FIMO p-values (b, M) of scores (b, M) in bits: P(a random placement scores at least as
+        much), from each motif's exact binned distribution; 1 where a motif has no placement."""
+        out = np.ones(scores.shape)
+        for m, (lowest, survival) in enumerate(self._survival):
+            finite = np.isfinite(scores[:, m])
+            index = np.round(scores[finite, m] / BIN_SIZE).astype(np.int64) - lowest
+            out[finite, m] = survival[np.clip(index, 0, survival.size - 1)]
+        return out
 
     def changes(self, ref_codes: np.ndarray, alt_codes: np.ndarray, ref_span: np.ndarray,
                 alt_span: np.ndarray) -> list[MotifChange | None]:
@@ -192,15 +238,18 @@ class MotifScanner:
         Returns
         -------
         list of MotifChange or None, length b
-            Among the motifs whose score passes in ref or alt, the one with the largest
-            ``|alt_score - ref_score|`` (the first in set order on ties); None when none passes.
+            Among the motifs whose score passes in ref or alt, the one whose FIMO p-value changes
+            most, ``|log10 p_alt - log10 p_ref|`` (p-values compare motifs of different lengths and
+            information, which raw scores do not; the first in set order on ties); None when none passes.
         """
+        if len(ref_codes) != len(alt_codes):
+            raise ValueError(f"{len(ref_codes)} reference windows but {len(alt_codes)} alternative windows")
         ref = self.scores(ref_codes, ref_span)
         alt = self.scores(alt_codes, alt_span)
         ref_pass, alt_pass = ref > self.thresholds, alt > self.thresholds
         counts = ref_pass | alt_pass
-        with np.errstate(invalid="ignore"):  # -inf - -inf: a motif with no placement (never counts)
-            delta = np.where(counts, np.abs(alt - ref), -1.0)
+        change = np.abs(np.log10(self.p_values(alt)) - np.log10(self.p_values(ref)))
+        delta = np.where(counts, change, -1.0)
         effects = {(True, False): "broken", (False, True): "created", (True, True): "changed"}
         found: list[MotifChange | None] = []
         for i, m in enumerate(np.argmax(delta, axis=1) if delta.size else np.zeros(len(delta), dtype=int)):

@@ -6,12 +6,17 @@ from the VCF itself:
 
 1. :func:`sample_contexts` draws up to ``size`` variants of each kind (``snv``, ``mnp``,
    ``insertion``, ``deletion``; :func:`seqlrp.variants.windows.variant_kind`) from the stream by
-   reservoir sampling (seeded; memory holds ``size`` variants per kind, not the VCF);
+   reservoir sampling (seeded; memory holds ``size`` variants per kind, not the VCF); a kind with
+   fewer variants than ``size`` uses each of them several times, in different shuffles;
 2. :func:`shuffled_fetch` gives each drawn variant a new context: the genome around it with the
    flanks left and right of REF dinucleotide-shuffled separately (seeded) and REF kept, so the
    same REF -> ALT change is applied to a shuffled context;
 3. :func:`null_deltas` scores those variants exactly as the real ones (same windows, same
-   predictor, reverse-complement averaging included): ``delta`` (n, K) per kind.
+   predictor, reverse-complement averaging included): ``delta`` (size, K) per kind.
+
+The allele itself is not shuffled: a substitution that writes a whole motif creates it in the
+shuffled contexts too, so its p-value stays large — the null asks whether the *context* makes the
+change matter (a base that breaks a motif in the genome breaks nothing in a shuffled context).
 
 :func:`empirical_p` is two-sided: ``p = (1 + #{null |delta| >= |delta|}) / (1 + n)`` against the
 null of the variant's kind and class (never 0; NaN when that kind's null is empty), and
@@ -98,14 +103,16 @@ def null_batch(contexts: list[Variant], seq_len: int, fetch: Fetch, rng: np.rand
 
 
 def null_deltas(score_pair: Callable[[VariantBatch], np.ndarray], contexts: Mapping[str, list[Variant]], seq_len: int,
-                fetch: Fetch, seed: int, batch_size: int = 256) -> dict[str, np.ndarray]:
-    """``delta`` (n_kind, K) float64 per kind of the shuffled-context variants.
+                fetch: Fetch, seed: int, batch_size: int = 256, size: int | None = None) -> dict[str, np.ndarray]:
+    """``delta`` (size, K) float64 per kind of the shuffled-context variants.
 
     ``score_pair(batch)`` returns ``delta`` (b, K) of a :class:`VariantBatch` (the scorer of the
-    real variants)."""
+    real variants). With ``size``, a kind with fewer drawn variants reuses them in turn, each time
+    in a new shuffle, so that every kind's null has ``size`` members."""
     rng = np.random.default_rng(seed)
     out = {}
-    for kind, variants in contexts.items():
+    for kind, drawn in contexts.items():
+        variants = [drawn[i % len(drawn)] for i in range(size)] if size and drawn else drawn
         chunks = [score_pair(null_batch(variants[lo : lo + batch_size], seq_len, fetch, rng))
                   for lo in range(0, len(variants), batch_size)]
         out[kind] = np.concatenate(chunks) if chunks else np.zeros((0, 0))

@@ -19,6 +19,7 @@ import csv
 import math
 import os
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -45,35 +46,46 @@ def number(value, digits: int = 6) -> str:
     return "" if math.isnan(value) else f"{value:.{digits}g}"
 
 
-def score_rows(scored, classes: Sequence[str], methods: Sequence[str]) -> Iterator[list[str]]:
-    """The ``scores.tsv`` rows of a :class:`~seqlrp.variants.scoring.ScoredBatch`, variant by variant,
-    then class, then method."""
-    batch = scored.batch
-    delta = scored.delta
+def score_values(scored, classes: Sequence[str], methods: Sequence[str]) -> Iterator[list]:
+    """The rows of a :class:`~seqlrp.variants.scoring.ScoredBatch` in the columns of
+    :data:`SCORE_COLUMNS`, variant by variant, then class, then method, as Python values: floats at
+    full precision, None where a value does not apply (``q_value`` is None: it needs every row)."""
+    batch, delta = scored.batch, scored.delta
+    profile = scored.profile or {}
+
+    def at(values, k, c=None):
+        return None if values is None else float(values[k] if c is None else values[k, c])
+
     for k, variant in enumerate(batch.variants):
         motif = scored.motifs[k] if scored.motifs is not None else None
-        motif_cells = ([motif.motif_name, motif.motif_id, number(motif.ref_score, 4), number(motif.alt_score, 4),
-                        motif.effect] if motif is not None else ["", "", "", "", ""])
-        profile = scored.profile or {}
+        motif_values = ([motif.motif_name, motif.motif_id, motif.ref_score, motif.alt_score, motif.effect]
+                        if motif is not None else [None] * 5)
         for c, cls in enumerate(classes):
-            head = [variant.chrom, str(variant.pos), variant.id, variant.ref, variant.alt, str(int(batch.rows[k])),
-                    batch.kinds[k], cls]
-            values = [number(scored.logit_ref[k, c]), number(scored.logit_alt[k, c]), number(delta[k, c]),
-                      number(None if scored.prob_ref is None else scored.prob_ref[k, c]),
-                      number(None if scored.prob_alt is None else scored.prob_alt[k, c]),
-                      number(profile["logfc"][k]) if "logfc" in profile else "",
-                      number(profile["jsd"][k]) if "jsd" in profile else "",
-                      number(scored.p_value[k, c]), ""]
+            head = [variant.chrom, variant.pos, variant.id, variant.ref, variant.alt, int(batch.rows[k]), batch.kinds[k],
+                    cls]
+            values = [at(scored.logit_ref, k, c), at(scored.logit_alt, k, c), float(delta[k, c]),
+                      at(scored.prob_ref, k, c), at(scored.prob_alt, k, c), at(profile.get("logfc"), k),
+                      at(profile.get("jsd"), k), at(scored.p_value, k, c), None]
             for method in methods:
                 explanation = scored.explanations.get((c, method))
-                if explanation is None:
-                    explained = [""] * 5
-                else:
+                explained = [None] * 5
+                if explanation is not None:
                     col = explanation.columns
-                    explained = [number(col["relevance_ref"][k]), number(col["relevance_alt"][k]),
-                                 number(col["delta_relevance_sum"][k]),
-                                 number(delta[k, c] - col["delta_relevance_sum"][k]), number(col["local_share"][k], 4)]
-                yield [*head, method, *values, *explained, *motif_cells]
+                    explained = [float(col["relevance_ref"][k]), float(col["relevance_alt"][k]),
+                                 float(col["delta_relevance_sum"][k]), float(delta[k, c] - col["delta_relevance_sum"][k]),
+                                 float(col["local_share"][k])]
+                yield [*head, method, *values, *explained, *motif_values]
+
+
+_DIGITS = {"local_share": 4, "motif_ref_score": 4, "motif_alt_score": 4}
+
+
+def score_rows(scored, classes: Sequence[str], methods: Sequence[str]) -> Iterator[list[str]]:
+    """:func:`score_values` as ``scores.tsv`` cells: 6 significant digits (4 for ``local_share`` and the
+    motif scores), empty where a value does not apply."""
+    for values in score_values(scored, classes, methods):
+        yield [number(value, _DIGITS.get(column, 6)) if isinstance(value, float) else ("" if value is None else str(value))
+               for column, value in zip(SCORE_COLUMNS, values)]
 
 
 def read_scores(path: str | os.PathLike) -> Iterator[dict[str, str]]:
@@ -141,16 +153,17 @@ def write_scored_vcf(scores_tsv: str | os.PathLike, out: str | os.PathLike, cont
                         "\t".join([first["chrom"], first["pos"], first["id"], first["ref"], first["alt"], ".", ".",
                                    ";".join(fields)])))
     records.sort(key=lambda record: record[:3])
-    with atomic_path(out.with_name(out.name + ".plain"), suffix=".vcf") as plain:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
+        plain = Path(scratch) / "scored.vcf"
         with open(plain, "w", encoding="utf-8") as handle:
             handle.write("\n".join(header) + "\n")
             handle.writelines(record[3] + "\n" for record in records)
         with atomic_path(out, suffix=".vcf.gz") as compressed:
             pysam.tabix_compress(str(plain), str(compressed), force=True)
-            index = Path(str(compressed) + ".tbi")
+            index = Path(scratch) / "scored.vcf.gz.tbi"
             pysam.tabix_index(str(compressed), preset="vcf", force=True, index=str(index))
             os.replace(index, str(out) + ".tbi")
-        os.remove(plain)
     return len(records)
 
 

@@ -121,7 +121,11 @@ def make_batch(variants: list[Variant], rows: Iterable[int], seq_len: int, fetch
 def batches(variants: Iterable[Variant], seq_len: int, fetch: Fetch, batch_size: int,
             row_range: tuple[int, int] | None = None) -> Iterator[VariantBatch]:
     """Stream ``variants`` as batches of at most ``batch_size``; with ``row_range`` (lo, hi) only the
-    stream rows in ``[lo, hi)`` (one shard), stopping after ``hi``. Memory holds one batch."""
+    stream rows in ``[lo, hi)`` (one shard), stopping after ``hi``. Memory holds one batch.
+
+    Batches end at multiples of ``batch_size`` counted over the whole stream, so a shard whose
+    bounds are such multiples batches its rows exactly as a one-shard run does: float32 kernels can
+    round differently with another batch composition, and the bytes of ``scores.tsv`` would move."""
     lo, hi = row_range if row_range is not None else (0, None)
     pending: list[Variant] = []
     pending_rows: list[int] = []
@@ -132,7 +136,7 @@ def batches(variants: Iterable[Variant], seq_len: int, fetch: Fetch, batch_size:
             continue
         pending.append(variant)
         pending_rows.append(row)
-        if len(pending) == batch_size:
+        if (row + 1) % batch_size == 0:
             yield make_batch(pending, pending_rows, seq_len, fetch)
             pending, pending_rows = [], []
     if pending:
