@@ -79,6 +79,7 @@ check-config:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/variants.py
 
 # renders results/report.html in headless Chromium (Debian: apt-get install chromium), fails when the
 # page misses a section or references anything outside itself; writes results/report.png to look at

@@ -24,10 +24,10 @@ ALT drawn among the three other bases), written with vectorised numpy text.
 
 Before timing, the deltas are checked: seqlrp's exact deltas (``VariantScorer.delta``, float64 of
 the float32 logits) of the first ``--check`` variants against tangermeme's (``allclose``, atol 1e-5;
-the largest difference is printed), and the API table's ``delta`` column (6 significant digits)
-of every variant and class against tangermeme's (rtol 1e-5, atol 1e-5). Both run with the same
-``--batch`` windows per forward pass (seqlrp predicts the reference and the alternative batch
-separately, as tangermeme does) and ``--threads`` torch threads.
+the largest difference is printed), and the API table's ``delta`` column of every variant and
+class against tangermeme's (rtol 1e-5, atol 1e-5: loose enough for a table rounded to 6 digits).
+Both run with the same ``--batch`` windows per forward pass (seqlrp predicts the reference and the
+alternative batch separately, as tangermeme does) and ``--threads`` torch threads.
 
 **2. With explanations**: seqlrp's LRP (epsilon-plus, ``methods={"lrp": {}}``) of both alleles,
 class ``--class``: ``VariantScorer.score(batch, {}, classes=[c])`` over ``windows.batches`` (the
@@ -59,11 +59,14 @@ p-values' null) and ``score_shard`` (every row in one shard, ``explain: false``,
 variants; 0 for a streaming job); the same for ``seqlrp.variants.score`` (scores only), which
 builds its DataFrame in memory, with ``--memory-api`` (it costs as much time again).
 
-Figures on a shared machine are noisy; run it under ``nice``. Results: the table on stdout and a
+Threads: one by default. Under ``nice`` on a shared two-core machine, two torch threads wait at
+every operation whenever another process holds the other core: the shard of 20,000 SNVs took 59 s
+with two threads and 6.3 s with one, under the same load. Figures on a shared machine are noisy;
+run it under ``nice``, and compare rows of one run only. Results: the table on stdout and a
 TSV (``--out``, default ``results/benchmarks/variants.tsv``), memory rows included.
 
-    nice python benchmarks/variants.py [--variants 2000] [--seq-len 200] [--batch 64] [--threads 2]
-        [--explain-variants 2000] [--ism-variants 100] [--repeats 3] [--memory-snvs 100000] [--memory-api]
+    nice python benchmarks/variants.py [--variants 2000] [--seq-len 200] [--batch 64] [--threads 1]
+        [--explain-variants 2000] [--ism-variants 50] [--repeats 3] [--memory-snvs 100000] [--memory-api]
         [--model results/model/model.pt] [--profile] [--out results/benchmarks/variants.tsv]
     nice python benchmarks/variants.py --million --variants 0   # memory only, 1,000,000 SNVs
 """
@@ -144,17 +147,18 @@ def write_vcf(path: Path, codes: dict[str, np.ndarray], snvs: dict[str, np.ndarr
               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
     n = len(snvs["pos"])
     letters = np.array(list("ACGT"))
-    tab = np.full(n, "\t")
-    columns = [names[snvs["chrom"]], snvs["pos"].astype(str), np.char.add("snv", np.arange(n).astype(str)),
-               letters[snvs["ref"]], letters[snvs["alt"]], np.full(n, ".\t.\t.")]
-    line = columns[0]
-    for column in columns[1:]:
-        line = np.char.add(np.char.add(line, tab), column)
     plain = path.with_suffix("")
     with open(plain, "w") as handle:
         handle.write("\n".join(header) + "\n")
-        for lo in range(0, n, 200_000):
-            handle.write("\n".join(line[lo : lo + 200_000].tolist()) + "\n")
+        for lo in range(0, n, 100_000):  # in chunks: the string arrays take ~200 bytes per line
+            part = slice(lo, min(lo + 100_000, n))
+            columns = [names[snvs["chrom"][part]], snvs["pos"][part].astype(str),
+                       np.char.add("snv", np.arange(lo, part.stop).astype(str)), letters[snvs["ref"][part]],
+                       letters[snvs["alt"][part]]]
+            line = columns[0]
+            for column in columns[1:]:
+                line = np.char.add(np.char.add(line, "\t"), column)
+            handle.write("\t.\t.\t.\n".join(line.tolist()) + "\t.\t.\t.\n")
     pysam.tabix_compress(str(plain), str(path), force=True)
     plain.unlink()
     return path
@@ -311,7 +315,7 @@ def check_deltas(model, genome: Path, vcf: Path, seq_len: int, batch: int, n_che
     np.testing.assert_allclose(from_table, expected, rtol=1e-5, atol=1e-5,
                                err_msg="seqlrp.variants.score's delta column differs from tangermeme's")
     return (f"deltas checked: first {len(exact)} variants, VariantScorer vs tangermeme, max |difference| {first:.2e} "
-            f"(atol 1e-5); all {len(tm_delta)} x {k} deltas of the API table (6 significant digits) vs tangermeme, "
+            f"(atol 1e-5); all {len(tm_delta)} x {k} deltas of the API table vs tangermeme, "
             f"max |difference| {np.abs(from_table - expected).max():.2e}")
 
 
@@ -434,8 +438,7 @@ def child(spec: dict) -> None:
     elif spec["stage"] == "shard":
         from seqlrp.stages.variants import score_shard
 
-        # "windows" is read even when maps are off (score_shard takes its folder): a path is given
-        outputs = {"scores": str(work / "scores.tsv"), "windows": str(work / "windows.npy")}
+        outputs = {"scores": str(work / "scores.tsv")}
         rows = score_shard(config, {}, inputs, outputs, {}, None, seed=1, threads=spec["threads"], progress=False)
     elif spec["stage"] == "api":
         import seqlrp.variants
@@ -448,9 +451,8 @@ def child(spec: dict) -> None:
         raise SystemExit(f"unknown stage {spec['stage']!r}")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     hwm_kb = None
-    with contextlib.suppress(OSError):
-        with open("/proc/self/status") as handle:
-            hwm_kb = next((int(line.split()[1]) for line in handle if line.startswith("VmHWM:")), None)
+    with contextlib.suppress(OSError), open("/proc/self/status") as handle:
+        hwm_kb = next((int(line.split()[1]) for line in handle if line.startswith("VmHWM:")), None)
     print(json.dumps({"seconds": time.perf_counter() - tic, "peak_rss_mb": peak_kb / 1024, "rows": int(rows),
                       "vmhwm_mb": None if hwm_kb is None else hwm_kb / 1024}))
 
@@ -540,11 +542,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chrom-len", type=int, default=2_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=64, help="windows per forward pass, both tools")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, both tools (docstring: why 1)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--check", type=int, default=64, help="variants whose exact deltas are compared")
     parser.add_argument("--explain-variants", type=int, default=2000, help="SNVs explained by seqlrp (0: no section 2)")
-    parser.add_argument("--ism-variants", type=int, default=100, help="reference windows explained by ISM")
+    parser.add_argument("--ism-variants", type=int, default=50, help="reference windows explained by ISM")
     parser.add_argument("--ism-batch", type=int, default=1024, help="mutants per ISM forward pass")
     parser.add_argument("--memory-snvs", type=int, help="SNVs of the memory run (default 100,000; 1,000,000 with "
                                                         "--million; 0: none)")

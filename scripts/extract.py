@@ -16,6 +16,7 @@ def main(smk):
         "extract": dict(smk.params.extract),
         "split": dict(smk.params.split),
         "tile": dict(smk.params.tile) if smk.params.tile else None,
+        "variants_only": bool(smk.params.variants_only),
         "classes": list(smk.params.classes),
         "index_dir": smk.params.index_dir,
     }

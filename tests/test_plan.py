@@ -196,6 +196,21 @@ def test_variant_input_problems_are_refused(data, user, pattern):
     assert re.search(pattern, refusal(data, {**REGIONS, "seq_len": 40, **user}))
 
 
+def test_genome_and_variants_with_a_model_run_the_variant_stage_alone(data):
+    write_lines(data / "calls.vcf", ["##fileformat=VCFv4.2"])
+    model = build("cnn", seq_len=60, n_classes=2)
+    annotate(model, classes=["open", "closed"])
+    save_model(model, data / "model.pt")
+    plan = make_plan(data, {"genome": "genome.fa", "variants": "calls.vcf", "model": {"checkpoint": "model.pt"}})
+    assert plan.route == "variants" and plan.classes == plan.data_classes == ("open", "closed")
+    assert plan.seq_len == 60 and plan.variants == "calls.vcf" and not plan.regions
+    text = refusal(data, {"genome": "genome.fa", "variants": "calls.vcf"})
+    assert re.search(r"config\.yaml:\d+: 'genome' \+ 'variants' without 'regions' score the variants with a model "
+                     r"you give: set model\.checkpoint", text), text
+    assert "differs from the seq_len 60" in refusal(data, {"genome": "genome.fa", "variants": "calls.vcf", "seq_len": 80,
+                                                           "model": {"checkpoint": "model.pt"}})
+
+
 def test_variants_need_a_genome(data):
     write_lines(data / "calls.vcf", ["##fileformat=VCFv4.2"])
     write_fasta(data / "bound.fa", {"chr1:0-40": random_sequence(40, 3)})

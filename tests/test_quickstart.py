@@ -2,7 +2,8 @@
 ``<!-- /quickstart -->``) and every ``python`` block of ``docs/python.md``, run in order in one
 namespace, in a directory holding what they read — a demo-like run: ``results/model/model.pt`` (a tiny
 seqlrp CNN of classes positive and negative, seq_len 200), ``results/attributions/positive.lrp/`` and
-``results/data/onehot.npy``."""
+``results/data/onehot.npy``, and a variant run: ``results/demo/genome.fa.gz``, ``variants.vcf.gz`` and
+``results/variants/`` (:func:`add_variants`)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,53 @@ def make_run(root: Path) -> Path:
     data = ExtractedData(onehot_from_codes(codes), table, CLASSES, SEQ_LEN)
     write_store(results / "attributions" / "positive.lrp", data, model_path, "positive", "lrp", MethodSpec(),
                 results / "data" / "onehot.npy", batch_size=4)
+    add_variants(results, model_path)
     return root
+
+
+def add_variants(results: Path, model_path: Path) -> None:
+    """``results/demo/genome.fa.gz`` and ``variants.vcf.gz`` (bgzip), and the variant stage's outputs
+    of them (``results/variants/``, one shard, maps of positive.lrp), made by the stage's functions."""
+    import pysam
+
+    from seqlrp.attribution.store import SHARD_ARRAYS
+    from seqlrp.stages.variants import build_null, index_variants, join_variants, score_shard
+
+    demo, out = results / "demo", results / "variants"
+    (out / "shards" / "0").mkdir(parents=True)
+    demo.mkdir()
+    rng = np.random.default_rng(1)
+    chrom = "".join("ACGT"[i] for i in rng.integers(0, 4, 3000))
+    (demo / "genome.fa").write_text(f">chr1\n{chrom}\n")
+    pysam.tabix_compress(str(demo / "genome.fa"), str(demo / "genome.fa.gz"))
+    records = [(pos, chrom[pos - 1], "ACGT"[("ACGT".index(chrom[pos - 1]) + 1) % 4]) for pos in (150, 900, 2950)]
+    records.append((1500, chrom[1499:1502], chrom[1499]))  # a 2-bp deletion
+    (demo / "variants.vcf").write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=3000>\n"
+                                       "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                       + "".join(f"chr1\t{p}\tv{i}\t{r}\t{a}\t.\t.\t.\n"
+                                                 for i, (p, r, a) in enumerate(records)))
+    pysam.tabix_compress(str(demo / "variants.vcf"), str(demo / "variants.vcf.gz"))
+    config = {"null_size": 20, "motifs": "none", "batch_size": 8}
+    inputs = {"model": str(model_path), "vcf": str(demo / "variants.vcf.gz"), "genome": str(demo / "genome.fa.gz"),
+              "index": str(out / "index.json"), "null": str(out / "null.npz")}
+    index_variants(config, inputs["genome"], inputs["vcf"], inputs["index"])
+    build_null(config, inputs, inputs["null"], seed=1)
+    store = out / "maps" / "positive.lrp"
+    shard = store / "shards" / "0"
+    paths = {**{key: shard / name for key, name in SHARD_ARRAYS.items()}, "regions": shard / "regions.tsv",
+             "settings": shard / "settings.json"}
+    shard.mkdir(parents=True)
+    score_shard(config, {"lrp": {}}, inputs, {"scores": out / "shards" / "0" / "scores.tsv",
+                                            "windows": out / "shards" / "0" / "windows.npy",
+                                            "index_map": out / "shards" / "0" / "index_map.npy"},
+                {("positive", "lrp"): paths}, None, progress=False)
+    (results / "data" / "chrom_sizes.tsv").write_text("chr1\t3000\n")
+    join_variants(config, {"scores": [out / "shards" / "0" / "scores.tsv"], "index": inputs["index"],
+                           "chrom_sizes": str(results / "data" / "chrom_sizes.tsv")},
+                  {"scores": out / "scores.tsv", "vcf": out / "scored.vcf.gz", "bed": out / "variants.bed",
+                   "summary": out / "summary.json"},
+                  {("positive", "lrp"): ([shard], {"regions": store / "regions.tsv", "settings": store / "settings.json"})},
+                  CLASSES, ["lrp"])
 
 
 @pytest.fixture(scope="module")
@@ -143,5 +190,9 @@ def test_docs_python_page_runs_block_by_block(run_dir, monkeypatch):
     assert tuple(x.shape) == (2, 4, SEQ_LEN) and R.shape == x.shape
     assert len(store) == sum(cls == "positive" for *_, cls in WINDOWS)
     assert store.relevance.shape == (len(store), SEQ_LEN)
+    table, delta_r, alt_only = ns["table"], ns["delta_r"], ns["alt_only"]
+    assert len(table) == 4 * len(CLASSES) and set(table["method"]) == {"lrp"}  # 4 variants x 2 classes x 1 method
+    first = table[(table["variant"] == int(ns["maps"].variants[0])) & (table["class"] == "positive")]
+    assert np.isclose(delta_r.sum() + alt_only.sum(), first["delta_relevance_sum"].iloc[0], rtol=1e-3, atol=1e-6)
     own, logits = ns["r_own"], ns["logits_own"]
     torch.testing.assert_close(own.sum(dim=(1, 2)), logits, rtol=1e-4, atol=1e-5)  # bias-free: conservation

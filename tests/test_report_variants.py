@@ -16,13 +16,16 @@ from seqlrp.analysis.tomtom import MotifDatabase, fetch_jaspar, save_database
 from seqlrp.models import annotate, build, save_model
 from seqlrp.report.page import SECTIONS, VARIANTS_SECTION, ReportOptions, build_report
 from seqlrp.report.render_check import external_references
-from seqlrp.report.variants import MAX_LOGO_FIGURES, TOP_LOGOS, TOP_ROWS, read_variant_scores
+from seqlrp.report.variants import (
+    MAX_LOGO_FIGURES,
+    TOP_LOGOS,
+    TOP_ROWS,
+    read_variant_scores,
+)
 from seqlrp.stages import variants as stage
 from seqlrp.stages.demo_data import make_demo, make_variants
 from seqlrp.stages.evaluate import evaluate_variants
 from seqlrp.stages.report import write_report
-from seqlrp.variants.maps import join_variant_maps
-from seqlrp.variants.tables import join_score_tables
 
 SEQ_LEN = 200
 TARGETS = ["MA0139.2", "MA0080.7", "MA0099.4"]
@@ -55,8 +58,8 @@ def hostile_vcf(source: Path, out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def variant_run(tmp_path_factory) -> Path:
-    """``results/`` with the variant stage's outputs, made by its own functions: index, null, one
-    shard, the joined scores.tsv and maps, summary.json, and evaluation/variants.tsv."""
+    """``results/`` with the variant stage's outputs, made by the rules' functions: index, null, one
+    shard, the join (scores.tsv, maps, summary.json, scored VCF, BED) and evaluation/variants.tsv."""
     root = tmp_path_factory.mktemp("variant_report")
     demo = root / "demo"
     make_demo(DEMO, SEQ_LEN, 7, demo)
@@ -84,13 +87,20 @@ def variant_run(tmp_path_factory) -> Path:
     outputs = {"scores": str(shard / "scores.tsv"), "windows": str(shard / "windows.npy"),
                "index_map": str(shard / "index_map.npy")}
     stage.score_shard(VARIANT_CONFIG, {"lrp": {}}, inputs, outputs, maps, None, seed=1, progress=False)
-    # rule variants' join (stage.join_variants) minus the scored VCF and BED, which the report does not read
-    n = join_score_tables([outputs["scores"]], variants / "scores.tsv")
-    for c, m in pairs:
-        store = variants / "maps" / f"{c}.{m}"
-        join_variant_maps([store / "shards" / "0"], {"regions": store / "regions.tsv", "settings": store / "settings.json"})
-    summary = {**index, "scored": index["rows"], "score_rows": n, "classes": list(CLASSES), "methods": ["lrp"]}
-    (variants / "summary.json").write_text(json.dumps(summary, indent=2))
+    (results / "data").mkdir()
+    with open(f"{demo / 'genome.fa.gz'}.fai", encoding="utf-8") as handle:
+        (results / "data" / "chrom_sizes.tsv").write_text("".join("\t".join(line.split("\t")[:2]) + "\n"
+                                                                  for line in handle))
+    joins = {(c, m): ([str(variants / "maps" / f"{c}.{m}" / "shards" / "0")],
+                      {"regions": str(variants / "maps" / f"{c}.{m}" / "regions.tsv"),
+                       "settings": str(variants / "maps" / f"{c}.{m}" / "settings.json")}) for c, m in pairs}
+    summary = stage.join_variants(
+        VARIANT_CONFIG, {"scores": [outputs["scores"]], "index": str(variants / "index.json"),
+                         "chrom_sizes": str(results / "data" / "chrom_sizes.tsv")},
+        {"scores": str(variants / "scores.tsv"), "vcf": str(variants / "scored.vcf.gz"),
+         "bed": str(variants / "variants.bed"), "summary": str(variants / "summary.json")},
+        joins, list(CLASSES), ["lrp"])
+    assert summary["rows"] == index["rows"]
     evaluate_variants(variants / "scores.tsv", demo / "variants_truth.tsv", results / "evaluation" / "variants.tsv")
     return results
 

@@ -906,3 +906,79 @@ def test_index_variants_refuses_a_ref_mismatch_and_skip_counts(stage_run, tmp_pa
     index = index_variants({**STAGE_CONFIG, "ref_mismatch": "skip"}, str(root / "genome.fa"), str(vcf), out)
     assert (index["records"], index["rows"], index["ref_mismatch_skipped"]) == (7, 7, 1)
     assert json.loads(out.read_text())["ref_mismatch_skipped"] == 1
+
+
+@pytest.mark.parametrize("switches", [{"maps": False}, {"explain": False}])
+def test_a_shard_without_maps_writes_no_windows_and_the_same_scores(stage_run, tmp_path, switches):
+    """variant_effects.maps false (explanation columns, no maps) and explain false (scores and
+    p-values only): the rule declares no windows and no maps, and the scores are those of the full run."""
+    from seqlrp.stages.variants import join_variants, score_shard
+
+    root = stage_run["root"]
+    config = {**STAGE_CONFIG, **switches}
+    inputs = {"model": str(root / "model.pt"), "vcf": str(stage_run["vcf"]), "genome": str(root / "genome.fa"),
+              "index": str(root / "index.json"), "null": str(root / "null.npz")}
+    score_shard(config, STAGE_METHODS, inputs, {"scores": tmp_path / "scores.tsv"}, {}, None, seed=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.tsv"]
+    outputs = {"scores": tmp_path / "joined.tsv", "vcf": tmp_path / "scored.vcf.gz", "tbi": tmp_path / "scored.vcf.gz.tbi",
+               "bed": tmp_path / "variants.bed", "summary": tmp_path / "summary.json"}
+    join_variants(config, {"scores": [tmp_path / "scores.tsv"], "index": inputs["index"],
+                           "chrom_sizes": str(root / "chrom_sizes.tsv")}, outputs, {}, STAGE_CLASSES, list(STAGE_METHODS))
+    full = read_rows(stage_run["one"] / "scores.tsv")
+    rows = read_rows(tmp_path / "joined.tsv")
+    if switches.get("explain") is False:
+        assert {r["method"] for r in rows} == {"-"} and all(r["relevance_ref"] == "" for r in rows)
+        full = [r for r in full if r["method"] == next(iter(STAGE_METHODS))]
+        keep = ("variant", "class", "delta", "p_value", "q_value")
+    else:
+        keep = tuple(r for r in full[0] if r != "q_value") + ("q_value",)
+    assert [[r[k] for k in keep] for r in rows] == [[r[k] for k in keep] for r in full]
+    with pysam.VariantFile(str(outputs["vcf"])) as vcf:
+        assert len(list(vcf)) == stage_run["index"]["rows"]
+
+
+def test_a_shard_starting_inside_a_multi_allelic_record_reads_from_that_record(stage_run, tmp_path):
+    """index.json records where each shard's rows begin (the record and its first row); a shard that
+    starts at the second ALT of a record passes the earlier records over unread and scores the rows
+    a one-shard run scores."""
+    from seqlrp.stages.variants import index_variants, score_shard, shard_ranges
+
+    root = stage_run["root"]
+    config = {**STAGE_CONFIG, "shard_size": 2, "maps": False}
+    index = index_variants(config, str(root / "genome.fa"), str(stage_run["vcf"]), tmp_path / "index.json")
+    # rows: b2 (record 1), b1's two ALTs (record 2: rows 1 and 2), a4, ...: shard [2, 4) starts inside record 2
+    assert index["shard_starts"]["2"] == [2, 1] and index["shard_starts"]["0"] == [1, 0]
+    inputs = {"model": str(root / "model.pt"), "vcf": str(stage_run["vcf"]), "genome": str(root / "genome.fa"),
+              "index": str(tmp_path / "index.json"), "null": str(root / "null.npz")}
+    rows = []
+    for k, (lo, hi) in enumerate(shard_ranges(index["rows"], 2)):
+        score_shard(config, STAGE_METHODS, inputs, {"scores": tmp_path / f"{k}.tsv"}, {}, (lo, hi), seed=1,
+                    progress=False)
+        rows += read_rows(tmp_path / f"{k}.tsv")
+    full = read_rows(stage_run["one"] / "scores.tsv")
+    keep = ("variant", "id", "alt", "class", "method", "delta", "relevance_ref", "p_value")
+    assert [[r[k] for k in keep] for r in rows] == [[r[k] for k in keep] for r in full]
+
+
+def test_scored_vcf_keeps_odd_class_and_method_names_apart(tmp_path):
+    """Class names with quotes or commas are percent-encoded in the header (htslib parses every INFO
+    line); methods whose INFO keys would coincide (lrp-1, lrp_1) get distinct keys: no value is lost."""
+    classes, methods = ['a"b', "c,d"], ["lrp-1", "lrp_1"]
+    rows = []
+    for c, cls in enumerate(classes):
+        for m, method in enumerate(methods):
+            values = {column: "" for column in tables.SCORE_COLUMNS}
+            values.update(chrom="chr1", pos="5", id="v", ref="A", alt="G", variant="0", kind="snv", method=method,
+                          delta=str(c + 1), logit_ref="0", logit_alt=str(c + 1), p_value="0.5", q_value="0.5",
+                          relevance_ref=str(10 * c + m), relevance_alt="0")
+            values["class"] = cls
+            rows.append([values[column] for column in tables.SCORE_COLUMNS])
+    scores = tmp_path / "scores.tsv"
+    scores.write_text("\t".join(tables.SCORE_COLUMNS) + "\n" + "".join("\t".join(r) + "\n" for r in rows))
+    tables.write_scored_vcf(scores, tmp_path / "out.vcf.gz", {"chr1": 100}, classes, methods)
+    with pysam.VariantFile(str(tmp_path / "out.vcf.gz")) as vcf:
+        header = str(vcf.header)
+        record = next(iter(vcf))
+    assert "##seqlrp_classes=a%22b,c%2Cd" in header
+    assert list(record.info["SEQLRP_DELTA"]) == [1.0, 2.0]
+    assert list(record.info["SEQLRP_RREF_lrp_1_1"]) == [0.0, 10.0] and list(record.info["SEQLRP_RREF_lrp_1_2"]) == [1.0, 11.0]

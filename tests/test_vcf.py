@@ -179,6 +179,39 @@ def test_empty_and_missing_files_are_refused(tmp_path, genome):
         read(tmp_path / "absent.vcf", genome)
 
 
+def test_plain_gzip_truncated_and_corrupt_bgzip_are_refused_in_one_line(tmp_path, genome):
+    """htslib reads block-gzipped files only: a plain-gzip VCF (common) is refused with the fix; a bgzip
+    file cut short or damaged names the problem, not a traceback or htslib's 'Closing failed'."""
+    import gzip
+
+    records = [rec("chr1", 3 + (k % 50), CHR1[2 + (k % 50)], "A" if CHR1[2 + (k % 50)] != "A" else "C")
+               for k in range(3000)]
+    plain = write_vcf(tmp_path, records)
+    (tmp_path / "plain.vcf.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    with pytest.raises(InputError, match=r"plain\.vcf\.gz: compressed with gzip, not bgzip: .*bgzip"):
+        read(tmp_path / "plain.vcf.gz", genome)
+    data = write_vcf(tmp_path, records, "vcf.gz").read_bytes()
+    (tmp_path / "cut.vcf.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut\.vcf\.gz(:\d+)?: truncated"):
+        read(tmp_path / "cut.vcf.gz", genome)
+    damaged = bytearray(data)
+    damaged[len(data) // 2: len(data) // 2 + 40] = bytes(40)
+    (tmp_path / "damaged.vcf.gz").write_bytes(bytes(damaged))
+    with pytest.raises(InputError) as caught:
+        read(tmp_path / "damaged.vcf.gz", genome)
+    assert str(caught.value).startswith(f"{tmp_path / 'damaged.vcf.gz'}:") and "Closing failed" not in str(caught.value)
+
+
+def test_a_shard_starts_at_its_record(tmp_path, genome):
+    """start_record passes the records before it over unread: a malformed record there is not seen."""
+    path = write_vcf(tmp_path, [rec("chr1", 3, "X", "A"), rec("chr1", 5, CHR1[4], "G"), rec("chr1", 7, CHR1[6], "T,C")])
+    rows = list(iter_variants(path, genome.lengths, fetch_ref=genome.fetch, start_record=2))
+    assert [(v.pos, v.alt, v.line) for v in rows] == [(5, "G", HEADER_LINES + 2), (7, "T", HEADER_LINES + 3),
+                                                      (7, "C", HEADER_LINES + 3)]
+    with pytest.raises(InputError, match=r"REF 'X' has letters outside"):
+        list(iter_variants(path, genome.lengths, fetch_ref=genome.fetch))
+
+
 def test_trailing_blank_lines_are_ignored(tmp_path, genome):
     path = write_vcf(tmp_path, [rec("chr1", 3, "T", "A"), "\n", "\r\n"])
     assert len(read(path, genome)[0]) == 1

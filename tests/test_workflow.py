@@ -9,7 +9,15 @@ import numpy as np
 import pyBigWig
 import pysam
 import pytest
-from conftest import BIN, REPO, SNAKEFILE, TINY_DEMO, TINY_METHODS, TINY_WINDOWS, write_fasta
+from conftest import (
+    BIN,
+    REPO,
+    SNAKEFILE,
+    TINY_DEMO,
+    TINY_METHODS,
+    TINY_WINDOWS,
+    write_fasta,
+)
 
 from seqlrp.attribution.store import read_attribution
 from seqlrp.formats.table import read_regions_tsv
@@ -302,10 +310,12 @@ def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_fact
         assert records and all(len(r.info["SEQLRP_DELTA"]) == 2 for r in records)
     bed = (results / "variants" / "variants.bed").read_text().splitlines()
     assert bed[0].startswith("track ") and all(len(line.split("\t")) == 9 for line in bed[1:])
-    # a lost shard is made again alone, and the joined table comes back byte for byte
+    # a killed shard job (its output gone, the join not made) is made again alone, and the joined
+    # table comes back byte for byte
     run = copy_run(tiny_demo_run, tmp_path_factory.mktemp("variant-shard") / "run")
     scores = (run / "results" / "variants" / "scores.tsv").read_bytes()
     (run / "results" / "variants" / "shards" / "1" / "scores.tsv").unlink()
+    (run / "results" / "variants" / "scores.tsv").unlink()
     again = run_snakemake(run, TINY_DEMO)
     assert again.returncode == 0, again.stderr[-3000:]
     log = again.stdout + again.stderr
@@ -322,3 +332,13 @@ def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_fact
     assert refused.returncode != 0 and len(errors) == 1, refused.stderr[-3000:]
     assert errors[0].startswith("seqlrp: error: bad.vcf:3: REF") and f"genome, which has {base}" in errors[0]
     assert not (run / "results" / "variants" / "index.json").exists()
+    # genome + variants + the trained model, no regions: only the variant stage runs, with the same bytes
+    alone = tmp_path_factory.mktemp("variants-only")
+    config = {**{k: v for k, v in TINY_DEMO.items() if k not in ("demo", "seq_len")},
+              "genome": str(results / "demo" / "genome.fa.gz"), "variants": str(results / "demo" / "variants.vcf.gz"),
+              "model": {"checkpoint": str(results / "model" / "model.pt")}}
+    only = run_snakemake(alone, config)
+    assert only.returncode == 0, only.stderr[-3000:]
+    made = {p.name for p in (alone / "results").iterdir()}
+    assert "variants" in made and made <= {"data", "model", "motifs", "variants", "genome_index", "logs", "benchmarks"}
+    assert (alone / "results" / "variants" / "scores.tsv").read_bytes() == scores

@@ -33,6 +33,8 @@ SHARD_ARRAYS = {"relevance": "relevance.npy", "hyp": "hyp.npy", "hyp_scale": "hy
                 "hyp_n_sites": "hyp_n_sites.npy", "hyp_n_a": "hyp_n_a.npy"}
 ATTR_FILES = [*SHARD_ARRAYS.values(), "regions.tsv", "settings.json"]
 TILE = PLAN.tile
+# genome + variants + a given model, no regions: the variant stage only (no windows of its own)
+VARIANTS_ONLY = PLAN.route == "variants"
 USES_DEMO = PLAN.uses_demo
 SEQ_LEN = PLAN.seq_len
 # the data's classes (region or sequence sets; a tiled run: the model's) in label order
@@ -155,6 +157,8 @@ def all_outputs():
     if USES_DEMO:
         targets.append(f"{DEMO_DIR}/truth.bed")
     targets.append(f"{MODEL_DIR}/model.pt")
+    if VARIANTS_ONLY:  # nothing to predict or explain but the variants
+        return targets + variant_outputs()
     if MODEL.trained_here:
         targets.append(f"{MODEL_DIR}/train_log.tsv")
     targets += [f"{MODEL_DIR}/predictions.tsv", f"{MODEL_DIR}/metrics.tsv", f"{MODEL_DIR}/roc_pr.png"]

@@ -19,6 +19,7 @@ checkpoint extract:
         extract=config["extract"],
         split=config["split"],
         tile=TILE or {},
+        variants_only=VARIANTS_ONLY,
         classes=DATA_CLASSES,
         index_dir=f"{RESULTS}/genome_index",  # a missing or stale .fai/.gzi is rebuilt here, never beside the genome
     log:

@@ -60,7 +60,10 @@ def _key(chrom: str, pos: str, ref: str, alt: str, path: Path, line: int) -> tup
         position = int(pos)
     except ValueError:
         raise InputError(path, f"pos {pos!r} is not a whole number", line) from None
-    return chrom, position, ref.strip().upper(), alt.strip().upper()
+    # contigs compared without a 'chr' prefix: scores.tsv names them as the genome does (after the
+    # VCF reader's chr mapping), a truth table may name them as the VCF does
+    name = chrom.strip()
+    return name[3:] if name.startswith("chr") else name, position, ref.strip().upper(), alt.strip().upper()
 
 
 def _reader(handle, path: Path, required: Iterable[str]) -> csv.DictReader:

@@ -37,6 +37,7 @@ from pathlib import Path
 import pysam
 
 from ..errors import InputError
+from .bgzf import EOF_BLOCK as BGZF_EOF
 from .textfiles import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
@@ -158,12 +159,38 @@ def _open(path: Path) -> pysam.VariantFile:
         raise InputError(path, "VCF is a directory, expected a file")
     if path.stat().st_size == 0:
         raise InputError(path, "the VCF is empty: no header and no records")
+    kind = _compression(path)
+    if kind == "gzip":
+        raise InputError(path, "compressed with gzip, not bgzip: htslib reads block-gzipped VCFs (recompress: "
+                               "zcat FILE | bgzip > FILE.vcf.gz)")
     try:
         with _Quiet():
             return pysam.VariantFile(str(path))
-    except (ValueError, OSError):
+    except (ValueError, OSError, NotImplementedError) as err:
+        if kind == "bgzf" and not _has_bgzf_eof(path):
+            raise InputError(path, f"truncated: the BGZF end-of-file block is missing ({err})") from None
         raise InputError(path, "no VCF header: a VCF starts with '##fileformat=VCFv4.x' and a '#CHROM POS ID REF "
                                "ALT ...' line (or is a BCF file)", 1) from None
+
+
+def _compression(path: Path) -> str | None:
+    """``"bgzf"`` (bgzip, BCF), ``"gzip"`` (plain gzip) or None (not compressed)."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+    if head[:2] != GZIP_MAGIC:
+        return None
+    # BGZF: a gzip member with the FEXTRA flag whose extra field holds the subfield 'BC'
+    return "bgzf" if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
+
+
+def _has_bgzf_eof(path: Path) -> bool:
+    """True when the file ends with BGZF's empty end-of-file block (a complete bgzip file)."""
+    size = path.stat().st_size
+    if size < len(BGZF_EOF):
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(size - len(BGZF_EOF))
+        return handle.read() == BGZF_EOF
 
 
 def iter_variants(
@@ -173,6 +200,8 @@ def iter_variants(
     fetch_ref: Callable[[str, int, int], str] | None = None,
     ref_mismatch: str = "refuse",
     counts: VariantCounts | None = None,
+    start_record: int = 1,
+    warn: bool = True,
 ) -> Iterator[Variant]:
     """Yield the variants of ``path`` one record × ALT at a time (see the module docstring).
 
@@ -184,6 +213,9 @@ def iter_variants(
         half-open, like ``Genome.fetch``); None skips the REF check.
     ref_mismatch : ``"refuse"`` (raise InputError) or ``"skip"`` (count in ``counts``).
     counts : filled while iterating; pass your own to read it afterwards.
+    start_record : the first record (1-based) to check and yield; the ones before it are passed over
+        unread (a shard of a file an earlier pass checked whole: its rows start there).
+    warn : log the skipped records' warnings at the end (off for the passes after the first).
     """
     if ref_mismatch not in REF_MISMATCH:
         raise ValueError(f"ref_mismatch must be one of {REF_MISMATCH}, got {ref_mismatch!r}")
@@ -206,6 +238,9 @@ def iter_variants(
             except StopIteration:
                 break
             except (OSError, ValueError) as err:
+                if _compression(path) == "bgzf" and not _has_bgzf_eof(path):
+                    raise InputError(path, f"truncated after {where} {line - 1}: the BGZF end-of-file block is "
+                                           f"missing ({err})") from None
                 if is_bcf:
                     raise InputError(path, f"BCF {where} {line} cannot be read ({err})") from None
                 problem = _parse_problem(path, line, err)
@@ -214,6 +249,8 @@ def iter_variants(
                 raise InputError(path, problem, line) from None
             number += 1
             counts.records += 1
+            if number < start_record:
+                continue
             name = record.chrom
             if mapping is None:
                 if name in contigs:
@@ -273,8 +310,12 @@ def iter_variants(
         finished = True
         raise
     finally:
-        vcf.close()
-        if finished:
+        try:
+            vcf.close()
+        except OSError:  # htslib's close of a damaged file: the error raised above, if any, is the one to show
+            if finished:
+                raise
+        if finished and warn:
             _warn_skipped(path, counts)
 
 

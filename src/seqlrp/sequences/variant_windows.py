@@ -113,8 +113,9 @@ def variant_windows(variant, seq_len: int, fetch: Fetch) -> VariantWindows:
         np.where((facing >= 0) & (facing < n_ref), pos - 1 + facing, -1),
         np.arange(right_start, right_start + right_len),
     ]).astype(np.int64)
-    surplus = haplotype.size - seq_len
-    offset = surplus // 2 if n_alt > n_ref and surplus > 0 else 0
+    # an insertion's window loses (len(ALT) - len(REF)) // 2 bases on the left (the rest on the right),
+    # however long the haplotype (both alleles longer than the right half of the window included)
+    offset = (n_alt - n_ref) // 2 if n_alt > n_ref else 0
     haplotype = haplotype[offset : offset + seq_len]
     genome_pos = genome_pos[offset : offset + seq_len]
     index = genome_pos - start

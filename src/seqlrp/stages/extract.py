@@ -20,7 +20,7 @@ from ..errors import SeqlrpError
 from ..formats.atomic import atomic_path, atomic_write_text
 from ..formats.genome import Genome
 from ..formats.onehot import onehot_from_codes
-from ..formats.table import write_regions_tsv
+from ..formats.table import RegionTable, write_regions_tsv
 from ..sequences.split import assign_splits, duplicate_groups
 from ..sequences.tiling import SPLIT, TileOptions, plan_tiles, write_tiles
 from ..sequences.windows import ONEHOT_CHUNK_BYTES, Dataset, ExtractOptions, dataset_from_genome, dataset_from_records
@@ -79,6 +79,9 @@ def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) 
     if config.get("tile"):
         extract_tiles(config, outputs, progress)
         return None
+    if config.get("variants_only"):
+        extract_no_windows(config, outputs)
+        return None
     section = config.get("extract", {})
     options = ExtractOptions(
         seq_len=config["seq_len"], centre=section.get("centre", "summit"), out_of_bounds=section.get("out_of_bounds", "pad")
@@ -120,6 +123,29 @@ def extract(config: Mapping, outputs: Mapping[str, str], progress: bool = True) 
         log.info("class %s: %s", cls, ", ".join(f"{k} {v}" for k, v in by_split.items()))
     write_dataset(dataset, outputs["onehot"], outputs["regions"], outputs["chrom_sizes"], outputs["info"])
     return dataset
+
+
+def extract_no_windows(config: Mapping, outputs: Mapping[str, str | os.PathLike]) -> dict:
+    """A variant run without regions (``genome`` + ``variants`` + a model): a data set of no windows,
+    so that the model is checked against ``seq_len`` and ``classes`` (the model's) as in every run,
+    and the genome's contig sizes (its index built here when missing, before the variant jobs)."""
+    classes = [str(c) for c in config.get("classes") or []]
+    with Genome(config["genome"], index_dir=config.get("index_dir")) as genome:
+        sizes = dict(genome.lengths)
+    length = int(config["seq_len"])
+    with atomic_path(outputs["onehot"], suffix=".npy") as tmp:
+        np.save(tmp, np.zeros((0, 4, length), dtype=np.uint8))
+    write_regions_tsv(RegionTable(), outputs["regions"])
+    with atomic_write_text(outputs["chrom_sizes"]) as handle:
+        handle.writelines(f"{chrom}\t{size}\n" for chrom, size in sizes.items())
+    info = {"source": "genome", "genome": str(config["genome"]), "seq_len": length, "alphabet": "ACGT",
+            "classes": classes, "n_windows": 0, "split_counts": {},
+            "split_method": "none: a variant run without regions has no windows (only the variants' own)"}
+    with atomic_write_text(outputs["info"]) as handle:
+        json.dump(info, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    log.info("no regions: the variants' windows only (genome %s, %d contigs)", config["genome"], len(sizes))
+    return info
 
 
 def extract_tiles(config: Mapping, outputs: Mapping[str, str | os.PathLike], progress: bool = True) -> dict:

@@ -132,6 +132,9 @@ class RunPlan:
         ``demo.variants``), or None: no variant stage.
     variant_truth : str or None
         Labelled variants for the variant AUROCs (the demo's, or ``evaluate.variant_truth``).
+    route : str
+        The input route: ``demo``, ``regions``, ``sequences``, ``tile`` or ``variants`` (genome and
+        variants with a given model, no regions: the variant stage only).
     unmatched_classes : tuple of str
         Foreign-model classes that name no region set (explained on every window, by request).
     gpus : int
@@ -155,6 +158,7 @@ class RunPlan:
     motif_truth: str | None = None
     variants: str | None = None
     variant_truth: str | None = None
+    route: str = "regions"
     unmatched_classes: tuple[str, ...] = ()
     gpus: int = 0
     config_sha256: str = ""
@@ -234,6 +238,11 @@ class _Planner:
             model, tile = self.tiling(model)
             data_classes = tuple(model.classes)
             self.check_names(route, model, data_classes, methods)
+        elif route == "variants":  # no windows of its own: the model's classes
+            if model.foreign:
+                model = self.checked_foreign(model, self.user_seq_len())
+            data_classes = tuple(model.classes)
+            self.check_names(route, model, data_classes, methods)
         else:
             data_classes = tuple(sequences or regions)
             self.check_names(route, model, data_classes, methods)
@@ -253,7 +262,7 @@ class _Planner:
             config_files=self.files, data_classes=data_classes, classes=tuple(model.classes or data_classes),
             methods=methods, model=model, seq_len=seq_len, uses_demo=uses_demo, genome=genome, regions=regions,
             sequences=sequences, tile=tile, truth=truth, motif_truth=motif_truth, variants=variants,
-            variant_truth=variant_truth,
+            variant_truth=variant_truth, route=route,
             unmatched_classes=unmatched, gpus=int(config.get("gpu", 0) or 0),
             config_sha256=tracks_config_sha256({**config, "seq_len": seq_len}))
         if check_files:
@@ -279,7 +288,8 @@ class _Planner:
         return str(vcf), truth
 
     def input_route(self) -> str:
-        """``"demo"``, ``"regions"``, ``"sequences"`` or ``"tile"``; refuses mixtures."""
+        """``"demo"``, ``"regions"``, ``"sequences"``, ``"tile"`` or ``"variants"`` (genome + variants + a
+        model, no regions: only the variant stage runs); refuses mixtures."""
         config = self.config
         if config.get("tile") is not None:  # `tile: {}` tiles with every default
             if config.get("regions") or config.get("sequences"):
@@ -292,6 +302,13 @@ class _Planner:
                 raise self.fail([("tile",)], "'tile' needs model.checkpoint: tiles have no labels to train a model on "
                                              "(or model.module: your model's class)")
             return "tile"
+        if config.get("genome") and config.get("variants") and not (config.get("regions") or config.get("sequences")):
+            model = config.get("model") or {}
+            if not (model.get("checkpoint") or model.get("module")):
+                raise self.fail([("variants",), ("genome",)], "'genome' + 'variants' without 'regions' score the "
+                                "variants with a model you give: set model.checkpoint (or model.module); to train "
+                                "one here, add 'regions'")
+            return "variants"
         if config.get("sequences") and (config.get("genome") or config.get("regions")):
             raise self.fail([("sequences",)], "give either 'sequences' or 'genome' + 'regions', not both")
         if bool(config.get("genome")) != bool(config.get("regions")):
@@ -447,14 +464,14 @@ class _Planner:
         class_key = "sequences" if self.config.get("sequences") else "regions"
         bad_class = first_bad_name(list(data_classes), "class name")
         if bad_class is not None:
-            if route == "tile":
-                raise PlanError(f"{model.checkpoint}: {bad_class[1]} (tiled runs take the class names from "
-                                "model.checkpoint)")
+            if route in ("tile", "variants"):
+                raise PlanError(f"{model.checkpoint or model.module}: {bad_class[1]} (runs without regions take the "
+                                "class names from the model)")
             raise self.fail([(class_key, bad_class[0])], bad_class[1])
         bad_method = first_bad_name(list(methods), "method name")
         if bad_method is not None:
             raise self.fail([("attribute", "methods", bad_method[0])], bad_method[1])
-        if route != "tile" and model.trained_here and len(data_classes) < 2:
+        if route not in ("tile", "variants") and model.trained_here and len(data_classes) < 2:
             raise self.fail([(class_key,)], f"a classifier needs at least two classes, got {len(data_classes)} "
                             f"({', '.join(map(repr, data_classes))}): add a background class (e.g. flanking or "
                             "GC-matched regions) to contrast it with")
@@ -467,7 +484,7 @@ class _Planner:
         every-window`` asks for. A class that names a set only when case and spaces are ignored is
         refused with the set's name: it is almost always a typo.
         """
-        if not model.foreign or route == "tile":
+        if not model.foreign or route in ("tile", "variants"):
             return ()
         unmatched = tuple(c for c in model.classes if c not in data_classes)
         if not unmatched:

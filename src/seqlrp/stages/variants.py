@@ -33,10 +33,22 @@ from ..formats.vcf import VariantCounts, iter_variants
 from ..models.architectures import describe
 from ..models.device import choose_device, configure_threads
 from ..models.loading import load_model
-from ..variants.maps import MapTableWriter, WindowsWriter, interleave, join_variant_maps, write_map_settings
+from ..variants.maps import (
+    MapTableWriter,
+    WindowsWriter,
+    interleave,
+    join_variant_maps,
+    write_map_settings,
+)
 from ..variants.null import load_null, null_deltas, sample_contexts, save_null
 from ..variants.scoring import VariantOptions, VariantScorer
-from ..variants.tables import SCORE_COLUMNS, join_score_tables, score_rows, write_scored_vcf, write_variant_bed
+from ..variants.tables import (
+    SCORE_COLUMNS,
+    join_score_tables,
+    score_rows,
+    write_scored_vcf,
+    write_variant_bed,
+)
 from ..variants.windows import batches, variant_kind
 
 log = logging.getLogger(__name__)
@@ -50,9 +62,10 @@ def options_from(config: Mapping, seed: int = 1) -> VariantOptions:
                           seed=int(seed), maps=bool(config.get("maps", True)), explain=bool(config.get("explain", True)))
 
 
-def _variants(vcf: str, genome: Genome, config: Mapping, counts: VariantCounts | None = None):
+def _variants(vcf: str, genome: Genome, config: Mapping, counts: VariantCounts | None = None, start_record: int = 1):
+    """The VCF's variants; only the first pass (``counts`` given: rule variants_index) logs what it skipped."""
     return iter_variants(vcf, genome.lengths, fetch_ref=genome.fetch, ref_mismatch=config.get("ref_mismatch", "refuse"),
-                         counts=counts)
+                         counts=counts, start_record=start_record, warn=counts is not None)
 
 
 def index_variants(config: Mapping, genome_path: str, vcf: str, out: str | os.PathLike,
@@ -60,16 +73,23 @@ def index_variants(config: Mapping, genome_path: str, vcf: str, out: str | os.Pa
     """Check every record of ``vcf`` and write ``out`` (``index.json``); return its content."""
     counts = VariantCounts()
     kinds: dict[str, int] = {}
+    shard_size = int(config.get("shard_size", 0))
+    starts: dict[str, list[int]] = {}  # first row of a shard -> [its record (1-based), that record's first row]
+    record, record_row = 0, 0
     with Genome(genome_path, index_dir=index_dir) as genome:
         from ..sequences.variant_windows import normalize
 
-        for variant in _variants(vcf, genome, config, counts):
+        for row, variant in enumerate(_variants(vcf, genome, config, counts)):
+            if counts.records != record:
+                record, record_row = counts.records, row
+            if shard_size and row % shard_size == 0:
+                starts[str(row)] = [record, record_row]
             _, ref, alt = normalize(variant.chrom, variant.pos, variant.ref, variant.alt, genome.fetch)
             kind = variant_kind(ref, alt)
             kinds[kind] = kinds.get(kind, 0) + 1
     summary = {"vcf": str(vcf), "records": counts.records, "rows": counts.rows,
                "symbolic_skipped": counts.symbolic_skipped, "ref_mismatch_skipped": counts.ref_mismatch_skipped,
-               "contig_mapping": counts.contig_mapping or {}, "kinds": kinds}
+               "contig_mapping": counts.contig_mapping or {}, "kinds": kinds, "shard_starts": starts}
     if not counts.rows:
         raise SeqlrpError(f"{vcf}: no variant to score ({counts.records} records, {counts.symbolic_skipped} symbolic "
                           f"alleles and {counts.ref_mismatch_skipped} REF mismatches skipped)")
@@ -108,7 +128,12 @@ def _motif_scanner(config: Mapping, inputs: Mapping[str, str]):
     if source == "none":
         return None
     from ..analysis.tomtom import load_database
-    from ..variants.motif_change import MotifScanner, MotifSet, jaspar_motif_set, pattern_motif_set
+    from ..variants.motif_change import (
+        MotifScanner,
+        MotifSet,
+        jaspar_motif_set,
+        pattern_motif_set,
+    )
 
     if source == "patterns":  # every class and method's patterns (their ids name the store: positive.lrp.pos_0)
         sets = [pattern_motif_set(meme, tomtom) for meme, tomtom in zip(_paths(inputs["patterns"]),
@@ -135,8 +160,11 @@ def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping
 
     options = options_from(config, seed)
     with open(inputs["index"], encoding="utf-8") as handle:
-        n_rows = int(json.load(handle)["rows"])
+        index = json.load(handle)
+    n_rows = int(index["rows"])
     lo, hi = row_range if row_range is not None else (0, n_rows)
+    # where the shard's rows begin in the file: earlier records are passed over unread
+    start_record, first_row = index.get("shard_starts", {}).get(str(lo), (1, 0))
     n = max(0, min(hi, n_rows) - lo)
     model, device, info = _model(inputs["model"], config, threads)
     classes, seq_len = list(info.classes), info.seq_len
@@ -146,7 +174,7 @@ def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping
     if null and null_classes != classes:
         raise SeqlrpError(f"{inputs['null']}: null of classes {null_classes}, model has {classes}: rerun variants_null")
     keep_maps = options.explain and options.maps
-    windows_dir = Path(outputs["windows"]).parent
+    windows_dir = Path(outputs["windows"]).parent if keep_maps else None  # the rule has no windows without maps
     with contextlib.ExitStack() as stack:
         table = stack.enter_context(atomic_write_text(outputs["scores"]))
         writer = csv.writer(table, delimiter="\t", lineterminator="\n")
@@ -161,7 +189,8 @@ def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping
         genome = stack.enter_context(Genome(inputs["genome"], index_dir=index_dir))
         done = 0
         bar = stack.enter_context(tqdm(total=n, desc="variants", unit="variant", disable=not progress))
-        for batch in batches(_variants(inputs["vcf"], genome, config), seq_len, genome.fetch, options.batch_size, (lo, hi)):
+        stream = _variants(inputs["vcf"], genome, config, start_record=start_record)
+        for batch in batches(stream, seq_len, genome.fetch, options.batch_size, (lo, hi), first_row=first_row):
             scored = scorer.score(batch, null)
             writer.writerows(score_rows(scored, classes, list(specs) or ["-"]))
             if keep_maps:

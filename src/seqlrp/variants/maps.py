@@ -26,7 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..attribution.store import SETTINGS, Attribution, join_shards, read_attribution, read_settings, write_settings
+from ..attribution.store import (
+    SETTINGS,
+    Attribution,
+    join_shards,
+    read_attribution,
+    read_settings,
+    write_settings,
+)
 from ..errors import InputError
 from ..formats.arrays import ChunkedArrayWriter, LazyRows, open_npy
 from ..formats.onehot import onehot_from_codes

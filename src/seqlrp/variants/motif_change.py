@@ -221,7 +221,8 @@ class MotifScanner:
         for m, (lowest, survival) in enumerate(self._survival):
             finite = np.isfinite(scores[:, m])
             index = np.round(scores[finite, m] / BIN_SIZE).astype(np.int64) - lowest
-            out[finite, m] = survival[np.clip(index, 0, survival.size - 1)]
+            # the highest reachable bin at most (the trailing 0 is past it): p is never 0
+            out[finite, m] = survival[np.clip(index, 0, survival.size - 2)]
         return out
 
     def changes(self, ref_codes: np.ndarray, alt_codes: np.ndarray, ref_span: np.ndarray,

@@ -16,11 +16,14 @@ ALT raises the class score, blue where it lowers it, the score column ``min(1000
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +114,46 @@ def info_key(name: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.]", "_", name)
 
 
+def method_keys(methods: Sequence[str]) -> dict[str, str]:
+    """Each method's INFO key part (:func:`info_key`); names that would share one (``lrp-1`` and
+    ``lrp_1``) get their position in ``methods`` appended, so no method's values are lost."""
+    keys = [info_key(m) for m in methods]
+    return {m: f"{k}_{i + 1}" if keys.count(k) > 1 else k for i, (m, k) in enumerate(zip(methods, keys))}
+
+
+def header_text(text: str) -> str:
+    """``text`` inside a VCF header line: percent-encoded where it would end a quoted description or a
+    list (``"``, ``\\``, ``,``, ``;``, ``=``, ``%``, tabs and line breaks), as VCF 4.3 encodes INFO values."""
+    return re.sub(r'["\\,;=%\t\r\n]', lambda m: f"%{ord(m.group()):02X}", text)
+
+
 def _info_value(text: str) -> str:
     return text if text else "."
+
+
+def write_sorted(records: Iterable[tuple[int, int, int, str]], handle, scratch: Path) -> int:
+    """Write ``line`` of every ``(contig index, position, row, line)`` record to ``handle`` sorted by the
+    first three; return the count. Lines go to a scratch file in arrival order and only their keys
+    and offsets stay in memory (32 bytes per record, in arrays); a stream that arrives sorted (a
+    sorted VCF) is copied as it is."""
+    keys, offsets = array("q"), array("q", [0])
+    with open(scratch, "wb") as out:
+        for contig, position, row, line in records:
+            data = (line + "\n").encode("utf-8")
+            out.write(data)
+            keys.extend((contig, position, row))
+            offsets.append(offsets[-1] + len(data))
+    key_array = np.frombuffer(keys, dtype=np.int64).reshape(-1, 3) if keys else np.zeros((0, 3), np.int64)
+    order = np.lexsort(key_array.T[::-1]) if len(key_array) else np.zeros(0, np.int64)
+    starts = np.asarray(offsets, dtype=np.int64)
+    with open(scratch, "rb") as source:
+        if np.array_equal(order, np.arange(len(order))):
+            shutil.copyfileobj(io.TextIOWrapper(source, encoding="utf-8"), handle)
+        else:
+            for index in order.tolist():
+                source.seek(int(starts[index]))
+                handle.write(source.read(int(starts[index + 1] - starts[index])).decode("utf-8"))
+    return len(order)
 
 
 def write_scored_vcf(scores_tsv: str | os.PathLike, out: str | os.PathLike, contigs: Mapping[str, int],
@@ -124,47 +165,53 @@ def write_scored_vcf(scores_tsv: str | os.PathLike, out: str | os.PathLike, cont
                  ("SEQLRP_LOGIT_ALT", "logit_alt", "score of ALT"), ("SEQLRP_P", "p_value",
                  "empirical p-value against the shuffled-context null"), ("SEQLRP_Q", "q_value",
                  "Benjamini-Hochberg q-value"))
-    header = ["##fileformat=VCFv4.2", "##source=seqlrp", f"##seqlrp_input={source_vcf}",
-              f"##seqlrp_classes={','.join(classes)}"]
+    methods = [m for m in methods if m != "-"]  # explain: false has no relevance columns
+    keys = method_keys(methods)
+    listed = ",".join(header_text(c) for c in classes)
+    header = ["##fileformat=VCFv4.2", "##source=seqlrp", f"##seqlrp_input={header_text(source_vcf)}",
+              f"##seqlrp_classes={listed}"]
     header += [f"##contig=<ID={name},length={length}>" for name, length in contigs.items()]
     header += ['##INFO=<ID=SEQLRP_KIND,Number=1,Type=String,Description="snv, mnp, insertion or deletion '
                '(after left-normalisation)">']
     header += [f'##INFO=<ID={key},Number={len(classes)},Type=Float,Description="{text}, one value per class: '
-               f'{",".join(classes)}">' for key, _, text in per_class]
+               f'{listed}">' for key, _, text in per_class]
     for method in methods:
         for side, text in (("RREF", "relevance of the REF bases in the REF window"),
                            ("RALT", "relevance of the ALT bases in the ALT window")):
-            header.append(f'##INFO=<ID=SEQLRP_{side}_{info_key(method)},Number={len(classes)},Type=Float,'
-                          f'Description="{text}, method {method}, one value per class: {",".join(classes)}">')
+            header.append(f'##INFO=<ID=SEQLRP_{side}_{keys[method]},Number={len(classes)},Type=Float,'
+                          f'Description="{text}, method {header_text(method)}, one value per class: {listed}">')
     header.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
     order = {name: i for i, name in enumerate(contigs)}
-    records = []
-    for group in _variants(scores_tsv):
-        first = group[0]
-        by_class = {row["class"]: row for row in group if row["method"] == group[0]["method"]}
-        fields = [f"SEQLRP_KIND={first['kind']}"]
-        for key, column, _ in per_class:
-            fields.append(f"{key}=" + ",".join(_info_value(by_class[c][column]) for c in classes))
-        for method in methods:
-            rows = {row["class"]: row for row in group if row["method"] == method}
-            for side, column in (("RREF", "relevance_ref"), ("RALT", "relevance_alt")):
-                fields.append(f"SEQLRP_{side}_{info_key(method)}=" + ",".join(_info_value(rows[c][column]) for c in classes))
-        records.append((order.get(first["chrom"], len(order)), int(first["pos"]), int(first["variant"]),
-                        "\t".join([first["chrom"], first["pos"], first["id"], first["ref"], first["alt"], ".", ".",
-                                   ";".join(fields)])))
-    records.sort(key=lambda record: record[:3])
+
+    def records():
+        for group in _variants(scores_tsv):
+            first = group[0]
+            by_class = {row["class"]: row for row in group if row["method"] == group[0]["method"]}
+            fields = [f"SEQLRP_KIND={first['kind']}"]
+            for key, column, _ in per_class:
+                fields.append(f"{key}=" + ",".join(_info_value(by_class[c][column]) for c in classes))
+            for method in methods:
+                rows = {row["class"]: row for row in group if row["method"] == method}
+                for side, column in (("RREF", "relevance_ref"), ("RALT", "relevance_alt")):
+                    fields.append(f"SEQLRP_{side}_{keys[method]}=" + ",".join(_info_value(rows[c][column])
+                                                                                  for c in classes))
+            yield (order.get(first["chrom"], len(order)), int(first["pos"]), int(first["variant"]),
+                   "\t".join([first["chrom"], first["pos"], first["id"], first["ref"], first["alt"], ".", ".",
+                              ";".join(fields)]))
+
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
         plain = Path(scratch) / "scored.vcf"
         with open(plain, "w", encoding="utf-8") as handle:
             handle.write("\n".join(header) + "\n")
-            handle.writelines(record[3] + "\n" for record in records)
+            n = write_sorted(records(), handle, Path(scratch) / "unsorted")
+        index = Path(scratch) / "scored.vcf.gz.tbi"
+        Path(f"{out}.tbi").unlink(missing_ok=True)  # never an old index beside a new file
         with atomic_path(out, suffix=".vcf.gz") as compressed:
             pysam.tabix_compress(str(plain), str(compressed), force=True)
-            index = Path(scratch) / "scored.vcf.gz.tbi"
             pysam.tabix_index(str(compressed), preset="vcf", force=True, index=str(index))
-            os.replace(index, str(out) + ".tbi")
-    return len(records)
+        os.replace(index, f"{out}.tbi")
+    return n
 
 
 def write_variant_bed(scores_tsv: str | os.PathLike, out: str | os.PathLike, contigs: Mapping[str, int],
@@ -172,26 +219,29 @@ def write_variant_bed(scores_tsv: str | os.PathLike, out: str | os.PathLike, con
     """``variants.bed``: BED9, one line per variant and class (rows of ``method``, default the first
     method's), sorted; return the number of lines."""
     order = {name: i for i, name in enumerate(contigs)}
-    lines = []
-    for row in read_scores(scores_tsv):
-        method = method or row["method"]
-        if row["method"] != method:
-            continue
-        lo = int(row["pos"]) - 1
-        hi = min(lo + len(row["ref"]), contigs.get(row["chrom"], lo + len(row["ref"])))
-        delta = float(row["delta"]) if row["delta"] else 0.0
-        p = float(row["p_value"]) if row["p_value"] else 1.0
-        score = int(min(1000, round(100 * -math.log10(p)))) if p > 0 else 1000
-        name = f"{row['id'] if row['id'] != '.' else row['chrom'] + ':' + row['pos']}|{row['ref']}>{row['alt']}|" \
-               f"{row['class']}|delta={float(delta):+.3g}"
-        lines.append((order.get(row["chrom"], len(order)), lo, int(row["variant"]),
-                      f"{row['chrom']}\t{lo}\t{hi}\t{name}\t{score}\t.\t{lo}\t{hi}\t{RED if delta >= 0 else BLUE}\n"))
-    lines.sort(key=lambda item: item[:3])
-    with atomic_write_text(out) as handle:
+    chosen = method
+
+    def lines():
+        nonlocal chosen
+        for row in read_scores(scores_tsv):
+            chosen = chosen or row["method"]
+            if row["method"] != chosen:
+                continue
+            lo = int(row["pos"]) - 1
+            hi = min(lo + len(row["ref"]), contigs.get(row["chrom"], lo + len(row["ref"])))
+            delta = float(row["delta"]) if row["delta"] else 0.0
+            p = float(row["p_value"]) if row["p_value"] else 1.0
+            score = int(min(1000, round(100 * -math.log10(p)))) if p > 0 else 1000
+            label = row["id"] if row["id"] != "." else f"{row['chrom']}:{row['pos']}"
+            name = f"{label}|{row['ref']}>{row['alt']}|{row['class']}|delta={delta:+.3g}"
+            yield (order.get(row["chrom"], len(order)), lo, int(row["variant"]),
+                   f"{row['chrom']}\t{lo}\t{hi}\t{name}\t{score}\t.\t{lo}\t{hi}\t{RED if delta >= 0 else BLUE}")
+
+    out = Path(out)
+    with atomic_write_text(out) as handle, tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as scratch:
         handle.write(bed_track_line("seqlrp variants", "variant effects: red raises, blue lowers the class score; "
                                     "score = 100 x -log10 p") + "\n")
-        handle.writelines(line for *_, line in lines)
-    return len(lines)
+        return write_sorted(lines(), handle, Path(scratch) / "unsorted")
 
 
 def join_score_tables(shard_tables: Sequence[str | os.PathLike], out: str | os.PathLike) -> int:
@@ -200,14 +250,14 @@ def join_score_tables(shard_tables: Sequence[str | os.PathLike], out: str | os.P
     the p-values first (8 bytes per variant and class in memory), then the rows."""
     from .null import bh_q
 
-    p_values: dict[str, list[float]] = {}
+    p_values: dict[str, array] = {}  # 8 bytes per variant and class
     for path in shard_tables:
         seen = None
         for row in read_scores(path):
             seen = seen or row["method"]
             if row["method"] == seen:
-                p_values.setdefault(row["class"], []).append(float(row["p_value"]) if row["p_value"] else math.nan)
-    q_values = {cls: iter(bh_q(np.asarray(values))) for cls, values in p_values.items()}
+                p_values.setdefault(row["class"], array("d")).append(float(row["p_value"]) if row["p_value"] else math.nan)
+    q_values = {cls: iter(bh_q(np.frombuffer(values, dtype=np.float64))) for cls, values in p_values.items()}
     n = 0
     with atomic_write_text(out) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")

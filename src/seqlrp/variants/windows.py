@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..formats.genome import gather_windows
+from ..formats.onehot import codes_from_str
 from ..formats.vcf import Variant
-from ..sequences.variant_windows import Fetch, normalize, variant_windows
+from ..sequences.variant_windows import Fetch, genome_codes, normalize, variant_windows
 
 KINDS = ("snv", "mnp", "insertion", "deletion")
 
@@ -90,46 +92,82 @@ class VariantBatch:
         return len(self.variants)
 
 
+_SPAN_LIMIT = 4_000_000  # at most this many bases fetched at once for the SNVs of one contig in a batch
+
+
+def _is_snv(variant: Variant) -> bool:
+    return len(variant.ref) == 1 and len(variant.alt) == 1
+
+
+def _snv_windows(variants: list[Variant], seq_len: int, fetch: Fetch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ref_codes (n, L), alt_codes (n, L), ref_start (n,))`` of SNVs, one genome fetch per contig
+    (windows cut with :func:`seqlrp.formats.genome.gather_windows`, N off the contig): the same
+    windows :func:`~seqlrp.sequences.variant_windows.variant_windows` cuts, without its per-variant cost."""
+    centre = seq_len // 2
+    starts = np.array([v.pos - 1 - centre for v in variants], dtype=np.int64)
+    ref = np.empty((len(variants), seq_len), dtype=np.uint8)
+    chroms = np.array([v.chrom for v in variants], dtype=object)
+    for chrom in dict.fromkeys(chroms.tolist()):
+        rows = np.flatnonzero(chroms == chrom)
+        lo, hi = max(0, int(starts[rows].min())), int(starts[rows].max()) + seq_len
+        if hi - lo > _SPAN_LIMIT:  # scattered over a long contig: one fetch per window
+            for row in rows.tolist():
+                ref[row] = genome_codes(fetch, chrom, int(starts[row]), seq_len)
+            continue
+        segment = codes_from_str(fetch(chrom, lo, hi)) if hi > lo else np.empty(0, np.uint8)
+        ref[rows] = gather_windows(segment, starts[rows] - lo, seq_len)
+    alt = ref.copy()
+    alt[:, centre] = codes_from_str("".join(v.alt for v in variants))
+    return ref, alt, starts
+
+
 def make_batch(variants: list[Variant], rows: Iterable[int], seq_len: int, fetch: Fetch) -> VariantBatch:
-    """The :class:`VariantBatch` of ``variants`` (their stream indices ``rows``) on the genome ``fetch``."""
-    columns: dict[str, list] = {key: [] for key in ("pos", "ref", "alt", "kind", "ref_codes", "alt_codes", "start",
-                                                    "index_map", "ref_span", "alt_span")}
-    for variant in variants:
+    """The :class:`VariantBatch` of ``variants`` (their stream indices ``rows``) on the genome ``fetch``.
+
+    SNVs are cut together (one fetch per contig); every other variant is normalised and cut by
+    :func:`~seqlrp.sequences.variant_windows.variant_windows`."""
+    b, centre = len(variants), seq_len // 2
+    ref_codes = np.empty((b, seq_len), dtype=np.uint8)
+    alt_codes = np.empty((b, seq_len), dtype=np.uint8)
+    ref_start = np.empty(b, dtype=np.int64)
+    index_map = np.broadcast_to(np.arange(seq_len, dtype=np.int64), (b, seq_len)).copy()
+    ref_span = np.tile(np.array([centre, centre + 1], dtype=np.int64), (b, 1))
+    alt_span = ref_span.copy()
+    norm = [(v.pos, v.ref.upper(), v.alt.upper()) for v in variants]
+    snvs = [k for k, v in enumerate(variants) if _is_snv(v)]
+    if snvs:
+        ref_codes[snvs], alt_codes[snvs], ref_start[snvs] = _snv_windows([variants[k] for k in snvs], seq_len, fetch)
+    for k, variant in enumerate(variants):
+        if _is_snv(variant):
+            continue
         pos, ref, alt = normalize(variant.chrom, variant.pos, variant.ref, variant.alt, fetch)
+        norm[k] = (pos, ref, alt)
         windows = variant_windows(Variant(variant.chrom, pos, variant.id, ref, alt, variant.line, variant.allele),
                                   seq_len, fetch)
-        ref_span, alt_span = allele_spans(seq_len, ref, alt)
-        for key, value in (("pos", pos), ("ref", ref), ("alt", alt), ("kind", variant_kind(ref, alt)),
-                           ("ref_codes", windows.ref_codes), ("alt_codes", windows.alt_codes),
-                           ("start", windows.ref_start), ("index_map", windows.index_map),
-                           ("ref_span", ref_span), ("alt_span", alt_span)):
-            columns[key].append(value)
-    empty = (0, seq_len)
+        ref_codes[k], alt_codes[k], ref_start[k], index_map[k] = (windows.ref_codes, windows.alt_codes,
+                                                                  windows.ref_start, windows.index_map)
+        ref_span[k], alt_span[k] = allele_spans(seq_len, ref, alt)
     return VariantBatch(
-        variants=list(variants),
-        rows=np.asarray(list(rows), dtype=np.int64),
-        norm_pos=columns["pos"], norm_ref=columns["ref"], norm_alt=columns["alt"], kinds=columns["kind"],
-        ref_codes=np.stack(columns["ref_codes"]) if variants else np.zeros(empty, np.uint8),
-        alt_codes=np.stack(columns["alt_codes"]) if variants else np.zeros(empty, np.uint8),
-        ref_start=np.asarray(columns["start"], dtype=np.int64),
-        index_map=np.stack(columns["index_map"]) if variants else np.zeros(empty, np.int64),
-        ref_span=np.asarray(columns["ref_span"], dtype=np.int64).reshape(-1, 2),
-        alt_span=np.asarray(columns["alt_span"], dtype=np.int64).reshape(-1, 2),
-    )
+        variants=list(variants), rows=np.asarray(list(rows), dtype=np.int64),
+        norm_pos=[n[0] for n in norm], norm_ref=[n[1] for n in norm], norm_alt=[n[2] for n in norm],
+        kinds=[variant_kind(ref, alt) for _, ref, alt in norm], ref_codes=ref_codes, alt_codes=alt_codes,
+        ref_start=ref_start, index_map=index_map, ref_span=ref_span, alt_span=alt_span)
 
 
 def batches(variants: Iterable[Variant], seq_len: int, fetch: Fetch, batch_size: int,
-            row_range: tuple[int, int] | None = None) -> Iterator[VariantBatch]:
+            row_range: tuple[int, int] | None = None, first_row: int = 0) -> Iterator[VariantBatch]:
     """Stream ``variants`` as batches of at most ``batch_size``; with ``row_range`` (lo, hi) only the
     stream rows in ``[lo, hi)`` (one shard), stopping after ``hi``. Memory holds one batch.
 
     Batches end at multiples of ``batch_size`` counted over the whole stream, so a shard whose
     bounds are such multiples batches its rows exactly as a one-shard run does: float32 kernels can
-    round differently with another batch composition, and the bytes of ``scores.tsv`` would move."""
+    round differently with another batch composition, and the bytes of ``scores.tsv`` would move.
+    ``first_row`` is the stream row of the first variant given (a stream started part-way through,
+    :func:`seqlrp.formats.vcf.iter_variants` with ``start_record``)."""
     lo, hi = row_range if row_range is not None else (0, None)
     pending: list[Variant] = []
     pending_rows: list[int] = []
-    for row, variant in enumerate(variants):
+    for row, variant in enumerate(variants, start=first_row):
         if hi is not None and row >= hi:
             break
         if row < lo:
