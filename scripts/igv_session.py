@@ -11,7 +11,8 @@ def main(smk):
     chrom_sizes_out = smk.output.chrom_sizes[0] if smk.output.chrom_sizes else None
     truth = smk.input.truth[0] if smk.input.truth else None
     run(smk.output.session, smk.params.genome, smk.params.pairs, list(smk.input.bigwigs), list(smk.input.seqlets),
-        smk.input.regions, smk.input.chrom_sizes, chrom_sizes_out, instances=list(smk.input.instances), truth=truth)
+        smk.input.regions, smk.input.chrom_sizes, chrom_sizes_out, instances=list(smk.input.instances), truth=truth,
+        variants=smk.input.variants[0] if smk.input.variants else None)
 
 
 run_stage(snakemake, main)  # noqa: F821

@@ -321,10 +321,11 @@ def test_browser_files_of_the_tiny_demo(tiny_demo_run):
                 assert [line.split(":")[0] for line in tabix.header] == ["#seqlrp provenance"]
     session = results / "igv_session.xml"
     root, resources, tracks = parse_session(session)
-    # the demo's truth, then per class and method: relevance, seqlets, motif instances
-    assert root.get("genome") == "demo/genome.fa.gz" and len(resources) == len(tracks) == 1 + 2 * len(TINY_METHODS) * 3
+    # the demo's truth, its scored variants, then per class and method: relevance, seqlets, motif instances
+    assert root.get("genome") == "demo/genome.fa.gz" and len(resources) == len(tracks) == 2 + 2 * len(TINY_METHODS) * 3
     paths = {r.get("name"): r.get("path") for r in resources}
-    assert paths["known sites (truth.bed)"] == "demo/truth.bed"
+    assert paths["known sites (truth.bed)"] == "demo/truth.bed" and paths["variant effects"] == "variants/variants.bed"
+    assert [t.get("color") for t in tracks if t.get("id") == "variants/variants.bed"] == [None]  # its red/blue
     for cls in ("positive", "negative"):
         for method in TINY_METHODS:
             assert paths[f"{cls} {method} motif instances"] == f"motifs/{cls}.{method}/instances.bed"

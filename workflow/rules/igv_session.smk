@@ -1,6 +1,6 @@
 # Stage igv: one IGV desktop session (File > Open Session) with the genome, the truth BED when the run
-# has one (demo truth or evaluate.truth), every relevance bigWig (autoscaled), seqlets BED and motif
-# instances BED, at the top window of the first class.
+# has one (demo truth or evaluate.truth), the scored variants' BED when the run has variants, every
+# relevance bigWig (autoscaled), seqlets BED and motif instances BED, at the top window of the first class.
 
 
 rule igv_session:
@@ -9,6 +9,7 @@ rule igv_session:
         seqlets=[f"{SEQLETS_DIR}/{cls}.{method}.bed" for cls in CLASSES for method in METHODS],
         instances=[f"{MOTIFS_DIR}/{cls}.{method}/instances.bed" for cls in CLASSES for method in METHODS],
         truth=[evaluation_truth()] if evaluation_truth() else [],
+        variants=[f"{RESULTS}/variants/variants.bed"] if PLAN.variants else [],
         regions=f"{ATTR_DIR}/{CLASSES[0]}.{METHODS[0]}/regions.tsv",
         chrom_sizes=f"{DATA_DIR}/chrom_sizes.tsv",
     output:

@@ -68,11 +68,12 @@ def truth_track(truth: str | os.PathLike) -> SessionTrack:
 def run(session: str | os.PathLike, genome: str | None, pairs: Sequence[Sequence[str]], bigwigs: Sequence[str],
         seqlets: Sequence[str], regions_tsv: str | os.PathLike, chrom_sizes_tsv: str | os.PathLike,
         chrom_sizes_out: str | os.PathLike | None = None, *, instances: Sequence[str] | None = None,
-        truth: str | os.PathLike | None = None) -> int:
+        truth: str | os.PathLike | None = None, variants: str | os.PathLike | None = None) -> int:
     """Write the session for ``pairs`` ``(class, method)`` with their ``bigwigs``, ``seqlets`` BEDs
     and motif ``instances`` BEDs (same order; None: no instances tracks), after the ``truth`` BED
-    (None: the run has none); ``genome`` None (FASTA-of-sequences input) writes ``chrom_sizes_out``
-    and opens it as the genome. Returns the number of tracks."""
+    (None: the run has none) and before the scored ``variants`` BED (None: no variants); ``genome``
+    None (FASTA-of-sequences input) writes ``chrom_sizes_out`` and opens it as the genome. Returns
+    the number of tracks."""
     if instances is None:
         instances = [None] * len(pairs)
     if not len(pairs) == len(bigwigs) == len(seqlets) == len(instances):
@@ -86,6 +87,8 @@ def run(session: str | os.PathLike, genome: str | None, pairs: Sequence[Sequence
         write_chrom_sizes(chrom_sizes_out, sizes)
         genome = str(chrom_sizes_out)
     tracks = [truth_track(truth)] if truth is not None else []
+    if variants is not None:  # its own colours: red raises, blue lowers the class score
+        tracks.append(SessionTrack(str(variants), "variant effects", data=False))
     for (cls, method), bigwig, bed, motif_bed in zip(pairs, bigwigs, seqlets, instances):
         tracks += [SessionTrack(bigwig, f"{cls} {method} relevance", data=True),
                    SessionTrack(bed, f"{cls} {method} seqlets", data=False)]
