@@ -331,6 +331,8 @@ def test_import_seqlrp_imports_no_torch_and_names_load_lazily():
             "assert {'one_hot', 'load_model', 'relevance', 'Prune', 'open_attribution'} <= set(dir(seqlrp)); "
             "assert 'torch' not in sys.modules; "
             "store = seqlrp.open_attribution; assert 'torch' not in sys.modules, 'open_attribution'; "
+            "import seqlrp.variants; assert 'torch' not in sys.modules, 'seqlrp.variants'; "
+            "assert 'variants' in dir(seqlrp) and callable(seqlrp.variants.score); "
             "x = seqlrp.one_hot('ACGT'); assert tuple(x.shape) == (1, 4, 4); "
             "from seqlrp.lrp import Prune, relevance; assert seqlrp.relevance is relevance and seqlrp.Prune is Prune; "
             "print('ok')")
@@ -339,6 +341,6 @@ def test_import_seqlrp_imports_no_torch_and_names_load_lazily():
     assert done.stdout.strip() == "ok"
     assert seqlrp.one_hot is one_hot and seqlrp.load_model is load_model
     assert sorted(seqlrp.__all__) == sorted(["ALPHABET", "Prune", "__version__", "load_model", "one_hot",
-                                             "open_attribution", "relevance"])
+                                             "open_attribution", "relevance", "variants"])
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         seqlrp.nothing  # noqa: B018

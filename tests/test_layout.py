@@ -154,13 +154,14 @@ def test_the_scripts_helper_puts_the_repositorys_src_first_where_seqlrp_is_not_i
 
 
 def test_stages_that_only_read_the_store_import_no_torch():
-    """Tracks, motifs, the report and the IGV session read arrays and tables: their jobs start without
-    importing torch (a second and more per job, on every run)."""
+    """Tracks, motifs, the report, the IGV session and the variant stage's index and join read arrays
+    and tables: their jobs start without importing torch (a second and more per job, on every run)."""
     import subprocess
     import sys
 
     code = ("import sys, seqlrp.stages.tracks, seqlrp.stages.motifs, seqlrp.stages.report, "
-            "seqlrp.stages.igv_session, seqlrp.stages.runner; print('torch' in sys.modules)")
+            "seqlrp.stages.igv_session, seqlrp.stages.runner, seqlrp.stages.variants, seqlrp.variants.maps; "
+            "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"

@@ -145,6 +145,10 @@ def test_plan_is_frozen(data):
 def test_tracks_hash_ignores_later_stages_but_not_the_window_length(data):
     base = make_plan(data, {"seq_len": 100})
     assert make_plan(data, {"seq_len": 100, "seqlets": {"n_null": 7}, "gpu": 1}).config_sha256 == base.config_sha256
+    # the variant stage's settings, and whether the demo scores a VCF, shape no track
+    assert make_plan(data, {"seq_len": 100, "demo": {"variants": False}, "variant_effects": {"null_size": 5}}
+                     ).config_sha256 == base.config_sha256
+    assert make_plan(data, {"seq_len": 100, "demo": {"gc": 0.5}}).config_sha256 != base.config_sha256
     assert make_plan(data, {"seq_len": 120}).config_sha256 != base.config_sha256
 
 

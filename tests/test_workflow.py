@@ -336,7 +336,9 @@ def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_fact
     alone = tmp_path_factory.mktemp("variants-only")
     config = {**{k: v for k, v in TINY_DEMO.items() if k not in ("demo", "seq_len")},
               "genome": str(results / "demo" / "genome.fa.gz"), "variants": str(results / "demo" / "variants.vcf.gz"),
-              "model": {"checkpoint": str(results / "model" / "model.pt")}}
+              "model": {"checkpoint": str(results / "model" / "model.pt")},
+              # one shard: its batches are the two-shard run's (shard bounds are multiples of batch_size)
+              "variant_effects": {**TINY_DEMO["variant_effects"], "shard_size": 0}}
     only = run_snakemake(alone, config)
     assert only.returncode == 0, only.stderr[-3000:]
     made = {p.name for p in (alone / "results").iterdir()}

@@ -2,54 +2,7 @@
 # variants_index (a checkpoint: its row count decides the shards) checks every record; variants_null
 # scores the shuffled-context null; one variants_shard job per variant_effects.shard_size rows scores,
 # explains and writes the maps of every class and method; rule variants joins them (q-values, scored
-# VCF, BED, the maps stores).
-
-VARIANTS_DIR = f"{RESULTS}/variants"
-VARIANT_CONFIG = config["variant_effects"]
-VARIANT_MAPS = VARIANT_CONFIG["maps"] and VARIANT_CONFIG["explain"]
-# the (class, method) pairs whose maps are kept, in the order of scores.tsv
-VARIANT_PAIRS = [(c, m) for c in CLASSES for m in METHODS] if VARIANT_MAPS else []
-MAP_FILES = {**SHARD_ARRAYS, "regions": "regions.tsv", "settings": "settings.json"}
-
-
-def variant_shards(wildcards):
-    """The shard indices of the VCF's rows (read from the variants_index checkpoint)."""
-    with open(checkpoints.variants_index.get().output.index, encoding="utf-8") as handle:
-        n_rows = json.load(handle)["rows"]
-    size = VARIANT_CONFIG["shard_size"]
-    return range(max(1, math.ceil(n_rows / size)) if size > 0 else 1)
-
-
-def variant_shard_files(wildcards):
-    shards = variant_shards(wildcards)
-    files = {"scores": expand(f"{VARIANTS_DIR}/shards/{{shard}}/scores.tsv", shard=shards)}
-    if VARIANT_MAPS:
-        files["maps"] = [f"{VARIANTS_DIR}/maps/{c}.{m}/shards/{k}/{name}" for c, m in VARIANT_PAIRS for k in shards
-                         for name in MAP_FILES.values()]
-    return files
-
-
-def variant_motif_inputs(wildcards):
-    """What the motif scan reads: the JASPAR matrices, or the motifs stage's patterns and matches."""
-    source = VARIANT_CONFIG["motifs"]
-    if source == "jaspar":
-        return {"database": f"{MOTIFS_DIR}/jaspar.npz"}
-    if source == "patterns":
-        return {"patterns": expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/motifs.meme", cls=CLASSES, method=METHODS),
-                "tomtom": expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/tomtom.tsv", cls=CLASSES, method=METHODS)}
-    return {}
-
-
-def variant_outputs():
-    """The variant stage's targets in rule all (none without `variants`)."""
-    if not PLAN.variants:
-        return []
-    targets = [f"{VARIANTS_DIR}/{name}" for name in ("scores.tsv", "scored.vcf.gz", "variants.bed", "summary.json")]
-    targets += [f"{VARIANTS_DIR}/maps/{c}.{m}/settings.json" for c, m in VARIANT_PAIRS]
-    if PLAN.variant_truth:
-        targets.append(f"{EVAL_DIR}/variants.tsv")
-    return targets
-
+# VCF, BED, the maps stores). Paths and input functions: common.smk.
 
 checkpoint variants_index:
     input:

@@ -110,12 +110,14 @@ class ReportOptions:
 
     max_regions: int = 10
     max_motifs: int = 20
+    max_variant_logos: int = 3
     hash_limit_mb: float = 256.0
 
     @classmethod
     def from_config(cls, section: Mapping | None) -> ReportOptions:
         section = dict(section or {})
-        return cls(**{key: section[key] for key in ("max_regions", "max_motifs", "hash_limit_mb") if key in section})
+        return cls(**{key: section[key] for key in ("max_regions", "max_motifs", "max_variant_logos", "hash_limit_mb")
+                      if key in section})
 
 
 class _Builder:
@@ -519,7 +521,7 @@ class _Builder:
         return blocks
 
     def variants(self) -> list[Markup]:
-        blocks, images = variants_section(self.results, self.rel, self.classes)
+        blocks, images = variants_section(self.results, self.rel, self.classes, logos=self.options.max_variant_logos)
         self.n_images += images
         return blocks
 

@@ -40,7 +40,8 @@ from ..formats.config_file import load_config, user_settings, where
 from .model_checks import CHECK_CACHE, cached_check, check_key, store_check
 
 #: Config sections whose changes leave the tracks as they are (not part of the tracks' config hash).
-NOT_SHAPING_TRACKS = ("seqlets", "motifs", "evaluate", "diagnostics", "report", "gpu", "shard_size")
+NOT_SHAPING_TRACKS = ("seqlets", "motifs", "evaluate", "diagnostics", "report", "gpu", "shard_size", "variants",
+                      "variant_effects")
 #: The demo's classes and the files the demo_data rule writes for them.
 DEMO_CLASSES = ("positive", "negative")
 #: Keys of ``model`` that belong to a model from outside seqlrp only.
@@ -546,6 +547,8 @@ class _Planner:
 def tracks_config_sha256(config: Mapping[str, Any]) -> str:
     """SHA-256 of the settings that shape the tracks: ``config`` less the sections in ``NOT_SHAPING_TRACKS``."""
     shaping = {k: v for k, v in config.items() if k not in NOT_SHAPING_TRACKS}
+    if isinstance(shaping.get("demo"), Mapping):  # whether the demo scores a VCF shapes no track
+        shaping["demo"] = {k: v for k, v in shaping["demo"].items() if k != "variants"}
     return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -30,32 +30,20 @@ from ..errors import SeqlrpError
 from ..formats.atomic import atomic_write_text
 from ..formats.genome import Genome
 from ..formats.vcf import VariantCounts, iter_variants
-from ..models.architectures import describe
-from ..models.device import choose_device, configure_threads
-from ..models.loading import load_model
-from ..variants.maps import (
-    MapTableWriter,
-    WindowsWriter,
-    interleave,
-    join_variant_maps,
-    write_map_settings,
-)
-from ..variants.null import load_null, null_deltas, sample_contexts, save_null
-from ..variants.scoring import VariantOptions, VariantScorer
-from ..variants.tables import (
-    SCORE_COLUMNS,
-    join_score_tables,
-    score_rows,
-    write_scored_vcf,
-    write_variant_bed,
-)
+from ..variants.maps import MapTableWriter, WindowsWriter, interleave, join_variant_maps, write_map_settings
+from ..variants.tables import SCORE_COLUMNS, join_score_tables, score_rows, write_scored_vcf, write_variant_bed
 from ..variants.windows import batches, variant_kind
+
+# torch (the model, the scorer) is imported by the jobs that run the model only: rules variants_index
+# and variants (the join) start without it
 
 log = logging.getLogger(__name__)
 
 
-def options_from(config: Mapping, seed: int = 1) -> VariantOptions:
-    """:class:`VariantOptions` of the ``variant_effects`` section."""
+def options_from(config: Mapping, seed: int = 1):
+    """:class:`~seqlrp.variants.scoring.VariantOptions` of the ``variant_effects`` section."""
+    from ..variants.scoring import VariantOptions
+
     return VariantOptions(reverse_complement=bool(config.get("reverse_complement", False)),
                           probability=config.get("probability", "auto"), local_bp=int(config.get("local_bp", 10)),
                           batch_size=int(config.get("batch_size", 64)), null_size=int(config.get("null_size", 1000)),
@@ -102,6 +90,10 @@ def index_variants(config: Mapping, genome_path: str, vcf: str, out: str | os.Pa
 
 
 def _model(path: str, config: Mapping, threads: int | None):
+    from ..models.architectures import describe
+    from ..models.device import choose_device, configure_threads
+    from ..models.loading import load_model
+
     configure_threads(threads)
     device = choose_device(config.get("device", "auto"))
     model = load_model(path, device=device)
@@ -111,6 +103,9 @@ def _model(path: str, config: Mapping, threads: int | None):
 def build_null(config: Mapping, inputs: Mapping[str, str], out: str | os.PathLike, seed: int,
                threads: int | None = None, index_dir: str | None = None) -> int:
     """Score the shuffled-context null (``variant_effects.null_size`` per kind) into ``out`` (.npz)."""
+    from ..variants.null import null_deltas, sample_contexts, save_null
+    from ..variants.scoring import VariantScorer
+
     options = options_from(config, seed)
     model, device, info = _model(inputs["model"], config, threads)
     scorer = VariantScorer(model, {}, device, options)
@@ -157,6 +152,9 @@ def score_shard(config: Mapping, methods: Mapping[str, Mapping], inputs: Mapping
     """Score rows ``row_range`` of the VCF; write ``outputs`` (scores, windows folder files) and, per
     (class, method), ``map_outputs`` (a store shard: arrays, regions, settings). Returns the rows scored."""
     from tqdm import tqdm
+
+    from ..variants.null import load_null
+    from ..variants.scoring import VariantScorer
 
     options = options_from(config, seed)
     with open(inputs["index"], encoding="utf-8") as handle:

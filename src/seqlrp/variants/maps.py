@@ -38,7 +38,7 @@ from ..errors import InputError
 from ..formats.arrays import ChunkedArrayWriter, LazyRows, open_npy
 from ..formats.onehot import onehot_from_codes
 from ..formats.table import COLUMNS
-from .effects import delta_map
+from .delta import delta_map
 
 WINDOWS, INDEX_MAP = "windows.npy", "index_map.npy"
 
