@@ -2,8 +2,8 @@
 
 import _seqlrp_path  # noqa: F401  (seqlrp from the repository's src/ where it is not installed)
 
-from seqlrp.stages.evaluate import evaluate_variants
 from seqlrp.stages.runner import run_stage
+from seqlrp.stages.variants import evaluate_variants
 
 
 def main(smk):

@@ -24,7 +24,7 @@ from seqlrp.report.variants import (
 )
 from seqlrp.stages import variants as stage
 from seqlrp.stages.demo_data import make_demo, make_variants
-from seqlrp.stages.evaluate import evaluate_variants
+from seqlrp.stages.variants import evaluate_variants
 from seqlrp.stages.report import write_report
 
 SEQ_LEN = 200
@@ -221,35 +221,3 @@ def test_top_rows_rank_by_p_then_size_of_delta_first_method_only(tmp_path):
     assert scores.method == "lrp" and list(scores.classes) == ["a", "b"]
     assert [r["id"] for r in scores.classes["a"].top()] == ["v2", "v4", "v1", "v0"]
     assert len(scores.classes["a"].delta) == 5
-
-
-@pytest.mark.workflow
-def test_report_job_reads_the_variant_outputs(tmp_path):
-    """Dry run: rule report's inputs hold the variant stage's table, summary and maps settings with
-    `variants`, and none of them without."""
-    from conftest import random_sequence, run_snakemake, write_fasta, write_lines
-
-    chroms = {f"chr{i}": random_sequence(3000, i) for i in (1, 2, 3)}
-    genome = write_fasta(tmp_path / "genome.fa", chroms)
-    beds = {name: str(write_lines(tmp_path / f"{name}.bed", [f"chr{c}\t{300 * k + 40 * j}\t{300 * k + 40 * j + 60}"
-                                                                 for c in (1, 2, 3) for k in range(4)]))
-            for j, name in enumerate(("bound", "unbound"))}
-    ref = chroms["chr1"][499]
-    vcf = write_lines(tmp_path / "variants.vcf", ["##fileformat=VCFv4.2", "##contig=<ID=chr1>",
-                                                  "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
-                                                  f"chr1\t500\tv1\t{ref}\t{'C' if ref == 'A' else 'A'}\t.\t.\t."])
-    config = {"genome": str(genome), "regions": beds, "seq_len": 80}
-
-    def report_block(config: dict, name: str) -> str:
-        result = run_snakemake(tmp_path / name, config, "-n", "results/report.html")
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, output[-3000:]
-        start = output.index("rule report:")
-        return output[start: output.index("\n\n", start) if "\n\n" in output[start:] else None]
-
-    with_variants = report_block({**config, "variants": str(vcf)}, "with")
-    for path in ("results/variants/scores.tsv", "results/variants/summary.json",
-                 *(f"results/variants/maps/{c}.{m}/settings.json" for c in ("bound", "unbound") for m in ("lrp", "plrp"))):
-        assert path in with_variants, path
-    assert "results/evaluation/variants.tsv" not in with_variants  # no labelled variants
-    assert "results/variants/" not in report_block(config, "without")

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -310,6 +311,10 @@ def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_fact
         assert records and all(len(r.info["SEQLRP_DELTA"]) == 2 for r in records)
     bed = (results / "variants" / "variants.bed").read_text().splitlines()
     assert bed[0].startswith("track ") and all(len(line.split("\t")) == 9 for line in bed[1:])
+    # the report's section: counts, the scatter and one variant's ref, alt and ΔR logos per class
+    html = (results / "report.html").read_text()
+    section = html[html.index("Variant effects"):]
+    assert f"{summary['rows']}" in section and section.count("data:image/png;base64,") >= 3
     # a killed shard job (its output gone, the join not made) is made again alone, and the joined
     # table comes back byte for byte
     run = copy_run(tiny_demo_run, tmp_path_factory.mktemp("variant-shard") / "run")
@@ -339,6 +344,8 @@ def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_fact
               "model": {"checkpoint": str(results / "model" / "model.pt")},
               # one shard: its batches are the two-shard run's (shard bounds are multiples of batch_size)
               "variant_effects": {**TINY_DEMO["variant_effects"], "shard_size": 0}}
+    (alone / "results" / "motifs").mkdir(parents=True)  # the JASPAR matrices as read before (no second pyjaspar read)
+    shutil.copy2(results / "motifs" / "jaspar.npz", alone / "results" / "motifs" / "jaspar.npz")
     only = run_snakemake(alone, config)
     assert only.returncode == 0, only.stderr[-3000:]
     made = {p.name for p in (alone / "results").iterdir()}

@@ -35,24 +35,3 @@ if evaluation_truth():
         script:
             "../../scripts/evaluate.py"
 
-
-if PLAN.variants and PLAN.variant_truth:
-
-    rule evaluate_variants:
-        input:
-            scores=f"{RESULTS}/variants/scores.tsv",
-            truth=PLAN.variant_truth,
-        output:
-            f"{EVAL_DIR}/variants.tsv",
-        log:
-            f"{LOGS}/evaluate_variants.log",
-        benchmark:
-            f"{BENCHMARKS}/evaluate_variants.tsv"
-        threads: 1
-        resources:
-            mem_mb=1000,
-            runtime=10,
-        conda:
-            "../../envs/seqlrp.yaml"
-        script:
-            "../../scripts/evaluate_variants.py"

@@ -104,15 +104,3 @@ def run(section: Mapping, attribute_methods: Mapping[str, Mapping], seed: int, i
     data = load_extracted(inputs["onehot"], inputs["regions"], inputs["info"])
     return evaluate(inputs["model"], data, inputs["truth"], outputs, options, threads)
 
-
-def evaluate_variants(scores_tsv: str | os.PathLike, truth_tsv: str | os.PathLike, out: str | os.PathLike) -> list[dict]:
-    """Rule evaluate_variants: how well ``delta`` and ``relevance_ref`` separate motif-breaking (and
-    ``delta`` motif-creating) variants from controls, AUROC per class and method, into ``out``."""
-    from ..analysis.variant_evaluation import variant_aurocs, write_variant_evaluation
-
-    rows = variant_aurocs(scores_tsv, truth_tsv)
-    write_variant_evaluation(rows, out)
-    for row in rows:
-        log.info("variants %s.%s %s by %s: AUROC %s", row["class"], row["method"], row["comparison"], row["score"],
-                 row["auroc"])
-    return rows

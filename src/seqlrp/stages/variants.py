@@ -242,3 +242,15 @@ def shard_ranges(n_rows: int, shard_size: int) -> list[tuple[int, int]]:
         return [(0, max(n_rows, 0))]
     return [(lo, min(lo + shard_size, n_rows)) for lo in range(0, n_rows, shard_size)]
 
+
+def evaluate_variants(scores_tsv: str | os.PathLike, truth_tsv: str | os.PathLike, out: str | os.PathLike) -> list[dict]:
+    """Rule evaluate_variants: how well ``delta`` and ``relevance_ref`` separate motif-breaking (and
+    ``delta`` motif-creating) variants from controls, AUROC per class and method, into ``out``."""
+    from ..analysis.variant_evaluation import variant_aurocs, write_variant_evaluation
+
+    rows = variant_aurocs(scores_tsv, truth_tsv)
+    write_variant_evaluation(rows, out)
+    for row in rows:
+        log.info("variants %s.%s %s by %s: AUROC %s", row["class"], row["method"], row["comparison"], row["score"],
+                 row["auroc"])
+    return rows
