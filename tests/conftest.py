@@ -155,9 +155,10 @@ TINY_DEMO = {
     # one method: each more costs ten jobs per run (a pruned method runs through the pipeline in
     # test_foreign_pipeline's module-route test, checked there against relevance by hand)
     "attribute": {"methods": {"lrp": {"composite": "epsilon-plus"}}},
-    # the demo's generated VCF (109 rows) in two variants_shard jobs, a small null, one logo per class
+    # the demo's generated VCF (109 rows) in one variants_shard job (two: test_workflow's variant test),
+    # a small null, one logo per class
     "report": {"max_variant_logos": 1},
-    "variant_effects": {"null_size": 100, "shard_size": 64},
+    "variant_effects": {"null_size": 100, "shard_size": 0},
 }
 TINY_METHODS = list(TINY_DEMO["attribute"]["methods"])
 TINY_WINDOWS = 2 * TINY_DEMO["demo"]["n_per_class"]

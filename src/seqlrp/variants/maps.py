@@ -18,6 +18,7 @@ interleaved as above) and ``index_map.npy`` (m, L) int32 (see
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Mapping, Sequence
@@ -55,8 +56,14 @@ class WindowsWriter:
 
     def __init__(self, directory: str | os.PathLike, n: int, length: int):
         directory = Path(directory)
-        self._windows = ChunkedArrayWriter(directory / WINDOWS, (2 * n, 4, length), np.uint8)
-        self._maps = ChunkedArrayWriter(directory / INDEX_MAP, (n, length), np.int32)
+        self._stack = contextlib.ExitStack()  # both files appear, or neither (a failure in one aborts the other)
+        try:
+            self._windows = self._stack.enter_context(ChunkedArrayWriter(directory / WINDOWS, (2 * n, 4, length),
+                                                                         np.uint8))
+            self._maps = self._stack.enter_context(ChunkedArrayWriter(directory / INDEX_MAP, (n, length), np.int32))
+        except BaseException as err:
+            self._stack.__exit__(type(err), err, err.__traceback__)
+            raise
 
     def write(self, batch) -> np.ndarray:
         """Store a :class:`~seqlrp.variants.windows.VariantBatch`; return its one-hot windows (2b, 4, L) uint8."""
@@ -69,8 +76,7 @@ class WindowsWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        for writer in (self._windows, self._maps):
-            writer.__exit__(exc_type, exc, tb)
+        self._stack.__exit__(exc_type, exc, tb)
         return False
 
 
