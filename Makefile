@@ -38,6 +38,9 @@ $(STAMP): pyproject.toml
 	# instead of in the first motifs job of every run and in the tests
 	NUMBA_CACHE_DIR="$(NUMBA_CACHE)" $(BIN)/python -m seqlrp.analysis.tomtom --warm-numba-cache \
 		|| echo "numba cache not warmed: TOMTOM compiles on first use"
+	# tfmodisco-lite's kernels (15 s), as the first motifs job would compile them
+	NUMBA_CACHE_DIR="$(NUMBA_CACHE)" $(BIN)/python -m seqlrp.analysis.motifs --warm-numba-cache \
+		|| echo "numba cache not warmed: tfmodisco-lite compiles on first use"
 	# and memelite's FIMO (the tests check seqlrp's motif scan against it; 10 s to compile)
 	NUMBA_CACHE_DIR="$(NUMBA_CACHE)" $(BIN)/python -c "import numpy, memelite; \
 		memelite.fimo({'m': numpy.full((4, 6), 0.25)}, numpy.eye(4)[numpy.arange(40) % 4].T[None].astype('float64'))" \

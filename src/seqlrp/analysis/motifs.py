@@ -333,3 +333,35 @@ def write_instances_bed(path: str | os.PathLike, motifs: Sequence[Motif], chroms
         handle.writelines(f"{c}\t{lo}\t{hi}\t{labels.get(motif, motif)}\t0\t{strand}\t{lo}\t{hi}\t{colour[motif]}\n"
                           for c, lo, hi, motif, strand in instances)
     return len(instances)
+
+
+def warm_numba_cache() -> int:
+    """Compile tfmodisco-lite's numba kernels into numba's on-disk cache (``NUMBA_CACHE_DIR``), once.
+
+    A cold cache costs the first motifs job (and the tests) about 15 s of CPU; ``make venv`` runs
+    this at install, as it does for TOMTOM (:func:`seqlrp.analysis.tomtom.warm_numba_cache`). The
+    input is synthetic: 400 random 100-bp windows, half with a planted 10-bp site whose bases carry
+    the contributions, the rest noise. Returns the number of patterns found (not used).
+    """
+    rng = np.random.default_rng(0)
+    n, length = 400, 100
+    codes = rng.integers(0, 4, size=(n, length))
+    site = np.array([2, 0, 3, 3, 0, 1, 0, 2, 2, 1])
+    planted = np.zeros((n, length), dtype=bool)
+    for row in range(n // 2):
+        start = int(rng.integers(10, length - 20))
+        codes[row, start:start + site.size] = site
+        planted[row, start:start + site.size] = True
+    onehot = np.eye(4, dtype=np.float32)[codes].transpose(0, 2, 1)
+    hypothetical = rng.normal(0, 0.05, size=onehot.shape).astype(np.float32) + planted[:, None, :] * onehot
+    params = {"window": 21, "flank": 10, "seqlet_fdr": 0.2, "max_seqlets": 5000, "min_metacluster": 50,
+              "min_cluster": 20, "leiden_runs": 2}
+    return len(run_modisco(onehot, hypothetical, np.arange(n), params))
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--warm-numba-cache"]:
+        sys.exit("usage: python -m seqlrp.analysis.motifs --warm-numba-cache")
+    warm_numba_cache()
