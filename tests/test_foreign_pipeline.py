@@ -30,7 +30,7 @@ ONE_METHOD = {"lrp": {"composite": "epsilon-plus"}}  # fewer jobs; evaluate stil
 PRUNED_METHOD = {"plrp": {"composite": "epsilon-plus", "prune": {"p_pos": 0.25, "mode": "lambda"}}}
 # smaller evaluation and diagnostics than the tiny demo's defaults: the stages run, on fewer windows
 LIGHT = {"evaluate": {"max_windows": 16, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.5]},
-         "diagnostics": {"n_windows": 24}, "seqlets": {"n_null": 100}}
+         "diagnostics": {"n_windows": 24}, "seqlets": {"n_null": 100}, "report": {"max_variant_logos": 0}}
 
 
 class Foreign(nn.Module):
