@@ -79,12 +79,13 @@ def score(model: torch.nn.Module, genome: str | os.PathLike, vcf: str | os.PathL
                              batch_size=batch_size, null_size=null_size, seed=seed, maps=False, explain=bool(specs))
     scorer = VariantScorer(model, specs, device, options, motifs)
     with Genome(genome) as fasta:
-        def stream(counter=None):
-            return iter_variants(vcf, fasta.lengths, fetch_ref=fasta.fetch, ref_mismatch=ref_mismatch, counts=counter)
+        def stream(counter=None, warn=True):
+            return iter_variants(vcf, fasta.lengths, fetch_ref=fasta.fetch, ref_mismatch=ref_mismatch, counts=counter,
+                                 warn=warn)
 
         null = {}
         if null_size:
-            contexts = sample_contexts(stream(), fasta.fetch, null_size, seed)
+            contexts = sample_contexts(stream(warn=False), fasta.fetch, null_size, seed)  # warned once, below
             null = null_deltas(scorer.delta, contexts, seq_len, fasta.fetch, seed, batch_size, null_size)
         rows = []
         for batch in batches(stream(counts), seq_len, fasta.fetch, batch_size):
