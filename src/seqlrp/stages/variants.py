@@ -109,10 +109,12 @@ def build_null(config: Mapping, inputs: Mapping[str, str], out: str | os.PathLik
     options = options_from(config, seed)
     model, device, info = _model(inputs["model"], config, threads)
     scorer = VariantScorer(model, {}, device, options)
-    with Genome(inputs["genome"], index_dir=index_dir) as genome:
-        contexts = sample_contexts(_variants(inputs["vcf"], genome, config), genome.fetch, options.null_size, seed)
-        deltas = null_deltas(scorer.delta, contexts, info.seq_len, genome.fetch, seed, options.batch_size,
-                             options.null_size) if options.null_size else {}
+    deltas = {}
+    if options.null_size:  # 0: no p-values, nothing to read
+        with Genome(inputs["genome"], index_dir=index_dir) as genome:
+            contexts = sample_contexts(_variants(inputs["vcf"], genome, config), genome.fetch, options.null_size, seed)
+            deltas = null_deltas(scorer.delta, contexts, info.seq_len, genome.fetch, seed, options.batch_size,
+                                 options.null_size)
     save_null(out, deltas, list(info.classes))
     log.info("variants null: %s", ", ".join(f"{k} {len(v)}" for k, v in deltas.items()) or "none (null_size 0)")
     return sum(len(v) for v in deltas.values())
