@@ -198,8 +198,12 @@ def scatter_png(scores: VariantScores, labelled: int = LABELLED, max_points: int
                 continue
             py = -math.log10(max(p, floor))
             ax.scatter([dx], [py], s=22, facecolors="none", edgecolors=ALT_COLOUR, lw=1.0)
-            ax.annotate(short_allele(variant_name(row), 24), (dx, py), xytext=(4, 3 if i % 2 == 0 else -9), textcoords="offset points",
-                        fontsize=7, color=ALT_COLOUR, parse_math=False)
+            # labels one under the other, towards the middle of the panel: the strongest variants often
+            # share the null's floor of p and lie close together
+            right = dx > np.nanmean(delta)
+            ax.annotate(short_allele(variant_name(row), 24), (dx, py), xytext=(-10 if right else 10, -10 - 10 * i),
+                        textcoords="offset points", ha="right" if right else "left", fontsize=7, color=ALT_COLOUR,
+                        parse_math=False, arrowprops={"arrowstyle": "-", "lw": 0.5, "color": ALT_COLOUR})
         shown = f"{order.size} of {int(keep.sum())} variants" if order.size < keep.sum() else f"{order.size} variants"
         ax.set(xlabel="Δ (logit ALT − logit REF)", ylabel="−log10 p")
         ax.set_title(f"class {name} ({shown})", fontsize=9, loc="left", parse_math=False)
