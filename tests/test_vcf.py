@@ -202,6 +202,13 @@ def test_plain_gzip_truncated_and_corrupt_bgzip_are_refused_in_one_line(tmp_path
     assert str(caught.value).startswith(f"{tmp_path / 'damaged.vcf.gz'}:") and "Closing failed" not in str(caught.value)
 
 
+def test_a_byte_order_mark_is_named(tmp_path, genome):
+    path = tmp_path / "bom.vcf"
+    path.write_text("\ufeff" + HEADER + rec("chr1", 3, CHR1[2], "A"), encoding="utf-8")
+    with pytest.raises(InputError, match=r"bom\.vcf:1: starts with a UTF-8 byte-order mark"):
+        read(path, genome)
+
+
 def test_a_shard_starts_at_its_record(tmp_path, genome):
     """start_record passes the records before it over unread: a malformed record there is not seen."""
     path = write_vcf(tmp_path, [rec("chr1", 3, "X", "A"), rec("chr1", 5, CHR1[4], "G"), rec("chr1", 7, CHR1[6], "T,C")])

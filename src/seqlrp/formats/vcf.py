@@ -169,6 +169,9 @@ def _open(path: Path) -> pysam.VariantFile:
     except (ValueError, OSError, NotImplementedError) as err:
         if kind == "bgzf" and not _has_bgzf_eof(path):
             raise InputError(path, f"truncated: the BGZF end-of-file block is missing ({err})") from None
+        if kind is None and _starts_with(path, b"\xef\xbb\xbf"):
+            raise InputError(path, "starts with a UTF-8 byte-order mark, which htslib does not read: save the file "
+                                   "without one", 1) from None
         raise InputError(path, "no VCF header: a VCF starts with '##fileformat=VCFv4.x' and a '#CHROM POS ID REF "
                                "ALT ...' line (or is a BCF file)", 1) from None
 
@@ -181,6 +184,11 @@ def _compression(path: Path) -> str | None:
         return None
     # BGZF: a gzip member with the FEXTRA flag whose extra field holds the subfield 'BC'
     return "bgzf" if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(prefix)) == prefix
 
 
 def _has_bgzf_eof(path: Path) -> bool:
