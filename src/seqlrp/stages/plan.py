@@ -570,8 +570,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def describe(plan: RunPlan) -> str:
     """One line about the plan, for ``make check-config``."""
-    data = ("demo data" if plan.uses_demo else "tiles" if plan.tile else
+    data = ("demo data" if plan.uses_demo else "tiles" if plan.tile else "no regions (the variant stage alone)"
+            if plan.route == "variants" else
             f"{len(plan.sequences)} sequence set(s)" if plan.sequences else f"{len(plan.regions)} region set(s)")
+    if plan.variants:
+        data += f", variants of {plan.variants}"
     model = {"train": "a model trained here", "seqlrp": f"seqlrp checkpoint {plan.model.checkpoint}"}.get(
         plan.model.route, f"{plan.model.route} model {plan.model.checkpoint or plan.model.module}")
     return (f"{data}, {plan.seq_len}-bp windows, {model}; classes {', '.join(plan.classes)}; "
