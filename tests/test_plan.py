@@ -213,6 +213,9 @@ def test_genome_and_variants_with_a_model_run_the_variant_stage_alone(data):
                      r"you give: set model\.checkpoint", text), text
     assert "differs from the seq_len 60" in refusal(data, {"genome": "genome.fa", "variants": "calls.vcf", "seq_len": 80,
                                                            "model": {"checkpoint": "model.pt"}})
+    assert re.search(r"config\.yaml:\d+: variant_effects\.motifs: patterns scans the motifs stage's", refusal(
+        data, {"genome": "genome.fa", "variants": "calls.vcf", "model": {"checkpoint": "model.pt"},
+               "variant_effects": {"motifs": "patterns"}}))
 
 
 def test_variants_need_a_genome(data):

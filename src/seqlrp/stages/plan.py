@@ -240,6 +240,9 @@ class _Planner:
             data_classes = tuple(model.classes)
             self.check_names(route, model, data_classes, methods)
         elif route == "variants":  # no windows of its own: the model's classes
+            if (config.get("variant_effects") or {}).get("motifs") == "patterns":
+                raise self.fail([("variant_effects", "motifs")], "variant_effects.motifs: patterns scans the motifs "
+                                "stage's TF-MoDISco patterns, which a run without regions does not find: use jaspar")
             if model.foreign:
                 model = self.checked_foreign(model, self.user_seq_len())
             data_classes = tuple(model.classes)
