@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..formats.atomic import atomic_write_text
+from ..formats.score_table import write_score_table
 from ..models.metrics import auroc
 
 VARIANT_EVALUATION_COLUMNS = ("class", "method", "comparison", "score", "auroc", "n_positive", "n_negative",
@@ -145,16 +145,6 @@ def _mean(values: np.ndarray) -> float:
     return float(values.mean()) if values.size else math.nan
 
 
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return "NA" if not math.isfinite(value) else f"{value:.6f}"
-    return str(value)
-
-
 def write_variant_evaluation(rows: Iterable[Mapping], path: str | os.PathLike) -> None:
     """Write ``rows`` atomically as a TSV: :data:`VARIANT_EVALUATION_COLUMNS`, floats with 6 decimals, NA when undefined."""
-    with atomic_write_text(path) as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(VARIANT_EVALUATION_COLUMNS)
-        for row in rows:
-            writer.writerow([_fmt(row[column]) for column in VARIANT_EVALUATION_COLUMNS])
+    write_score_table(path, VARIANT_EVALUATION_COLUMNS, rows)

@@ -31,17 +31,24 @@ class Tsv:
     rows: list[dict[str, str]] = field(default_factory=list)
 
 
+def read_header(reader, path: Path, required: Sequence[str] = ()) -> list[str]:
+    """The header line of a TSV being read by ``reader`` (a ``csv.reader``); :class:`InputError` for an
+    empty file or absent ``required`` columns."""
+    header = next(reader, None)
+    if not header:
+        raise InputError(path, "empty file (expected a header line)", 1)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(path, f"missing column(s) {', '.join(missing)} (header: {', '.join(header)})", 1)
+    return header
+
+
 def read_tsv(path: str | os.PathLike, required: Sequence[str] = ()) -> Tsv:
     """Read a TSV with a header line; :class:`InputError` for absent ``required`` columns or ragged rows."""
     path = Path(path)
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
-        header = next(reader, None)
-        if not header:
-            raise InputError(path, "empty file (expected a header line)", 1)
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)} (header: {', '.join(header)})", 1)
+        header = read_header(reader, path, required)
         table = Tsv(path, header)
         for line, row in enumerate(reader, start=2):
             if not row:

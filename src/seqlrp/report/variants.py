@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, SeqlrpError
-from .data import fmt, read_tsv, to_float, tsv_table
+from .data import fmt, read_header, read_tsv, to_float, tsv_table
 from .htmlkit import Markup, code, definition_list, element, figure, note, table
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,7 @@ def read_variant_scores(path: str | Path, top: int = TOP_ROWS) -> VariantScores:
     path = Path(path)
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter="\t")
-        header = next(reader, None)
-        if not header:
-            raise InputError(path, "empty file (expected a header line)", 1)
-        missing = [c for c in SCORE_NEEDED if c not in header]
-        if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)}", 1)
+        header = read_header(reader, path, SCORE_NEEDED)
         at = {name: j for j, name in enumerate(header)}
         i_method, i_class, i_delta, i_p, i_variant = (at[c] for c in ("method", "class", "delta", "p_value", "variant"))
         method: str | None = None

@@ -38,10 +38,10 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 
 from ..analysis.ground_truth import EvalOptions, evaluate_methods
 from ..formats.atomic import atomic_write_text
+from ..formats.score_table import score_cell
 from ..models.device import choose_device, configure_threads
 from ..models.loading import load_model_for
 from ..report.evaluation_plots import plot_deletion, plot_sweep
@@ -71,14 +71,6 @@ def evaluate(model_path: str | os.PathLike, data: ExtractedData, truth_path: str
     return rows_out
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "NA" if not np.isfinite(value) else f"{value:.6f}"
-    return str(value)
-
-
 def write_summary(path: str | os.PathLike, rows: Sequence[Mapping]) -> None:
     """``summary.tsv``: :data:`SUMMARY_COLUMNS`, p as given (``0.25``), metrics with 6 decimals, NA when undefined."""
     with atomic_write_text(path) as handle:
@@ -86,7 +78,7 @@ def write_summary(path: str | os.PathLike, rows: Sequence[Mapping]) -> None:
         writer.writerow(SUMMARY_COLUMNS)
         for row in rows:
             p = "" if row["p"] is None else f"{row['p']:g}"
-            writer.writerow([p if c == "p" else _fmt(row[c]) for c in SUMMARY_COLUMNS])
+            writer.writerow([p if c == "p" else score_cell(row[c]) for c in SUMMARY_COLUMNS])
 
 
 def write_deletion(path: str | os.PathLike, curves: Sequence[tuple[str, str, float, float]]) -> None:
@@ -94,7 +86,7 @@ def write_deletion(path: str | os.PathLike, curves: Sequence[tuple[str, str, flo
     with atomic_write_text(path) as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(DELETION_COLUMNS)
-        writer.writerows([cls, method, f"{fraction:g}", _fmt(float(drop))] for cls, method, fraction, drop in curves)
+        writer.writerows([cls, method, f"{fraction:g}", score_cell(float(drop))] for cls, method, fraction, drop in curves)
 
 
 def run(section: Mapping, attribute_methods: Mapping[str, Mapping], seed: int, inputs: Mapping[str, str],

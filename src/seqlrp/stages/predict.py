@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import InputError, SeqlrpError
 from ..formats.atomic import atomic_path, atomic_write_text
+from ..formats.score_table import score_cell, write_score_table
 from ..formats.table import COLUMNS, RegionTable
 from ..models import read_info
 from ..models.device import choose_device, configure_threads
@@ -44,18 +45,9 @@ from ..sequences.dataset import ExtractedData, load_extracted
 log = logging.getLogger(__name__)
 
 
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return "NA" if not np.isfinite(value) else f"{value:.6f}"
-    return str(value)
-
-
 def write_metrics(rows: list[dict], path: str | os.PathLike) -> None:
     """Write :func:`seqlrp.models.metrics.metrics_rows` output as a TSV with a header line."""
-    with atomic_write_text(path) as handle:
-        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
-        writer.writerow(METRIC_COLUMNS)
-        writer.writerows([_fmt(row[c]) for c in METRIC_COLUMNS] for row in rows)
+    write_score_table(path, METRIC_COLUMNS, rows)
 
 
 def write_predictions(
@@ -156,6 +148,6 @@ def finish_predictions(data: ExtractedData, logits: np.ndarray, outputs: Mapping
         if row["class"] == "all":
             log.info(
                 "%s: AUROC %s, AUPRC %s, accuracy %s (n %d)",
-                row["split"], _fmt(row["auroc"]), _fmt(row["auprc"]), _fmt(row["accuracy"]), row["n"],
+                row["split"], score_cell(row["auroc"]), score_cell(row["auprc"]), score_cell(row["accuracy"]), row["n"],
             )
     return rows

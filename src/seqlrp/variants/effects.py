@@ -31,6 +31,7 @@ from ..attribution.spec import MethodSpec
 from ..formats.onehot import onehot_from_codes
 from ..lrp import relevance
 from ..models.external import ExternalModel, select_output
+from ..models.inference import softmax
 from .delta import delta_map, explain_change, span_sum  # noqa: F401  (re-exported: the scorer's explanation columns)
 
 PROBABILITIES = ("softmax", "sigmoid", "none")
@@ -51,13 +52,12 @@ def probabilities(scores: np.ndarray, kind: str) -> np.ndarray | None:
     ``softmax`` over the classes (a single class: its sigmoid), ``sigmoid`` per class."""
     if kind == "none":
         return None
-    scores = np.asarray(scores, dtype=np.float64)
-    if kind == "sigmoid" or scores.shape[1] == 1:
-        return 0.5 * (1.0 + np.tanh(0.5 * scores))
-    if kind != "softmax":
+    if kind not in PROBABILITIES:
         raise ValueError(f"probability must be one of {PROBABILITIES}, got {kind!r}")
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    scores = np.asarray(scores, dtype=np.float64)
+    if kind == "sigmoid":  # per class: the softmax of one column is its sigmoid
+        return np.concatenate([softmax(scores[:, [k]]) for k in range(scores.shape[1])], axis=1)
+    return softmax(scores)  # predictions.tsv's probabilities (a single class: its sigmoid)
 
 
 class Predictor:
