@@ -45,6 +45,10 @@ $(STAMP): pyproject.toml
 	NUMBA_CACHE_DIR="$(NUMBA_CACHE)" $(BIN)/python -c "import numpy, memelite; \
 		memelite.fimo({'m': numpy.full((4, 6), 0.25)}, numpy.eye(4)[numpy.arange(40) % 4].T[None].astype('float64'))" \
 		|| echo "numba cache not warmed: FIMO compiles on first use"
+	# igv.js for results/browser.html: npm package igv at the version and SHA-512 pinned in
+	# seqlrp.report.igv_bundle, from the npm registry, into the venv (the page embeds it; nothing is fetched
+	# when it is viewed)
+	$(BIN)/python -m seqlrp.report.igv_bundle install
 	touch $@
 
 demo: $(STAMP)

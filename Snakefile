@@ -63,6 +63,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/igv_session.smk"
+include: "workflow/rules/browser.smk"
 
 
 rule all:

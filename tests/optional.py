@@ -36,6 +36,7 @@ INSTALL = {
     "enformer_pytorch": 'pip install --no-deps "enformer-pytorch==0.8.12" "einops==0.8.2"',
     "einops": 'pip install --no-deps "einops==0.8.2"',
     "snakemake_executor_plugin_slurm": 'pip install -e ".[test]"',
+    "playwright": 'pip install -e ".[test]"',
 }
 
 

@@ -168,6 +168,15 @@ def test_pt2_model_through_every_stage(tiny_demo_run, tmp_path):
     assert "model source" in html and "pt2: " in html and "No training log: the model was imported" in html
     assert "hyperparameters" not in html
     assert (results / "igv_session.xml").is_file()
+    # the browser page of the foreign model's run: its tracks and variants, offline in Chromium
+    from browser_session import visit
+
+    with visit(results / "browser.html") as seen:
+        names = seen.page.evaluate("window.seqlrpBrowser.tracks.map(t => t.name)")
+        assert {"positive lrp relevance", "negative lrp relevance", "positive lrp variant windows (ref | alt)"} <= set(names)
+        kinds = seen.page.locator("#regions tbody tr td:first-child").all_inner_texts()
+        assert {"top logit", "seqlets", "variant"} <= set(kinds)
+        assert seen.problems() == []
     rerun = run_snakemake(work, config, "-n")
     assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr, rerun.stdout[-2000:]
 

@@ -330,6 +330,9 @@ def test_external_reference_check_catches_fetches():
     assert found == ['src="http://example.org/a.png"', 'href="other.html"', "href=\"//cdn/x.css\"",
                      "url(https://f/x.png)", "<script> tag", "<link> tag"]
     assert external_references('<a href="#files">files</a><img src="data:image/png;base64,AAAA">') == []
+    # the link to the browser page beside the report is followed only when clicked; a fetch of it is not allowed
+    assert external_references('<a href="browser.html">browser</a>') == []
+    assert external_references('<img src="browser.html">') == ['src="browser.html"']
 
 
 def test_report_renders_in_headless_chromium(tmp_path):

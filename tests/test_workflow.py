@@ -1,8 +1,10 @@
 """The Snakemake pipeline end to end on tiny configs, in temporary directories."""
 
+import base64
 import gzip
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 
@@ -117,6 +119,39 @@ def test_sequences_input_through_the_pipeline(tmp_path):
     with pyBigWig.open(str(tmp_path / "run" / "results" / "tracks" / "bound.lrp.bw")) as bigwig:
         assert set(bigwig.chroms()) >= {"chr1"} and bigwig.intervals("chr1")[0][0] >= 0
     assert (tmp_path / "run" / "results" / "seqlets" / "bound.lrp.bed").read_text().startswith("track ")
+    # the browser page of a run without a genome: the records' own bases, opened offline in Chromium
+    from browser_session import visit
+
+    from seqlrp.report.browser import BrowserInputs
+    from seqlrp.stages.browser import run as write_page
+
+    results = tmp_path / "run" / "results"
+    pair = ("bound", "lrp")
+    inputs = BrowserInputs(pairs=[pair], chrom_sizes=results / "data" / "chrom_sizes.tsv", seq_len=120,
+                           windows={"bound": results / "attributions" / "bound.lrp" / "regions.tsv"},
+                           bigwigs={pair: results / "tracks" / "bound.lrp.bw"},
+                           seqlets={pair: results / "seqlets" / "bound.lrp.bed"},
+                           dataset_onehot=data / "onehot.npy", dataset_regions=data / "regions.tsv")
+    shown = write_page(results / "browser.html", {"regions_per_list": 5, "max_megabytes": 50}, inputs,
+                       title="t", subtitle="s")
+    assert shown["per_list"] == 5 and shown["regions"] >= 5
+    page = (results / "browser.html").read_text()
+    fasta = gzip.decompress(base64.b64decode(re.search(r'"fastaURL":"data:application/gzip;base64,([^"]+)"',
+                                                       page)[1])).decode()
+    lines = fasta.splitlines()
+    assert len(lines) >= 10
+    for header, bases in zip(lines[0::2], lines[1::2]):
+        name, span = header[1:].split()[0].split(":")
+        start = int(span.split("-")[0]) - 1
+        if name == "chr1":  # the window of record chr1:{1000 i}-{1000 i + 150 + i}, at its genome place
+            i = start // 1000
+            assert bases == bound[f"chr1:{1000 * i}-{1000 * i + 150 + i}"][start - 1000 * i:][:len(bases)].upper()
+        else:  # a record without coordinates is its own contig, the window clipped to it
+            assert start == 0 and bases == unbound[name].upper()
+    with visit(results / "browser.html") as seen:
+        assert seen.page.evaluate("document.body.dataset.ready") == "true"
+        assert "bound lrp relevance" in seen.page.evaluate("window.seqlrpBrowser.tracks.map(t => t.name)")
+        assert seen.problems() == []
 
 
 @pytest.mark.workflow
@@ -328,7 +363,14 @@ def test_tiny_demo_scores_and_explains_its_variants(tiny_demo_run, tmp_path_fact
     only = run_snakemake(alone, config)
     assert only.returncode == 0, only.stderr[-3000:]
     made = {p.name for p in (alone / "results").iterdir()}
-    assert "variants" in made and made <= {"data", "model", "motifs", "variants", "genome_index", "logs", "benchmarks"}
+    assert "variants" in made and made <= {"data", "model", "motifs", "variants", "genome_index", "logs", "benchmarks",
+                                           "browser.html"}
+    # its browser page: the strongest variants alone, each allele's relevance in the variant windows
+    page = (alone / "results" / "browser.html").read_text()
+    data = json.loads(re.search(r'id="seqlrp-data">(.*?)</script>', page, re.S)[1])
+    assert data["regions"] and {r["kind"] for r in data["regions"]} == {"variant"}
+    assert [t["name"] for t in data["tracks"]] == ["variant effects"] + [
+        f"{c} {m} variant windows (ref | alt)" for c in ("positive", "negative") for m in TINY_METHODS]
     assert sorted(p.name for p in (alone / "results" / "variants" / "shards").iterdir()) == ["0", "1"]
     assert (alone / "results" / "variants" / "scores.tsv").read_bytes() == scores
     # a killed shard job (its output gone, the join not made) is made again alone, and the joined

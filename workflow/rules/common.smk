@@ -1,6 +1,7 @@
 # Shared helpers: paths, wildcards, input functions and the targets, read off PLAN (seqlrp.stages.plan).
 import json
 import math
+import os
 import re
 
 RESULTS = "results"
@@ -158,7 +159,7 @@ def all_outputs():
         targets.append(f"{DEMO_DIR}/truth.bed")
     targets.append(f"{MODEL_DIR}/model.pt")
     if VARIANTS_ONLY:  # nothing to predict or explain but the variants
-        return targets + variant_outputs()
+        return targets + variant_outputs() + [f"{RESULTS}/browser.html"]
     if MODEL.trained_here:
         targets.append(f"{MODEL_DIR}/train_log.tsv")
     targets += [f"{MODEL_DIR}/predictions.tsv", f"{MODEL_DIR}/metrics.tsv", f"{MODEL_DIR}/roc_pr.png"]
@@ -171,8 +172,39 @@ def all_outputs():
         targets += [f"{EVAL_DIR}/{name}" for name in ("summary.tsv", "deletion.tsv", "sweep.png", "deletion.png")]
     targets += [f"{EVAL_DIR}/diagnostics.tsv", f"{EVAL_DIR}/diagnostics", REPORT]
     targets.append(f"{RESULTS}/igv_session.xml")
+    targets.append(f"{RESULTS}/browser.html")
     targets += variant_outputs()  # workflow/rules/variants.smk
     return targets
+
+
+# ---- the browser page (workflow/rules/browser.smk)
+def browser_inputs(wildcards):
+    """Named input groups of the browser rule. Per class the first method's regions.tsv (top logit), per class
+    and method the bigWig, seqlets and motif instances (none in a variants-only run), the truth BED, the
+    variant table, BED and maps (with `variants`), and the data set when there is no genome."""
+    pairs = dict(cls=CLASSES, method=METHODS)
+    inputs = {"chrom_sizes": f"{DATA_DIR}/chrom_sizes.tsv"}
+    if not VARIANTS_ONLY:
+        inputs["windows"] = [f"{ATTR_DIR}/{cls}.{METHODS[0]}/regions.tsv" for cls in CLASSES]
+        inputs["bigwigs"] = expand(f"{TRACKS_DIR}/{{cls}}.{{method}}.bw", **pairs)
+        inputs["seqlets"] = expand(f"{SEQLETS_DIR}/{{cls}}.{{method}}.bed", **pairs)
+        inputs["instances"] = expand(f"{MOTIFS_DIR}/{{cls}}.{{method}}/instances.bed", **pairs)
+        if evaluation_truth():
+            inputs["truth"] = [evaluation_truth()]
+    if PLAN.variants:
+        inputs["variant_scores"] = [f"{VARIANTS_DIR}/scores.tsv"]
+        inputs["variant_bed"] = [f"{VARIANTS_DIR}/variants.bed"]
+        inputs["maps"] = [f"{VARIANTS_DIR}/maps/{c}.{m}/settings.json" for c, m in VARIANT_PAIRS]
+    if not input_genome():
+        inputs["onehot"] = [f"{DATA_DIR}/onehot.npy"]
+        inputs["dataset_regions"] = [f"{DATA_DIR}/regions.tsv"]
+    return inputs
+
+
+def browser_subtitle():
+    """The page's subtitle: what the run is (classes, methods, input)."""
+    source = f"genome {os.path.basename(PLAN.genome)}" if PLAN.genome else "FASTA records"
+    return f"classes {', '.join(CLASSES)} · methods {', '.join(METHODS)} · {source} · {SEQ_LEN} bp windows"
 
 
 # ---- the variant stage (workflow/rules/variants.smk)

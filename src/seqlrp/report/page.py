@@ -84,6 +84,8 @@ SECTIONS = (
 )
 """The sections of every report; :data:`VARIANTS_SECTION` goes before ``files`` when the run scored variants."""
 VARIANTS_SECTION = ("variants", "Variant effects")
+#: The offline igv.js page (rule browser), written beside the report: linked from its header.
+BROWSER_PAGE = "browser.html"
 
 METRICS_COLUMNS = ("split", "class", "auroc", "auprc")
 SUMMARY_COLUMNS = ("class", "method", "auroc", "auprc", "rma", "gini", "aopc")
@@ -544,6 +546,8 @@ class _Builder:
             (r / "data" / "regions.tsv", "one row per window (row i = onehot[i]): chrom start end strand name class split"),
             (r / "data" / "dataset.json", "classes, seq_len, counts per class and split"),
             (r / "data" / "chrom_sizes.tsv", "contig sizes"),
+            (r / BROWSER_PAGE, "the top regions in igv.js: one page, opens offline (docs/browser.md)"),
+            (r / "igv_session.xml", "IGV desktop session: genome and every track (File > Open Session)"),
             (r / "model" / "model.pt", "the classifier checkpoint (seqlrp.models.load_model)"),
             (r / "model" / "train_log.tsv", "per-epoch losses and validation AUROC/AUPRC"),
             (r / "model" / "predictions.tsv", "logit and probability of every class for every window"),
@@ -634,8 +638,10 @@ def build_report(results: str | os.PathLike, config: Mapping, classes: Sequence[
     }
     body = [element("section", element("h2", f"{i}. {title}"), *parts[anchor], id=anchor)
             for i, (anchor, title) in enumerate(sections, start=1)]
-    subtitle = (f"seqlrp {__version__} · {len(builder.classes)} classes × {len(builder.methods)} methods · "
-                f"generated {now.strftime('%Y-%m-%d %H:%M UTC')}")
+    subtitle = join([f"seqlrp {__version__} · {len(builder.classes)} classes × {len(builder.methods)} methods · "
+                     f"generated {now.strftime('%Y-%m-%d %H:%M UTC')} · ",
+                     element("a", "the top regions in an interactive genome browser", href=BROWSER_PAGE),
+                     f" ({BROWSER_PAGE}, beside this page; igv.js, offline)"])
     text = page("seqlrp report", subtitle, [(anchor, title) for anchor, title in sections], body)
     log.info("report: %d embedded figures, %.1f MiB", builder.n_images, len(text) / 2**20)
     return text

@@ -4,7 +4,8 @@
 report-check``) runs two checks and exits 1 when either fails:
 
 1. static: no ``src``/``href``/``url()``/``@import``/``srcset``/``action`` of the HTML points anywhere
-   but an embedded ``data:`` URI or an in-page ``#anchor``, and the page has no ``<script>``,
+   but an embedded ``data:`` URI, an in-page ``#anchor`` or the link to the browser page beside it
+   (``href="browser.html"``: followed only when clicked), and the page has no ``<script>``,
    ``<link>``, ``<iframe>``, ``<object>`` or ``<embed>`` (so nothing can be fetched);
 2. rendered: Chromium (Debian package ``chromium``) loads the file headless with networking
    disabled (``--host-resolver-rules`` maps every host to nowhere), ``--dump-dom`` gives a DOM
@@ -30,6 +31,8 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 _ATTRIBUTE = re.compile(r"""\b(src|href|srcset|action|poster|data|formaction|xlink:href)\s*=\s*(["'])(.*?)\2""",
                         re.IGNORECASE | re.DOTALL)
 _CSS_URL = re.compile(r"""url\(\s*(["']?)(.*?)\1\s*\)|@import""", re.IGNORECASE)
+# pages written beside the report that it links to (a link is followed only when clicked)
+SIBLING_PAGES = ("browser.html",)
 _FETCHING_TAGS = re.compile(r"<\s*(script|link|iframe|object|embed|base)\b", re.IGNORECASE)
 
 
@@ -45,7 +48,7 @@ def find_browser() -> str | None:
 def external_references(html: str) -> list[str]:
     """Everything in ``html`` that would make a browser fetch something: empty when self-contained.
 
-    Allowed: ``data:`` URIs and in-page anchors (``#id``). Everything else (``http(s)://``,
+    Allowed: ``data:`` URIs, in-page anchors (``#id``) and ``href`` to :data:`SIBLING_PAGES`. Everything else (``http(s)://``,
     ``//host``, ``file:``, relative paths, CSS ``url()`` to anything but ``data:``, ``@import``)
     and every ``<script>``, ``<link>``, ``<iframe>``, ``<object>``, ``<embed>``, ``<base>`` tag is
     reported.
@@ -53,6 +56,8 @@ def external_references(html: str) -> list[str]:
     found = []
     for match in _ATTRIBUTE.finditer(html):
         value = match[3].strip()
+        if match[1].lower() == "href" and value in SIBLING_PAGES:
+            continue
         if not (value.startswith("#") or value.lower().startswith("data:")):
             found.append(f'{match[1]}="{value[:80]}"')
     for match in _CSS_URL.finditer(html):

@@ -41,7 +41,7 @@ from .model_checks import CHECK_CACHE, cached_check, check_key, store_check
 
 #: Config sections whose changes leave the tracks as they are (not part of the tracks' config hash).
 NOT_SHAPING_TRACKS = ("seqlets", "motifs", "evaluate", "diagnostics", "report", "gpu", "shard_size", "variants",
-                      "variant_effects")
+                      "variant_effects", "browser")
 #: The demo's classes and the files the demo_data rule writes for them.
 DEMO_CLASSES = ("positive", "negative")
 #: Keys of ``model`` that belong to a model from outside seqlrp only.
