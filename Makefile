@@ -91,6 +91,8 @@ check-config:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extract.py
 	$(BIN)/python benchmarks/variants.py
+	# the browser page: a synthetic 20,000-window run, and the demo's page when there is one
+	$(BIN)/python benchmarks/browser.py $(if $(wildcard results/browser.html),--page results/browser.html)
 
 # renders results/report.html in headless Chromium (Debian: apt-get install chromium), fails when the
 # page misses a section or references anything outside itself; writes results/report.png to look at

@@ -20,7 +20,7 @@ def main(smk):
         bigwigs=paired(pairs, named.get("bigwigs", [])), seqlets=paired(pairs, named.get("seqlets", [])),
         instances=paired(pairs, named.get("instances", [])), truth=first_of("truth"),
         variant_scores=first_of("variant_scores"), variant_bed=first_of("variant_bed"), variant_maps=maps,
-        genome=smk.params.genome, genome_index=smk.params.index_dir,
+        genome=first_of("genome"), genome_index=smk.params.index_dir,
         dataset_onehot=first_of("onehot"), dataset_regions=first_of("dataset_regions"))
     run(smk.output.html, smk.params.browser, inputs, title="seqlrp relevance browser", subtitle=smk.params.subtitle)
 

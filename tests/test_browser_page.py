@@ -74,12 +74,15 @@ def test_script_json_keeps_markup_out_of_the_script_element():
     assert json.loads(text) == hostile
 
 
-def test_contig_names_igv_cannot_parse_are_renamed_uniquely():
-    names = igv_names(["chr1", "chr1:100-200", "chr1_100-200", "a b<c>", "HLA-A*01:01"])
-    assert names["chr1"] == "chr1"
-    assert names["chr1:100-200"] == "chr1_100-200" and names["chr1_100-200"] == "chr1_100-200_2"
+def test_contig_names_igv_cannot_parse_or_would_merge_are_renamed_uniquely():
+    names = igv_names(["chr1:100-200", "chr1", "chr1_100-200", "a b<c>", "HLA-A*01:01"])
+    assert names["chr1"] == "chr1" and names["chr1_100-200"] == "chr1_100-200"  # real names first
+    assert names["chr1:100-200"] == "chr1_100-200_2"
     assert names["a b<c>"] == "a_b_c_" and names["HLA-A*01:01"] == "HLA-A_01_01"
-    assert igv_names(["variant3_alt"], reserved={"variant3_alt"}) == {"variant3_alt": "variant3_alt_2"}
+    # igv.js takes 1 and chr1, M and chrMT, Abc and abc for one contig: each gets its own name
+    merged = igv_names(["chr1", "1", "chrM", "MT", "Abc", "abc"])
+    assert merged == {"chr1": "chr1", "1": "1_2", "chrM": "chrM", "MT": "MT_2", "Abc": "Abc", "abc": "abc_2"}
+    assert igv_names(["variant3_alt"], reserved={"Variant3_alt"}) == {"variant3_alt": "variant3_alt_2"}
 
 
 def test_slices_merge_overlapping_regions_and_clip_to_the_contig():
@@ -132,6 +135,12 @@ def test_igv_js_is_checked_against_the_registry_hash(tmp_path):
     assert not (tmp_path / "bundle" / "igv.min.js").exists()
     with pytest.raises(IgvNotInstalled, match=r"igv.js 3\.\d+\.\d+ is not installed; run `make venv`"):
         load(tmp_path / "bundle")
+    # another igv.js in the folder is refused, not embedded under the pinned version's name
+    for name, text in (("igv.min.js", "//"), ("LICENSE", "MIT"), ("package.json", '{"version": "2.15.0"}')):
+        (tmp_path / "bundle" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "bundle" / name).write_text(text)
+    with pytest.raises(IgvNotInstalled, match=r"igv.js 2\.15\.0 is installed there, the page needs 3\.8\.10"):
+        load(tmp_path / "bundle")
 
 
 def test_the_rule_without_igv_js_fails_in_one_line_naming_the_command(tmp_path, monkeypatch):
@@ -170,7 +179,8 @@ def write_tsv(path, rows):
 def _hostile_run(tmp_path, names):
     """A small run's files (genome, a bigWig, windows, seqlets, truth, a variant table) whose names
     are ``names``; returns the BrowserInputs."""
-    genome = write_fasta(tmp_path / "genome.fa", {"chr1": random_sequence(400, 1), names["contig"]: random_sequence(300, 2)})
+    records = {"chr1": random_sequence(400, 1), names["contig"]: random_sequence(300, 2)}
+    genome = write_fasta(tmp_path / "genome.fa", records)
     sizes = write_lines(tmp_path / "chrom_sizes.tsv", ["chr1\t400", f"{names['contig']}\t300"])
     windows = write_tsv(tmp_path / "regions.tsv", [
         ["chrom", "start", "end", "strand", "name", "class", "split", "row", "logit", "relevance_sum"],
@@ -186,9 +196,10 @@ def _hostile_run(tmp_path, names):
     seqlets = write_lines(tmp_path / "seqlets.bed", [f"chr1\t120\t140\t{names['seqlet']}\t500\t+\t120\t140\t255,0,0"])
     truth = write_lines(tmp_path / "truth.bed", [f"chr1\t125\t135\t{names['motif']}\t0\t+"])
     columns = ["chrom", "pos", "id", "ref", "alt", "variant", "kind", "class", "method", "delta", "p_value"]
-    fasta = genome.read_text().split(">")[1].split("\n", 1)[1].replace("\n", "")
-    variants = write_tsv(tmp_path / "scores.tsv", [columns, ["chr1", 151, names["variant"], fasta[150], "A", 0, "snv",
-                                                            names["cls"], "lrp", -0.5, 0.01]])
+    records = list(records.values())
+    variants = write_tsv(tmp_path / "scores.tsv", [
+        columns, ["chr1", 151, names["variant"], records[0][150], "A", 0, "snv", names["cls"], "lrp", -0.5, 0.01],
+        [names["contig"], 101, "second", records[1][100], "C", 1, "snv", names["cls"], "lrp", 0.25, 0.02]])
     pair = (names["cls"], "lrp")
     return BrowserInputs(pairs=[pair], chrom_sizes=sizes, seq_len=100, windows={names["cls"]: windows},
                          bigwigs={pair: bigwig}, seqlets={pair: seqlets}, truth=truth, variant_scores=variants,
@@ -204,9 +215,22 @@ def test_a_page_is_the_same_bytes_each_time_and_shows_fewer_regions_rather_than_
     inputs = _hostile_run(tmp_path, {**HOSTILE, "contig": "chr2", "cls": "c"})
     bundle = IgvBundle("0", "/* igv */", "MIT")
     shown = write_browser(tmp_path / "big.html", inputs, bundle, per_list=8, max_megabytes=50)
-    assert shown["per_list"] == 8 and shown["regions"] == 4  # 2 windows, 1 seqlet window, 1 variant
+    assert shown["per_list"] == 8 and shown["regions"] == 5  # 2 windows, 1 seqlet window, 2 variants
     small = write_browser(tmp_path / "small.html", inputs, bundle, per_list=8, max_megabytes=shown["bytes"] / 1e6 - 1e-3)
     assert small["per_list"] == 1 and small["regions"] == 3 and small["bytes"] < shown["bytes"]
+    # the same bytes from another process, whatever its hash seed
+    import subprocess
+    import sys
+
+    code = ("import pickle, sys; from seqlrp.report.browser import write_browser; "
+            "from seqlrp.report.igv_bundle import IgvBundle; inputs = pickle.load(open(sys.argv[1], 'rb')); "
+            "write_browser(sys.argv[2], inputs, IgvBundle('0', '/* igv */', 'MIT'), per_list=8, max_megabytes=50)")
+    import pickle
+
+    (tmp_path / "inputs.pickle").write_bytes(pickle.dumps(inputs))
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "inputs.pickle"), str(tmp_path / "other.html")],
+                   check=True, env={**__import__("os").environ, "PYTHONHASHSEED": "12345"})
+    assert (tmp_path / "other.html").read_bytes() == (tmp_path / "big.html").read_bytes()
     assert "over browser.max_megabytes" in caplog.text
     again = write_browser(tmp_path / "again.html", inputs, bundle, per_list=8, max_megabytes=50)
     assert again == shown and (tmp_path / "again.html").read_bytes() == (tmp_path / "big.html").read_bytes()
@@ -248,11 +272,27 @@ def test_the_demo_page_holds_the_run_files_at_the_chosen_regions(tiny_demo_run):
             continue
         for start, bases in pieces:
             assert bases == str(genome[contig][start:start + len(bases)]).upper()
-    minus = next(r for r in regions if r["position"].endswith("(-)"))
-    chrom, span = minus["locus"].split(":")
-    start, end = int(span.split("-")[0]) - 1, int(span.split("-")[1])
-    covering = [(s, b) for s, b in slices[chrom] if s <= start and s + len(b) >= end]
-    assert covering and covering[0][1][start - covering[0][0]:end - covering[0][0]] == str(genome[chrom][start:end]).upper()
+    # every listed window lies inside a slice; a minus-strand one shows the forward strand of the
+    # genome, the reverse complement of what the model read (the data set's row of that window)
+    from seqlrp.formats.table import read_regions_tsv
+
+    def slice_bases(chrom, start, end):
+        piece = next((s, b) for s, b in slices[chrom] if s <= start and s + len(b) >= end)
+        return piece[1][start - piece[0]:end - piece[0]]
+
+    for region in regions:
+        chrom, span = region["locus"].split(" ")[0].split(":")
+        start, end = int(span.split("-")[0]) - 1, int(span.split("-")[1])
+        assert len(slice_bases(chrom, start, end)) == end - start
+    table = read_regions_tsv(results / "data" / "regions.tsv")
+    onehot = np.load(results / "data" / "onehot.npy", mmap_mode="r")
+    minus = [r for r in regions if r["position"].endswith("(-)")]
+    assert minus
+    for region in minus:
+        row = table.name.index(region["name"])
+        chrom, start, end = table.chrom[row], table.start[row], table.end[row]
+        read = "".join("ACGT"[i] if onehot[row][:, j].any() else "N" for j, i in enumerate(onehot[row].argmax(0)))
+        assert slice_bases(chrom, start, end) == read[::-1].translate(str.maketrans("ACGTN", "TGCAN"))
     # relevance: the bigWig's value at every base of every slice, in genome orientation
     for cls in classes:
         for method in methods:
@@ -271,7 +311,7 @@ def test_the_demo_page_holds_the_run_files_at_the_chosen_regions(tiny_demo_run):
             # seqlet BED lines overlapping the slices, as the BED has them
             seqlets = data_uri_text(track(data, f"{cls} {method} seqlets")["url"]).splitlines()
             bed = (results / "seqlets" / f"{cls}.{method}.bed").read_text().splitlines()[1:]
-            assert set(seqlets) <= set(bed)
+            assert set(seqlets) <= set(bed) and (seqlets or cls == "negative")
     # variants: each listed variant has its alternative window as a contig, and ref | alt relevance
     from seqlrp.variants import open_variant_maps
 
@@ -319,6 +359,18 @@ def test_the_demo_page_works_offline_in_headless_chromium(tiny_demo_run, tmp_pat
         assert drawn == set("ACGT"), colours  # the dynseq letters, in igv.js's four base colours
         assert page.locator(".igv-ui-alert-dialog-container").evaluate_all(
             "els => els.filter(e => getComputedStyle(e).display !== 'none').length") == 0
+        # clicking the relevance track opens igv.js's popup, written as text by the page
+        box = page.evaluate("""() => {
+            const view = window.seqlrpBrowser.trackViews.find(v => v.track.name === 'positive lrp relevance');
+            const r = view.viewports[0].viewportElement.getBoundingClientRect();
+            return [r.x + r.width / 2, r.y + r.height / 2];
+        }""")
+        page.mouse.click(*box)
+        popup = page.locator(".igv-ui-popover").filter(has_text="Value")
+        popup.wait_for(state="visible", timeout=5_000)
+        text = popup.inner_text()
+        assert re.search(r"Value:\s+-?\d", text) and "&nbsp" not in text and "<" not in text, text
+        page.keyboard.press("Escape")
         before = page.evaluate("window.seqlrpBrowser.currentLoci()")
         target = next(i for i, r in enumerate(data["regions"]) if r["kind"] == "variant")
         page.locator(f"#regions tbody tr[data-index='{target}']").click()
@@ -337,6 +389,20 @@ def test_the_demo_page_works_offline_in_headless_chromium(tiny_demo_run, tmp_pat
         screenshot = tmp_path / "browser.png"
         page.screenshot(path=str(screenshot))
         assert screenshot.stat().st_size > 20_000
+        assert seen.problems() == []
+
+
+def test_a_run_with_nothing_to_show_gets_a_page_that_says_so(tmp_path):
+    inputs = _hostile_run(tmp_path, {**HOSTILE, "contig": "chr2", "cls": "c"})
+    write_tsv(inputs.windows["c"], [["chrom", "start", "end", "strand", "name", "class", "split", "row", "logit",
+                                      "relevance_sum"]])
+    empty = BrowserInputs(pairs=inputs.pairs, chrom_sizes=inputs.chrom_sizes, seq_len=100, windows=inputs.windows,
+                          bigwigs=inputs.bigwigs, genome=inputs.genome, genome_index=inputs.genome_index)
+    shown = write_browser(tmp_path / "empty.html", empty, load(), per_list=5, max_megabytes=50)
+    assert shown["regions"] == 0 and shown["bases"] == 0
+    with visit(tmp_path / "empty.html") as seen:
+        assert seen.page.evaluate("document.body.dataset.ready") == "empty"
+        assert "no regions to show" in seen.page.locator("#browser-error").inner_text()
         assert seen.problems() == []
 
 
@@ -373,4 +439,13 @@ def test_names_from_users_files_show_as_text_and_run_nothing(tmp_path):
             page.locator("#regions tbody tr", has_text=HOSTILE[key]).first.click()
         page.wait_for_timeout(300)
         assert page.evaluate("window.__pwned") is None
+        # the variant on the renamed contig: its band and its alternative window are there
+        roi = [f"{f['chr']} {f['name']}" for f in page_json(page_path)["roi"][0]["features"]]
+        assert page.evaluate("window.seqlrpBrowser.roiManager.roiSets.length") == 1
+        second = random_sequence(300, 2)[100]
+        assert f"x_y__z_1 x_y__z_1:101 {second}>C" in roi and f"chr1 chr1:151 {random_sequence(400, 1)[150]}>A" in roi
         assert seen.problems() == []
+        # and the page's policy refuses what igv.js might fetch (its BLAT search goes to igv.org)
+        assert page.evaluate("fetch('https://igv.org/services/blat').then(() => 'fetched', () => 'refused')") == "refused"
+        assert seen.refused == []  # refused by the page itself, before any request
+        assert any("Content Security Policy" in text for _, text in seen.console)

@@ -13,7 +13,6 @@ rule browser:
         browser=config["browser"],
         classes=CLASSES,
         pairs=[[cls, method] for cls in CLASSES for method in METHODS],
-        genome=input_genome(),
         index_dir=f"{RESULTS}/genome_index",
         seq_len=SEQ_LEN,
         subtitle=browser_subtitle(),

@@ -181,7 +181,7 @@ def all_outputs():
 def browser_inputs(wildcards):
     """Named input groups of the browser rule. Per class the first method's regions.tsv (top logit), per class
     and method the bigWig, seqlets and motif instances (none in a variants-only run), the truth BED, the
-    variant table, BED and maps (with `variants`), and the data set when there is no genome."""
+    variant table, BED and maps (with `variants`), and the genome, or the data set when there is none."""
     pairs = dict(cls=CLASSES, method=METHODS)
     inputs = {"chrom_sizes": f"{DATA_DIR}/chrom_sizes.tsv"}
     if not VARIANTS_ONLY:
@@ -195,7 +195,9 @@ def browser_inputs(wildcards):
         inputs["variant_scores"] = [f"{VARIANTS_DIR}/scores.tsv"]
         inputs["variant_bed"] = [f"{VARIANTS_DIR}/variants.bed"]
         inputs["maps"] = [f"{VARIANTS_DIR}/maps/{c}.{m}/settings.json" for c, m in VARIANT_PAIRS]
-    if not input_genome():
+    if input_genome():
+        inputs["genome"] = [input_genome()]
+    else:
         inputs["onehot"] = [f"{DATA_DIR}/onehot.npy"]
         inputs["dataset_regions"] = [f"{DATA_DIR}/regions.tsv"]
     return inputs

@@ -18,6 +18,7 @@ import base64
 import gzip
 import logging
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +196,9 @@ def _roi(views: Sequence[VariantView], names, alt_names) -> list[dict]:
         return []
     features = []
     for view in views:
-        label = esc(f"{view.chrom}:{view.pos} {view.ref}>{view.alt}")
+        # igv.js shows a band's name as HTML in some places and as text in others: build it from parts
+        # that read the same either way (an igv.js contig name, a number, alleles of A, C, G, T, N)
+        label = f"{names[view.chrom]}:{view.pos} {_allele(view.ref)}>{_allele(view.alt)}"
         features.append({"chr": names[view.chrom], "start": view.pos - 1, "end": view.pos - 1 + max(1, len(view.ref)),
                          "name": label})
         start, end = view.alt_mark()
@@ -203,17 +206,46 @@ def _roi(views: Sequence[VariantView], names, alt_names) -> list[dict]:
     return [{"name": "variants", "color": ROI_COLOR, "features": features}]
 
 
+def _allele(allele: str, limit: int = 12) -> str:
+    bases = re.sub(r"[^ACGTN]", "N", allele.upper())
+    return bases if len(bases) <= limit else f"{bases[:limit]}...{len(bases)}bp"
+
+
 def _position(region: PageRegion) -> str:
     strand = f" ({region.strand})" if region.strand in "+-" and region.strand else ""
     return f"{region.chrom}:{region.start + 1:,}-{region.end:,}{strand}"
 
 
-def page_data(inputs: BrowserInputs, per_list: int) -> dict:
-    """The page's JSON (see :func:`seqlrp.report.browser_page.render_page`) for ``per_list`` regions per list."""
+class PageTooLarge(ValueError):
+    """Even one region per list makes a page larger than ``browser.max_megabytes``."""
+
+
+def trim_regions(regions: Sequence[PageRegion], views: Sequence[VariantView],
+                 per_list: int) -> tuple[list[PageRegion], list[VariantView]]:
+    """The first ``per_list`` regions of each list (kind and class), and the variants they still name."""
+    kept, counts = [], {}
+    for region in regions:
+        key = (region.kind, region.cls)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] <= per_list:
+            kept.append(region)
+    named = {region.alt_contig for region in kept}
+    return kept, [view for view in views if view.alt_contig in named]
+
+
+def page_data(inputs: BrowserInputs, per_list: int,
+              chosen: tuple[Sequence[PageRegion], Sequence[VariantView]] | None = None) -> dict:
+    """The page's JSON (see :func:`seqlrp.report.browser_page.render_page`) for ``per_list`` regions
+    per list; ``chosen``: the regions and variants of :func:`choose_regions` for at least as many
+    (then cut to ``per_list``, nothing read again)."""
     from ..analysis.tracks import chrom_sizes_from_tsv
 
     sizes = chrom_sizes_from_tsv(inputs.chrom_sizes)
-    regions, views = choose_regions(inputs, per_list)
+    regions, views = chosen if chosen is not None else choose_regions(inputs, per_list)
+    unknown = sorted({r.chrom for r in regions if r.chrom not in sizes})
+    if unknown:
+        log.warning("%s: no size for contig(s) %s; their regions are left out", inputs.chrom_sizes, ", ".join(unknown[:5]))
+    regions, views = trim_regions([r for r in regions if r.chrom in sizes], views, per_list)
     slices = Slices.of(((r.chrom, r.start, r.end) for r in regions), sizes)
     names = igv_names(sizes)
     alt_names = igv_names([view.alt_contig for view in views], reserved=names.values())
@@ -227,20 +259,16 @@ def page_data(inputs: BrowserInputs, per_list: int) -> dict:
             locus += f" {alt_names[region.alt_contig]}"
         score = region.score if np.isfinite(region.score) else None
         entries.append({"kind": region.kind, "name": region.name, "position": _position(region),
-                        "order": order.get(region.chrom, len(order)) * 2.0**40 + region.start,
+                        "order": order[region.chrom] * 2.0**40 + region.start,
                         "cls": region.cls, "score": score, "note": region.note, "locus": locus})
-    if not entries:
-        first = next(iter(sizes), None)
-        note = "no regions to show"
-        locus = names[first] if first is not None else ""
-    else:
-        note = ""
-        locus = entries[0]["locus"]
-    reference_config = {"id": "seqlrp", "name": "seqlrp run", "indexed": False,
-                        "fastaURL": gzip_data_uri(_fasta(reference, names, sizes, views, alt_names))}
-    return {"reference": reference_config, "locus": locus, "tracks": _tracks(inputs, slices, sizes, names, views, alt_names),
-            "roi": _roi(views, names, alt_names), "regions": entries, "note": note,
-            "bases": slices.n_bases + sum(len(v.alt_sequence) for v in views)}
+    data = {"reference": None, "locus": "", "tracks": [], "roi": [], "regions": entries,
+            "note": "" if entries else "no regions to show: the run has no windows, seqlets or variants", "bases": 0}
+    if entries:
+        data.update(reference={"id": "seqlrp", "name": "seqlrp run", "indexed": False,
+                               "fastaURL": gzip_data_uri(_fasta(reference, names, sizes, views, alt_names))},
+                    locus=entries[0]["locus"], tracks=_tracks(inputs, slices, sizes, names, views, alt_names),
+                    roi=_roi(views, names, alt_names), bases=slices.n_bases + sum(len(v.alt_sequence) for v in views))
+    return data
 
 
 def write_browser(path: str | os.PathLike, inputs: BrowserInputs, bundle: IgvBundle, *, per_list: int,
@@ -271,13 +299,14 @@ def write_browser(path: str | os.PathLike, inputs: BrowserInputs, bundle: IgvBun
 
     Raises
     ------
-    ValueError
+    PageTooLarge
         When even one region per list passes ``max_megabytes``.
     """
     limit = max_megabytes * 1e6
     n = per_list
+    chosen = choose_regions(inputs, per_list)
     while True:
-        data = page_data(inputs, n)
+        data = page_data(inputs, n, chosen)
         page = render_page(title, subtitle, data, bundle)
         size = len(page.encode("utf-8"))
         if size <= limit or n <= 1:
@@ -286,7 +315,7 @@ def write_browser(path: str | os.PathLike, inputs: BrowserInputs, bundle: IgvBun
                     path, size / 1e6, n, max_megabytes, n // 2)
         n //= 2
     if size > limit:
-        raise ValueError(f"{path}: {size / 1e6:.1f} MB even with one region per list, over browser.max_megabytes "
+        raise PageTooLarge(f"{path}: {size / 1e6:.1f} MB even with one region per list, over browser.max_megabytes "
                          f"{max_megabytes:g}: raise it")
     with atomic_write_text(Path(path)) as handle:
         handle.write(page)

@@ -18,9 +18,11 @@ Contig names become igv.js names through :func:`igv_names` (igv.js splits a locu
 from __future__ import annotations
 
 import bisect
+from array import array
 import csv
 import gzip
 import heapq
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -98,20 +100,35 @@ class Slices:
         return sum(end - start for _, start, end in self.items())
 
 
+def _alias_key(name: str) -> str:
+    """The key under which igv.js takes two contig names for one: case-insensitive, with or without
+    ``chr``, ``M`` and ``MT`` alike (igv.js's chromosome aliases)."""
+    key = name.lower()
+    key = key[3:] if key.startswith("chr") and len(key) > 3 else key
+    return "mt" if key in ("m", "mt") else key
+
+
 def igv_names(names: Iterable[str], reserved: Iterable[str] = ()) -> dict[str, str]:
-    """Contig name -> the name igv.js is given: unchanged when igv.js can parse it in a locus, else
-    with every other character replaced by ``_`` (``chr1:100-200`` -> ``chr1_100-200``), made unique."""
-    taken = set(reserved)
-    mapping = {}
-    for name in names:
+    """Contig name -> the name igv.js is given, one distinct contig each.
+
+    A name igv.js can parse in a locus keeps itself; another has each character outside
+    ``A-Z a-z 0-9 . _ + | = -`` replaced by ``_`` (``chr1:100-200`` -> ``chr1_100-200``). A name
+    igv.js would take for one already given (the same but for case, ``chr`` or ``M``/``MT``; or one of
+    ``reserved``) gets ``_2``, ``_3``, ... The names igv.js can parse are placed first, so a renamed
+    one never takes a real contig's name.
+    """
+    names = list(dict.fromkeys(names))
+    taken = {_alias_key(name) for name in reserved}
+    mapping: dict[str, str] = {}
+    for name in sorted(names, key=lambda n: not _IGV_NAME.match(n)):  # stable: parseable names first
         safe = name if _IGV_NAME.match(name) else (_UNSAFE.sub("_", name) or "_")
         candidate, n = safe, 1
-        while candidate in taken:
+        while _alias_key(candidate) in taken:
             n += 1
             candidate = f"{safe}_{n}"
-        taken.add(candidate)
+        taken.add(_alias_key(candidate))
         mapping[name] = candidate
-    return mapping
+    return {name: mapping[name] for name in names}
 
 
 def float32_text(values: np.ndarray) -> list[str]:
@@ -128,9 +145,18 @@ def read_windows(regions_tsv: str | os.PathLike) -> Iterator[dict]:
         yield from csv.DictReader(handle, delimiter="\t")
 
 
+def _finite_or_lowest(text: str) -> float:
+    """A logit as a number; NaN or unreadable ranks below every other."""
+    try:
+        value = float(text)
+    except ValueError:
+        return -math.inf
+    return value if not math.isnan(value) else -math.inf
+
+
 def top_logit_windows(regions_tsv: str | os.PathLike, cls: str, n: int) -> list[PageRegion]:
     """The ``n`` windows of highest logit of class ``cls`` (ties: the earlier row)."""
-    scored = ((float(row["logit"]), -i, row) for i, row in enumerate(read_windows(regions_tsv)))
+    scored = ((_finite_or_lowest(row["logit"]), -i, row) for i, row in enumerate(read_windows(regions_tsv)))
     best = heapq.nlargest(n, scored, key=lambda item: (item[0], item[1]))
     return [PageRegion("top logit", row["name"], row["chrom"], int(row["start"]), int(row["end"]), cls, logit,
                        row.get("strand", "."), f"label {row.get('class', '')}".strip())
@@ -151,11 +177,11 @@ def seqlet_dense_windows(regions_tsv: str | os.PathLike, seqlet_beds: Sequence[s
                          n: int) -> list[PageRegion]:
     """The ``n`` windows holding the most seqlets (centres inside the window) over every class and
     method's seqlet BED; windows without any are left out."""
-    centres: dict[str, list[int]] = {}
+    centres: dict[str, array] = {}
     for path in seqlet_beds:
         for fields in bed_records(path):
-            centres.setdefault(fields[0], []).append((int(fields[1]) + int(fields[2])) // 2)
-    sorted_centres = {chrom: np.sort(np.asarray(values)) for chrom, values in centres.items()}
+            centres.setdefault(fields[0], array("q")).append((int(fields[1]) + int(fields[2])) // 2)
+    sorted_centres = {chrom: np.sort(np.frombuffer(values, dtype=np.int64)) for chrom, values in centres.items()}
     best: list[tuple[int, int, dict]] = []
     for i, row in enumerate(read_windows(regions_tsv)):
         found = sorted_centres.get(row["chrom"])
@@ -221,8 +247,8 @@ def bigwig_values(bigwig: str | os.PathLike, slices: Slices) -> dict[tuple[str, 
         known = handle.chroms()
         values = {}
         for chrom, start, end in slices.items():
-            if chrom in known:
-                end_in = min(end, known[chrom])
+            end_in = min(end, known.get(chrom, 0))
+            if end_in > start:
                 found = np.asarray(handle.values(chrom, start, end_in, numpy=True), dtype=np.float32)
                 values[(chrom, start, end)] = np.concatenate([found, np.full(end - end_in, np.nan, np.float32)])
             else:

@@ -12,6 +12,8 @@ over (igv.js's ``trackclick`` event) and writes every field as text.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -160,16 +162,29 @@ APP = r"""
     });
   }
 
-  // igv.js writes a clicked feature's fields into its popup as HTML: write them as text instead
+  // igv.js's own markup in a popup line (a divider, a non-breaking space) as plain text
+  function plain(value) {
+    return String(value === undefined || value === null ? "" : value).replace(/&nbsp;?/g, " ");
+  }
+
+  // igv.js writes a clicked feature's fields (names from the user's files) into its popup as HTML:
+  // the page writes every field as text instead, and igv.js's dividers as <hr>
   function popupText(track, popupData) {
     if (!popupData || popupData.length === 0) return false;
     return popupData.map(function (item) {
-      if (item === "<hr>" || (item && item.html !== undefined)) return "<hr>";
-      if (item && item.name !== undefined) {
-        return "<div><b>" + escapeHtml(item.name) + "</b>&nbsp;&nbsp;" + escapeHtml(item.value) + "</div>";
+      if (typeof item === "string" && /^\s*<hr\b/i.test(item)) return "<hr>";
+      if (item && typeof item === "object" && item.html !== undefined) return "<hr>";
+      if (item && typeof item === "object" && item.name !== undefined) {
+        return "<div><b>" + escapeHtml(plain(item.name)) + "</b> " + escapeHtml(plain(item.value)) + "</div>";
       }
-      return "<div>" + escapeHtml(item) + "</div>";
+      return "<div>" + escapeHtml(plain(item)) + "</div>";
     }).join("");
+  }
+
+  if (!data.reference) {  // nothing to show: the list says so, igv.js is not started
+    document.getElementById("browser-error").textContent = data.note;
+    document.body.dataset.ready = "empty";
+    return;
   }
 
   igv.createBrowser(document.getElementById("igv"), options).then(function (created) {
@@ -188,15 +203,33 @@ APP = r"""
 HEADERS = ("list", "name", "locus", "class", "score", "note")
 
 
+def script_hash(code: str) -> str:
+    """The CSP source of an inline script: ``'sha256-<base64 of its UTF-8 bytes' SHA-256>'``."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(*scripts: str) -> str:
+    """The page's policy: nothing from anywhere but the page itself. Only ``scripts`` run (by their
+    hashes); images, fonts, workers and fetches only from ``data:``/``blob:`` URIs; no form, no
+    frame. igv.js offers a BLAT search of the visible sequence, which would send it to igv.org:
+    the policy refuses that request."""
+    return "; ".join([
+        "default-src 'none'", f"script-src {' '.join(script_hash(code) for code in scripts)}",
+        "style-src 'unsafe-inline'", "img-src data: blob:", "font-src data:", "connect-src data: blob:",
+        "worker-src blob:", "base-uri 'none'", "form-action 'none'"])
+
+
 def render_page(title: str, subtitle: str, data: Mapping, bundle: IgvBundle) -> str:
     """The whole page: ``data`` (``reference``, ``locus``, ``tracks``, ``roi``, ``regions``, ``note``:
     the igv.js session and the region list) embedded as JSON, igv.js and its licence inline."""
     head_cells = "".join(f"<th scope=\"col\">{esc(name)}</th>" for name in HEADERS)
+    igv_code = inline_script(bundle.script, "igv.min.js")
     return "\n".join([
         "<!DOCTYPE html>",
         "<html lang=\"en\">",
         "<head>",
         "<meta charset=\"utf-8\">",
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{esc(content_security_policy(igv_code, APP))}\">",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
         f"<title>{esc(title)}</title>",
         f"<style>{STYLE}</style>",
@@ -218,7 +251,7 @@ def render_page(title: str, subtitle: str, data: Mapping, bundle: IgvBundle) -> 
         f"<details><summary>igv.js {esc(bundle.version)} (MIT licence), embedded in this page</summary>"
         f"<pre>{esc(bundle.license)}</pre></details></footer>",
         f"<script type=\"application/json\" id=\"seqlrp-data\">{script_json(data)}</script>",
-        f"<script>{inline_script(bundle.script, 'igv.min.js')}</script>",
+        f"<script>{igv_code}</script>",
         f"<script>{APP}</script>",
         "</body>",
         "</html>",

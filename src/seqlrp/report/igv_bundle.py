@@ -16,6 +16,7 @@ import argparse
 import base64
 import hashlib
 import io
+import json
 import os
 import sys
 import tarfile
@@ -94,10 +95,19 @@ def load(directory: str | os.PathLike | None = None) -> IgvBundle:
     """The installed igv.js and its licence; :class:`IgvNotInstalled` with the command to run when missing."""
     directory = Path(directory) if directory is not None else bundle_dir()
     script, license_file = directory / "igv.min.js", directory / "LICENSE"
-    if not (script.is_file() and license_file.is_file()):
+    if not (script.is_file() and license_file.is_file() and (directory / "package.json").is_file()):
         raise IgvNotInstalled(f"{script}: igv.js {IGV_VERSION} is not installed; run `make venv` or "
                               f"`python -m seqlrp.report.igv_bundle install` (needs the npm registry once; "
                               f"offline: `--tarball igv-{IGV_VERSION}.tgz` from `npm pack igv@{IGV_VERSION}`)")
+    manifest = directory / "package.json"
+    try:
+        version = json.loads(manifest.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError, AttributeError):
+        version = None
+    if version != IGV_VERSION:
+        raise IgvNotInstalled(f"{manifest}: igv.js {version or '(unknown version)'} is installed there, the page needs "
+                              f"{IGV_VERSION}; run `python -m seqlrp.report.igv_bundle install --dir {directory}` "
+                              f"after removing the folder")
     return IgvBundle(IGV_VERSION, script.read_text(encoding="utf-8"), license_file.read_text(encoding="utf-8"))
 
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ..errors import SeqlrpError
-from ..report.browser import BrowserInputs, write_browser
+from ..report.browser import BrowserInputs, PageTooLarge, write_browser
 from ..report.igv_bundle import IgvNotInstalled, load
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def run(output: str | os.PathLike, options: Mapping, inputs: BrowserInputs, *, t
     try:
         shown = write_browser(output, inputs, bundle, per_list=int(options["regions_per_list"]),
                               max_megabytes=float(options["max_megabytes"]), title=title, subtitle=subtitle)
-    except ValueError as error:  # the page cannot fit browser.max_megabytes
+    except PageTooLarge as error:
         raise SeqlrpError(str(error)) from None
     log.info("%s: %d regions (%d per list), %d bases, %.2f MB", output, shown["regions"], shown["per_list"],
              shown["bases"], shown["bytes"] / 1e6)
