@@ -137,6 +137,9 @@ def test_report_has_every_section_heading(tmp_path):
         assert f'<a href="#{anchor}">{title}</a>' in html
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "2026-01-02 03:04:05 UTC" in html
+    # the header links to the browser page written beside the report (results/browser.html)
+    header = html[html.index("<header"):html.index("</header>")]
+    assert '<a href="browser.html">the top regions in an interactive genome browser</a>' in header
 
 
 def test_figures_are_embedded_and_nothing_is_fetched(tmp_path):

@@ -159,7 +159,7 @@ def top_logit_windows(regions_tsv: str | os.PathLike, cls: str, n: int) -> list[
     scored = ((_finite_or_lowest(row["logit"]), -i, row) for i, row in enumerate(read_windows(regions_tsv)))
     best = heapq.nlargest(n, scored, key=lambda item: (item[0], item[1]))
     return [PageRegion("top logit", row["name"], row["chrom"], int(row["start"]), int(row["end"]), cls, logit,
-                       row.get("strand", "."), f"label {row.get('class', '')}".strip())
+                       row.get("strand", "."), f"label {row['class']}" if row.get("class") else "")
             for logit, _, row in best]
 
 
