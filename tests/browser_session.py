@@ -7,6 +7,7 @@ test where Chromium or Playwright is missing (fails under ``SEQLRP_REQUIRE_TEST_
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,36 +37,55 @@ class Visit:
                 + [f"page error: {error}" for error in self.errors] + [f"dialog: {text}" for text in self.dialogs])
 
 
+_RUNNING: dict = {}
+
+
+def _browser():
+    """One headless Chromium per test process, started on first use and closed at exit (a launch
+    costs about a second; each visit gets a fresh browser context of its own)."""
+    if "browser" not in _RUNNING:
+        chromium = need_program("chromium", find_browser())
+        sync_api = need("playwright.sync_api")
+        playwright = sync_api.sync_playwright().start()
+        _RUNNING["playwright"] = playwright
+        _RUNNING["browser"] = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+
+        def stop():
+            _RUNNING.pop("browser").close()
+            _RUNNING.pop("playwright").stop()
+
+        atexit.register(stop)
+    return _RUNNING["browser"]
+
+
 @contextlib.contextmanager
 def visit(path: Path, width: int = 1500, height: int = 1000, ready: str = "body[data-ready]") -> Iterator[Visit]:
-    """Open ``path`` from ``file://`` and wait for ``ready`` (the browser page sets ``data-ready``)."""
-    chromium = need_program("chromium", find_browser())
-    sync_api = need("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            seen = Visit(page)
+    """Open ``path`` from ``file://`` in a fresh context and wait for ``ready`` (the browser page
+    sets ``data-ready``)."""
+    context = _browser().new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        seen = Visit(page)
 
-            def route(request_route):
-                url = request_route.request.url
-                if url.startswith(LOCAL):
-                    request_route.continue_()
-                else:
-                    seen.refused.append(url)
-                    request_route.abort()
+        def route(request_route):
+            url = request_route.request.url
+            if url.startswith(LOCAL):
+                request_route.continue_()
+            else:
+                seen.refused.append(url)
+                request_route.abort()
 
-            page.route("**/*", route)
-            page.on("console", lambda message: seen.console.append((message.type, message.text)))
-            page.on("pageerror", lambda error: seen.errors.append(str(error)))
+        page.route("**/*", route)
+        page.on("console", lambda message: seen.console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: seen.errors.append(str(error)))
 
-            def dialog(opened):
-                seen.dialogs.append(opened.message)
-                opened.dismiss()
+        def dialog(opened):
+            seen.dialogs.append(opened.message)
+            opened.dismiss()
 
-            page.on("dialog", dialog)
-            page.goto(path.resolve().as_uri())
-            page.wait_for_selector(ready, state="attached", timeout=60_000)
-            yield seen
-        finally:
-            browser.close()
+        page.on("dialog", dialog)
+        page.goto(path.resolve().as_uri())
+        page.wait_for_selector(ready, state="attached", timeout=60_000)
+        yield seen
+    finally:
+        context.close()
