@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 	# model files from outside (seqlrp.models.files): ONNX and .safetensors weights; onnx2torch declares
 	# torchvision, which seqlrp stubs and which would pull in another torch: --no-deps again
 	$(BIN)/python -m pip install --quiet "onnx>=1.15" "safetensors>=0.4"
+	# onnxscript: torch.onnx.export's default (dynamo-based) exporter needs it; the tests export with it
+	$(BIN)/python -m pip install --quiet "onnxscript>=0.5"
 	$(BIN)/python -m pip install --quiet --no-deps "onnx2torch>=1.5"
 	# models from the field for the LRP tests (bpnet-lite's BPNet, ChromBPNet, gReLU's conv models) and the peers'
 	# DeepLIFT/SHAP; their other dependencies are seqlrp's own, --no-deps keeps the CPU torch

@@ -29,6 +29,7 @@ INSTALL = {
     "lxt": 'pip install --no-deps "lxt==2.1"',
     "onnx": 'pip install "onnx>=1.15"',
     "onnx2torch": 'pip install --no-deps "onnx2torch>=1.5"',
+    "onnxscript": 'pip install "onnxscript>=0.5"',
     "safetensors": 'pip install "safetensors>=0.4"',
     "tangermeme": 'pip install --no-deps "tangermeme==1.6.0"',
     "bpnetlite": 'pip install --no-deps "bpnet-lite==1.1.0"',

@@ -417,3 +417,63 @@ def test_module_route_weights_never_run_code(tmp_path, model_py):
         load_module(f"{model_py}:Net", {}, tmp_path / "evil.pt")
     one_line_refusal(caught, "evil.pt", "refused", "open)")
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- ONNX from today's exporters
+
+
+def _onnx_model(nodes, opset, initializers=(), output_shape=None):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4, L])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, output_shape)],
+                              initializer=list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = min(model.ir_version, onnx.IR_VERSION)
+    return model
+
+
+@requires("onnx", "onnx2torch")
+def test_newer_onnx_operator_versions_convert_as_onnx_defines_them(tmp_path):
+    """Pad 19, Split 18 (num_outputs), Reshape 19 (allowzero), ReduceMax 20 (axes as an input) and
+    Gelu 20, none of which onnx2torch 1.5 converts, against ONNX's own reference evaluator."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    nodes = [
+        helper.make_node("Pad", ["x", "pads", "zero"], ["padded"], mode="constant"),  # L -> L + 2
+        helper.make_node("Split", ["padded"], ["a", "b"], axis=2, num_outputs=2),
+        helper.make_node("Add", ["a", "b"], ["s"]),
+        helper.make_node("Gelu", ["s"], ["g"], approximate="tanh"),
+        helper.make_node("Reshape", ["g", "shape"], ["r"], allowzero=1),
+        helper.make_node("ReduceMax", ["r", "axes"], ["y"], keepdims=0),
+    ]
+    half = (L + 2) // 2
+    initializers = [numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 1], np.int64), "pads"),
+                    numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+                    numpy_helper.from_array(np.array([-1, 2, 2, half], np.int64), "shape"),
+                    numpy_helper.from_array(np.array([2], np.int64), "axes")]
+    model = _onnx_model(nodes, 20, initializers, [None, 2, half])
+    onnx.save(model, tmp_path / "m.onnx")
+    x = torch.rand(3, 4, L)
+    expected = ReferenceEvaluator(model).run(None, {"x": x.numpy()})[0]
+    got = load_model(tmp_path / "m.onnx")(x)
+    assert got.shape == (3, 2, half)
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+@requires("onnx", "onnx2torch")
+def test_an_onnx_operator_without_a_converter_is_refused_naming_opset_and_version(tmp_path):
+    import onnx
+    from onnx import helper
+
+    nodes = [helper.make_node("Hardmax", ["x"], ["h"], axis=1), helper.make_node("DFT", ["h"], ["y"]),
+             helper.make_node("Relu", ["x"], ["unused"])]
+    onnx.save(_onnx_model(nodes, 20), tmp_path / "m.onnx")
+    with pytest.raises(CheckpointError) as caught:
+        load_model(tmp_path / "m.onnx")
+    one_line_refusal(caught, "m.onnx", "ONNX opset 20: no converter to torch for DFT (version 20), Hardmax (version 13)",
+                     "opset_version=18", "model.module")

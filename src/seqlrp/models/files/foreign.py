@@ -20,8 +20,8 @@ from .pt2 import _load_pt2
 
 EXPORT_PT2 = ('torch.export.save(torch.export.export(model.eval(), (torch.zeros(2, 4, L),), '
               'dynamic_shapes=({0: torch.export.Dim("batch")},)), "model.pt2")')
-EXPORT_ONNX = ('torch.onnx.export(model.eval(), (torch.zeros(2, 4, L),), "model.onnx", dynamo=False, '
-               'input_names=["x"], dynamic_axes={"x": {0: "batch"}})')
+EXPORT_ONNX = ('torch.onnx.export(model.eval(), (torch.zeros(2, 4, L),), "model.onnx", '
+               'dynamic_shapes=({0: torch.export.Dim("batch")},))')
 EXPORT_HINT = f"export the model instead, to torch.export: {EXPORT_PT2} or to ONNX: {EXPORT_ONNX}"
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..checkpoint import CheckpointError
 from ._text import _first_line
+from .onnx_opsets import missing_converters, model_opset
 
 INSTALL_ONNX = "pip install onnx onnx2torch"
 
@@ -71,6 +72,9 @@ def _onnx_tools(path: Path):
 
         with _torchvision_stub():
             from onnx2torch import convert
+        from .onnx_opsets import register
+
+        register()
     except ImportError as err:
         raise CheckpointError(path, f"reading ONNX models needs the onnx and onnx2torch packages ({_first_line(err)}): "
                                     f"{INSTALL_ONNX} (onnx2torch with --no-deps keeps your torch, see the Makefile)") from None
@@ -101,9 +105,16 @@ def _load_onnx(path: Path) -> tuple[nn.Module, list | None, bool]:
     except Exception as err:
         raise CheckpointError(path, f"not a readable ONNX model ({_first_line(err)})") from None
     shape = _onnx_input_shape(proto)
+    missing = missing_converters(proto)
+    if missing:
+        raise CheckpointError(path, f"ONNX opset {model_opset(proto)}: no converter to torch for {', '.join(missing)}; "
+                                    f"export again with an opset up to 20 (torch.onnx.export(..., opset_version=18)), "
+                                    f"or give the model as a torch module (model.module)")
     try:
         module = convert(proto)
     except Exception as err:
-        raise CheckpointError(path, f"onnx2torch cannot convert this ONNX model ({type(err).__name__}: {_first_line(err)})") from None
+        raise CheckpointError(path, f"ONNX opset {model_opset(proto)}: onnx2torch cannot convert this model "
+                                    f"({type(err).__name__}: {_first_line(err)}); give the model as a torch module "
+                                    f"(model.module) instead") from None
     channels_last = _is_channels_last(shape)
     return (ChannelsLast(module) if channels_last else module), shape, channels_last

@@ -1,0 +1,173 @@
+"""Converters for the ONNX operator versions that today's exporters write and onnx2torch 1.5 lacks.
+
+``torch.onnx.export`` with its default exporter (torch >= 2.9, the dynamo-based one) writes opset
+18-20 files, and tf2onnx writes opset 13-18. onnx2torch knows most operators only up to opset 13-17,
+so such a file fails with "Converter is not implemented (... Reshape, version=19)". ONNX raises an
+operator's version whenever its *type list* grows (float8, int4, ...) as well as when its meaning
+changes. This module registers the missing versions in onnx2torch's registry, once per process
+(:func:`register`), in two ways:
+
+* where the newer version only accepts more element types (listed in :data:`TYPE_ONLY`, checked
+  against the ONNX operator changelog), the newest older converter is reused as it is;
+* where the meaning changed, a converter of its own: ``Reshape`` with ``allowzero=1`` (19, 21, 23:
+  the exporter always sets it; a 0 in the shape is then a size-0 axis, as in ``torch.reshape``),
+  the ``Reduce*`` operators of opset 18 (the axes come as an input, not an attribute), ``Split`` 18
+  (``num_outputs``), ``Pad`` 18+ (without its new ``axes`` input) and ``Gelu`` 20 (new).
+
+:func:`missing_converters` names what is still missing in a model, so that a refusal can list
+every operator at once with its version and the model's opset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TYPE_ONLY: dict[str, tuple[int, ...]] = {
+    "Constant": (19, 21, 23, 24), "Identity": (19, 21, 23, 24), "Cast": (19, 21, 23, 24),
+    "Shape": (19, 21, 23, 24), "Squeeze": (23, 24), "Unsqueeze": (21, 23, 24), "Flatten": (21, 23, 24),
+    "Transpose": (21, 23, 24), "Equal": (19,), "MaxPool": (22,), "Conv": (22,), "ConvTranspose": (22,),
+    "GlobalAveragePool": (22,), "Dropout": (22,), "Softplus": (22,), "Softsign": (22,), "Elu": (22,),
+    "Selu": (22,), "HardSigmoid": (22,), "InstanceNormalization": (22,), "ConstantOfShape": (20, 21, 23, 24),
+    "Where": (), "Less": (), "Greater": (), "Sin": (22,), "Cos": (22,),
+}
+"""Operator -> the versions that only widened its types: converted like the newest older version."""
+
+REDUCE_OPS = ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
+              "ReduceProd", "ReduceSumSquare")
+_registered = False
+
+
+class ReshapeAllowZero(nn.Module):
+    """ONNX ``Reshape`` with ``allowzero=1``: the shape as given (-1 inferred, 0 a size-0 axis)."""
+
+    def forward(self, x: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        return torch.reshape(x, torch.Size(shape.tolist()))
+
+
+class Gelu(nn.Module):
+    """ONNX ``Gelu`` (opset 20): ``approximate`` ``none`` or ``tanh``."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(x, approximate=self.approximate)
+
+
+class SplitEqual(nn.Module):
+    """ONNX ``Split`` (opset 18) with ``num_outputs``: pieces of ``ceil(size / n)``, the last smaller."""
+
+    def __init__(self, axis: int, n: int):
+        super().__init__()
+        self.axis, self.n = axis, n
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return torch.split(x, math.ceil(x.shape[self.axis] / self.n), dim=self.axis)
+
+
+def register() -> None:
+    """Add the converters of this module to onnx2torch's registry (once; onnx2torch imported)."""
+    global _registered
+    if _registered:
+        return
+    from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription, add_converter
+    from onnx2torch.utils.common import OperationConverterResult, get_const_value, onnx_mapping_from_node
+
+    def known(op: str, version: int) -> bool:
+        return OperationDescription("", op, version) in _CONVERTER_REGISTRY
+
+    def older(op: str, version: int):
+        versions = [d.version for d in _CONVERTER_REGISTRY if d.domain == "" and d.operation_type == op
+                    and d.version < version]
+        return _CONVERTER_REGISTRY[OperationDescription("", op, max(versions))] if versions else None
+
+    for op, versions in TYPE_ONLY.items():
+        for version in versions:
+            base = older(op, version)
+            if base is not None and not known(op, version):
+                add_converter(op, version)(base)
+
+    reshape_base = older("Reshape", 19)
+    for version in (19, 21, 23, 24):
+        @add_converter("Reshape", version)
+        def _reshape(node, graph, base=reshape_base):
+            if node.attributes.get("allowzero", 0) != 1:
+                return base(node, graph)
+            return OperationConverterResult(torch_module=ReshapeAllowZero(), onnx_mapping=onnx_mapping_from_node(node))
+
+    from onnx2torch.node_converters.identity import OnnxCopyIdentity
+    from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes
+    from onnx2torch.utils.common import OnnxMapping
+
+    for op in REDUCE_OPS:
+        for version in (18, 20) if op in ("ReduceMax", "ReduceMin") else (18,):
+            @add_converter(op, version)
+            def _reduce(node, graph):
+                # opset 18 gives the axes as an input (a constant here), opset 13 as an attribute
+                axes = None
+                if len(node.input_values) > 1 and node.input_values[1]:
+                    axes = [int(a) for a in get_const_value(node.input_values[1], graph).reshape(-1).tolist()]
+                mapping = OnnxMapping(inputs=node.input_values[:1], outputs=node.output_values)
+                if not axes and node.attributes.get("noop_with_empty_axes", 0) == 1:
+                    return OperationConverterResult(torch_module=OnnxCopyIdentity(), onnx_mapping=mapping)
+                module = OnnxReduceStaticAxes(node.operation_type, axes or None, node.attributes.get("keepdims", 1))
+                return OperationConverterResult(torch_module=module, onnx_mapping=mapping)
+
+    split_base = older("Split", 18)
+
+    @add_converter("Split", 18)
+    def _split(node, graph):
+        n = node.attributes.get("num_outputs")
+        if n is None or (len(node.input_values) > 1 and node.input_values[1]):
+            return split_base(node, graph)
+        return OperationConverterResult(torch_module=SplitEqual(node.attributes.get("axis", 0), int(n)),
+                                        onnx_mapping=onnx_mapping_from_node(node))
+
+    pad_base = older("Pad", 18)
+    for version in (18, 19, 21, 23, 24):
+        @add_converter("Pad", version)
+        def _pad(node, graph, version=version):
+            if len(node.input_values) > 3 and node.input_values[3]:
+                raise NotImplementedError(f"Pad version {version} with its 'axes' input")
+            if node.attributes.get("mode", "constant") == "wrap":
+                raise NotImplementedError(f"Pad version {version} in mode 'wrap'")
+            return pad_base(node, graph)
+
+    @add_converter("Gelu", 20)
+    def _gelu(node, graph):
+        return OperationConverterResult(torch_module=Gelu(node.attributes.get("approximate", "none")),
+                                        onnx_mapping=onnx_mapping_from_node(node))
+
+    _registered = True
+
+
+def model_opset(proto) -> int:
+    """The version of the default ONNX domain a model imports."""
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def missing_converters(proto) -> list[str]:
+    """``"Op (version V)"`` for every operator of ``proto``'s graph that no converter handles."""
+    from onnx import defs
+    from onnx2torch.node_converters.registry import _CONVERTER_REGISTRY, OperationDescription
+
+    opset = model_opset(proto)
+    missing = []
+    for op, domain in _operators(proto.graph.node):
+        try:
+            version = defs.get_schema(op, max_inclusive_version=opset, domain=domain).since_version
+        except Exception:  # an operator ONNX does not define at this opset: onnx2torch says so itself
+            continue
+        if OperationDescription(domain, op, version) not in _CONVERTER_REGISTRY:
+            missing.append(f"{op} (version {version})")
+    return missing
+
+
+def _operators(nodes: Iterable) -> list[tuple[str, str]]:
+    return sorted({(node.op_type, node.domain) for node in nodes})
