@@ -93,7 +93,8 @@ def test_no_import_circle():
 def test_a_package_inside_a_layer_is_walked_module_by_module():
     """``models/files/`` is a package: its modules sit in the models layer, its relative imports
     resolve to its own modules (so a circle through the package is seen), and detection is its
-    bottom: the loaders import ``detect``, never the other way round, and only ``foreign`` picks a loader."""
+    bottom: the loaders import ``detect``, never the other way round, and only ``foreign`` picks a loader;
+    ``onnx_opsets`` (converters for newer ONNX operator versions) serves ``onnx_convert`` alone."""
     package = "seqlrp.models.files"
     inside = {n for n in MODULES if n.startswith(package + ".")}
     assert {f"{package}.{m}" for m in ("detect", "pt2", "onnx_convert", "foreign", "module_route")} <= inside
@@ -104,7 +105,8 @@ def test_a_package_inside_a_layer_is_walked_module_by_module():
         return {d.rpartition(".")[2] for d in GRAPH[name] if d.startswith(package + ".")} - {"_text"}
 
     assert siblings(f"{package}.detect") == set()
-    assert siblings(f"{package}.pt2") == siblings(f"{package}.onnx_convert") == set()
+    assert siblings(f"{package}.pt2") == siblings(f"{package}.onnx_opsets") == set()
+    assert siblings(f"{package}.onnx_convert") == {"onnx_opsets"}
     assert siblings(f"{package}.module_route") == {"detect"}
     assert siblings(f"{package}.foreign") == {"detect", "pt2", "onnx_convert"}
     assert not [n for n in inside if package in GRAPH[n]], "a module of the package imports the package itself"

@@ -9,7 +9,8 @@
 >>> res = relevance(model, x, 0, return_hypothetical=True)             # LRPResult
 
 Modules: :mod:`.rules` (rules as data), :mod:`.composites` (layer type -> rule),
-:mod:`.canonize` (model -> nodes, BatchNorm folded on copies), :mod:`.graph` (nodes and the
+:mod:`.canonize` (model -> nodes, BatchNorm folded on copies), :mod:`.op_rules` (rules users
+give ops: ``relevance(..., op_rules=...)``, :class:`OpRule`), :mod:`.graph` (nodes and the
 parameter-free layers' relevance), :mod:`.propagate` (one function per rule), :mod:`.prune`
 (pruned LRP), :mod:`.engine` (the walk; the input and target checks: :class:`InputLayoutError`,
 :class:`TargetError`). Baselines with the same call shape live in
@@ -19,6 +20,7 @@ parameter-free layers' relevance), :mod:`.propagate` (one function per rule), :m
 from .canonize import UnsupportedLayerError
 from .composites import COMPOSITES
 from .engine import InputLayoutError, LRPResult, TargetError, relevance
+from .op_rules import OpRule
 from .prune import Prune
 from .rules import RULES, AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, ZBox, ZPlus, make_rule
 
@@ -31,6 +33,7 @@ __all__ = [
     "Gamma",
     "InputLayoutError",
     "LRPResult",
+    "OpRule",
     "Prune",
     "Rule",
     "TargetError",

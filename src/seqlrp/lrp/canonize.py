@@ -34,6 +34,8 @@ from torch.fx import Node
 
 from .attention import is_gate, is_statistic
 from .graph import Affine
+from .op_rules import BUILT_IN, find
+from .op_rules import key as rules_key
 from .ops import CONSTANT_OPS, FAMILY_OF, SUPPORTED, op_name
 from .program import Program, UnsupportedLayerError, module_path, where
 
@@ -56,16 +58,20 @@ class Plan:
     input_layers: set[Node]
     hyp_ok: bool
     layer_inputs: list[tuple[str, Node, Node]] = field(default_factory=list)  # (module path, input, first op)
+    user_rules: dict = field(default_factory=dict)  # node -> the user's OpRule (family "user")
 
 
 def _live_inputs(node: Node, live: set[Node]) -> list[Node]:
     return [n for n in node.all_input_nodes if n in live]
 
 
-def _family(node: Node, live: set[Node]) -> str:
+def _family(node: Node, live: set[Node], op_rules=None) -> str:
     name = op_name(node)
     if name == "getitem":
         return "getitem"
+    chosen = find(node, op_rules)
+    if chosen is not None:
+        return chosen if isinstance(chosen, str) else "user"
     family = FAMILY_OF.get(name)
     n_live = len(_live_inputs(node, live))
     if family == "scale":
@@ -86,7 +92,10 @@ def _family(node: Node, live: set[Node]) -> str:
     elif family in ("layernorm", "pass", "identity") and n_live != 1:
         raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} with input-dependent parameters has no rule")
     elif family is None:
-        raise UnsupportedLayerError(f"LRP: no rule for op {node.target} at {where(node)} (supported: {SUPPORTED})")
+        raise UnsupportedLayerError(
+            f"LRP: no rule for op {node.target} at {where(node)} (supported: {SUPPORTED}); give it one: "
+            f"relevance(..., op_rules={{'{node.target}': 'proportional'}}) with a built-in rule "
+            f"({', '.join(BUILT_IN)}) or an instance of seqlrp.lrp.OpRule")
     return family
 
 
@@ -125,11 +134,13 @@ def logit_of(output: Node) -> Node:
     return output
 
 
-def plan(program: Program, output: Node) -> Plan:
+def plan(program: Program, output: Node, op_rules=None) -> Plan:
     """The :class:`Plan` of explaining ``output`` (a node of ``program.graph``; a final
-    sigmoid/softmax is looked through, :func:`logit_of`), cached."""
+    sigmoid/softmax is looked through, :func:`logit_of`) with the user's ``op_rules``
+    (:mod:`.op_rules`, checked), cached."""
     output = logit_of(output)
-    cached = program.analysis.get(output)
+    cache_key = (output, rules_key(op_rules)) if op_rules else output
+    cached = program.analysis.get(cache_key)
     if cached is not None:
         return cached
     needed = _ancestors(output)
@@ -143,7 +154,7 @@ def plan(program: Program, output: Node) -> Plan:
             continue  # a shape, or a tensor treated as a constant
         if _live_inputs(node, live):
             live.add(node)
-            family[node] = _family(node, live)
+            family[node] = _family(node, live, op_rules)
     if output not in live:
         raise ValueError("the explained output does not depend on the model's input")
     users = {n: [u for u in n.users if u in needed] for n in live}
@@ -173,7 +184,8 @@ def plan(program: Program, output: Node) -> Plan:
         input_layers = {affines[0]}
     result = Plan(output, order, live, family, affines, paths, folds, input_layers, hyp_ok)
     result.layer_inputs = _layer_inputs(result, program)
-    program.analysis[output] = result
+    result.user_rules = {n: find(n, op_rules) for n, f in family.items() if f == "user"}
+    program.analysis[cache_key] = result
     return result
 
 

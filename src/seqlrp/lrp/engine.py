@@ -16,7 +16,7 @@ and :func:`resolve_target` turns class names into indices (:class:`TargetError`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Union
 
 import numpy as np
@@ -30,6 +30,8 @@ from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
 from .capture import capture
 from .composites import LayerMap, assign
 from .graph import Affine
+from .op_rules import OpRule, user_backward
+from .op_rules import check as check_op_rules
 from .ops import backward, call, dense, maxpool1d_with_winners, op_name
 from .program import module_path
 from .propagate import propagate
@@ -207,7 +209,7 @@ def _kept(program, p: Plan, needs_z: set[Node]) -> set[Node]:
             keep.add(_affine_input(node))
             if node in needs_z:
                 keep.add(node)
-        elif family in ("proportional", "sum", "product", "layernorm", "attention", "lstm"):
+        elif family in ("proportional", "sum", "product", "layernorm", "attention", "lstm", "user"):
             keep.update(srcs)
             keep.add(node)
         elif family in ("route", "logsumexp", "getitem") or (family == "maxpool" and op_name(node) != "max_pool1d"):
@@ -331,6 +333,12 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
             if _release:
                 _drop(env, node)
             continue
+        if family == "user":  # the user's OpRule (seqlrp.lrp.op_rules); nothing hypothetical passes it
+            for src, rel in user_backward(p.user_rules[node], node, env, live, dense(r)):
+                _add(store, src, rel)
+            if _release:
+                _drop(env, node)
+            continue
         for src, rel in backward(family, node, env, live, r, stabilizer=stabilizer, aux=aux):
             _add(store, src, rel)
         for part, h in zip(walk.hyp, hyp):  # only routing ops lie between the input and the input layers
@@ -362,6 +370,7 @@ def relevance(
     return_hypothetical: bool = False,
     return_layers: bool = False,
     output: int | str | None = None,
+    op_rules: Mapping[str, str | OpRule] | None = None,
 ) -> Tensor | LRPResult:
     """LRP relevance of one output of ``model`` for one-hot DNA ``x``.
 
@@ -422,6 +431,11 @@ def relevance(
         Which output of a model that returns a tuple or dict to explain (index or key). The
         explained output is (N,), (N, K) or (N, K, 1), whose task ``target`` picks, or a profile
         (N, K, L), explained through BPNet's softmax-weighted scalar (``seqlrp.models.outputs``).
+    op_rules : dict, optional
+        Rules for ATen ops, ``{op: rule}`` (``seqlrp.lrp.op_rules``): ``op`` as a refusal prints it
+        (``"aten.cumsum.default"``, or the packet ``"aten.cumsum"``), ``rule`` a built-in op rule's
+        name (``"pass"``, ``"route"``, ``"proportional"``, ``"sum"``, ...) or an instance of
+        ``seqlrp.lrp.OpRule``. They give ops without a rule one, and replace seqlrp's own.
 
     Returns
     -------
@@ -464,7 +478,7 @@ def relevance(
     if callable(redirect):  # a wrapper that says what to explain (seqlrp.models.external.ExternalModel)
         model, output, target = redirect(output, target)
     program = capture(model, x)
-    p = plan(program, program.select(output))
+    p = plan(program, program.select(output), check_op_rules(op_rules))
     if not p.affines:
         raise ValueError("LRP needs at least one Conv1d or Linear layer in the model")
     keep_all = return_layers

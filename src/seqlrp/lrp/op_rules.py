@@ -1,0 +1,121 @@
+"""Rules a user supplies for ATen ops: ``relevance(..., op_rules={op: rule})``.
+
+``op`` is the op as a refusal prints it: an overload (``"aten.cumsum.default"``) or its packet
+(``"aten.cumsum"``, every overload); an overload's entry wins over its packet's. ``rule`` is one of
+the built-in op rules by name (:data:`BUILT_IN`, the families of :mod:`.ops`), or an instance of
+:class:`OpRule` whose :meth:`OpRule.relevance` the walk calls at that op. A user's entry also
+replaces seqlrp's own rule for an op that has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import Tensor
+from torch.fx import Node
+
+BUILT_IN = ("pass", "identity", "scale", "route", "proportional", "sum", "maxpool", "logsumexp", "statistic")
+"""The built-in op rules a user may name (:mod:`.ops`): ``pass`` and ``identity`` (relevance goes
+through unchanged), ``scale`` (through, summed over broadcast), ``route`` (back to the entries each
+output copies), ``proportional`` (``R_i = x_i * dy_j/dx_i * R_j / y_j``: LRP-0 of a linear map),
+``sum`` (each operand its share of the total), ``maxpool`` (winner takes all), ``logsumexp``
+(softmax shares), ``statistic`` (a constant: nothing passes)."""
+
+
+class OpRule:
+    """Base class of a user's rule for one op.
+
+    Subclass it and implement :meth:`relevance`; give an instance in ``op_rules``::
+
+        class CumsumRule(OpRule):
+            def relevance(self, inputs, output, R):
+                x = inputs[0]                       # the op's first positional argument
+                share = R / output                  # (stabilise where output can be 0)
+                return [x * share.flip(-1).cumsum(-1).flip(-1), None]   # nothing for `dim`
+
+        relevance(model, x, 0, op_rules={"aten.cumsum.default": CumsumRule()})
+    """
+
+    def relevance(self, inputs: Sequence[Any], output: Tensor, R: Tensor) -> Sequence[Tensor | None]:
+        """Relevance of each positional argument of the op.
+
+        Parameters
+        ----------
+        inputs
+            The op's positional arguments as the forward pass recorded them: tensors (the values
+            of this batch) or Python values (dims, sizes, flags).
+        output
+            The op's output.
+        R
+            The relevance at the output, shaped like ``output``.
+
+        Returns
+        -------
+        sequence
+            One entry per positional argument: a tensor shaped like that argument, or None where
+            it gets no relevance (a Python value, a constant tensor).
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement relevance(inputs, output, R)")
+
+
+OpRules = Mapping[str, "str | OpRule"]
+
+
+def check(op_rules: OpRules | None) -> dict[str, str | OpRule]:
+    """``op_rules`` checked: string keys naming ATen ops, rules built-in names or :class:`OpRule` s."""
+    if not op_rules:
+        return {}
+    checked: dict[str, str | OpRule] = {}
+    for op, rule in op_rules.items():
+        if not isinstance(op, str) or not op.startswith("aten."):
+            raise ValueError(f"op_rules: {op!r} is not an ATen op as a refusal names it (e.g. 'aten.cumsum.default' "
+                             f"or 'aten.cumsum')")
+        if isinstance(rule, str):
+            if rule not in BUILT_IN:
+                raise ValueError(f"op_rules[{op!r}]: unknown rule {rule!r} (built-in: {', '.join(BUILT_IN)}; or an "
+                                 f"instance of seqlrp.lrp.OpRule)")
+        elif not isinstance(rule, OpRule):
+            raise ValueError(f"op_rules[{op!r}]: {rule!r} is neither a built-in rule's name nor a seqlrp.lrp.OpRule")
+        checked[op] = rule
+    return checked
+
+
+def key(op_rules: Mapping[str, str | OpRule]) -> tuple:
+    """A hashable key of a rule table (for the plan cache)."""
+    return tuple(sorted((op, rule if isinstance(rule, str) else f"{type(rule).__qualname__}@{id(rule)}")
+                        for op, rule in op_rules.items()))
+
+
+def find(node: Node, op_rules: Mapping[str, str | OpRule]) -> str | OpRule | None:
+    """The user's rule for ``node``'s op: by overload, else by packet; None without one."""
+    if not op_rules:
+        return None
+    overload = str(node.target)
+    if overload in op_rules:
+        return op_rules[overload]
+    packet = getattr(node.target, "_overloadpacket", None)
+    return op_rules.get(str(packet)) if packet is not None else None
+
+
+def user_backward(rule: OpRule, node: Node, env: dict, live: Sequence[Node], r: Tensor) -> list[tuple[Node, Tensor]]:
+    """Call ``rule`` at ``node`` and check what it returns: one entry per positional argument,
+    each live argument's shaped like it."""
+    args = node.args
+    inputs = [env[a] if isinstance(a, Node) else a for a in args]
+    found = rule.relevance(inputs, env[node], r)
+    name = type(rule).__name__
+    if not isinstance(found, (list, tuple)) or len(found) != len(args):
+        raise ValueError(f"op_rules: {name}.relevance at {node.target} returned "
+                         f"{len(found) if isinstance(found, (list, tuple)) else type(found).__name__} entries for its "
+                         f"{len(args)} positional arguments")
+    out = []
+    for arg, rel in zip(args, found):
+        if rel is None or not (isinstance(arg, Node) and arg in live):
+            continue
+        if not isinstance(rel, Tensor) or rel.shape != env[arg].shape:
+            raise ValueError(f"op_rules: {name}.relevance at {node.target} returned "
+                             f"{tuple(rel.shape) if isinstance(rel, Tensor) else type(rel).__name__} for an argument "
+                             f"of shape {tuple(env[arg].shape)}")
+        out.append((arg, rel))
+    return out
