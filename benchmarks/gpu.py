@@ -7,7 +7,7 @@ Run on a machine with a CUDA GPU (``python benchmarks/gpu.py``; the ``device`` t
    seeded) give the same logits, LRP and PLRP-lambda relevance on the GPU as on the CPU (fp32,
    ``rtol 1e-3`` relative to the largest value: GPU convolutions sum in another order); in bf16
    (model and input cast) the relevance correlates with fp32's above 0.95, and its sum stays
-   within 5 % of fp32's.
+   within 10 % of fp32's (bf16 keeps 8 bits of mantissa: through attention, sums drift by a few %).
 2. **Throughput**: sequences per second of gradient x input, LRP (epsilon-plus) and PLRP-lambda
    (p = 0.25) for each model, fp32 and bf16, ``--batch`` sequences of ``--length`` bp per call,
    median of ``--repeats`` timed calls after a warm-up (``torch.cuda.synchronize`` around each).
@@ -91,7 +91,7 @@ def checks(device: torch.device, length: int) -> list[tuple[str, bool, str]]:
                 low = fn(copy.deepcopy(model).to(torch.bfloat16), xd.to(torch.bfloat16)).float().cpu()
                 corr = torch.corrcoef(torch.stack([low.flatten(), expected.flatten()]))[0, 1].item()
                 drift = abs(low.sum().item() - expected.sum().item()) / max(abs(expected.sum().item()), 1e-12)
-                results.append((f"{arch} {name} bf16", corr > 0.95 and drift < 0.05,
+                results.append((f"{arch} {name} bf16", corr > 0.95 and drift < 0.1,
                                 f"correlation {corr:.4f}, sum off by {100 * drift:.1f} %"))
             except Exception as err:
                 results.append((f"{arch} {name} bf16", False, f"{type(err).__name__}: {err}"))
