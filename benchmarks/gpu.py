@@ -4,7 +4,7 @@ Run on a machine with a CUDA GPU (``python benchmarks/gpu.py``; the ``device`` t
 
 1. **Checks** (each prints ``ok`` or what failed; the exit status is 1 when one fails): CUDA is
    there; a seqlrp CNN and a conv-transformer (``build("cnn"|"convformer", seq_len=--length)``,
-   seeded) give the same logits, LRP and PLRP-lambda relevance on the GPU as on the CPU (fp32,
+   seeded) give the same LRP and PLRP-lambda relevance on the GPU as on the CPU (fp32,
    ``rtol 1e-3`` relative to the largest value: GPU convolutions sum in another order); in bf16
    (model and input cast) the relevance correlates with fp32's above 0.95, and its sum stays
    within 10 % of fp32's (bf16 keeps 8 bits of mantissa: through attention, sums drift by a few %).
