@@ -96,3 +96,106 @@ def test_bad_rule_tables_and_bad_returns_are_refused_in_one_line():
         relevance(model, x, 1, op_rules={"aten.cumsum": WrongShape()})
     with pytest.raises(NotImplementedError, match="must implement relevance"):
         relevance(model, x, 1, op_rules={"aten.cumsum": OpRule()})
+
+
+# ---- the ready maps: AttnLRP (the default) and CP-LRP
+
+
+class EnformerStyle(nn.Module):
+    """Bias-free: conv stem, a GELU residual block, Enformer's softmax attention pooling, a pre-norm
+    transformer block (attention written out, a learned relative-position bias on the logits, a
+    ReLU feed-forward), mean over positions, a linear head."""
+
+    def __init__(self, length: int = 16, channels: int = 8, heads: int = 2):
+        super().__init__()
+        self.heads = heads
+        self.stem = nn.Conv1d(4, channels, 5, padding=2, bias=False)
+        self.block = nn.Conv1d(channels, channels, 1, bias=False)
+        self.pool_logits = nn.Conv1d(channels, channels, 1, bias=False)
+        self.norm1 = nn.LayerNorm(channels, bias=False)
+        self.qkv = nn.Linear(channels, 3 * channels, bias=False)
+        self.relative = nn.Parameter(torch.randn(heads, length // 2, length // 2))
+        self.proj = nn.Linear(channels, channels, bias=False)
+        self.norm2 = nn.LayerNorm(channels, bias=False)
+        self.ff = nn.Sequential(nn.Linear(channels, 2 * channels, bias=False), nn.ReLU(),
+                                nn.Linear(2 * channels, channels, bias=False))
+        self.head = nn.Linear(channels, 2, bias=False)
+
+    def forward(self, x):
+        h = self.stem(x)
+        h = h + self.block(torch.nn.functional.gelu(h))
+        n, c, length = h.shape
+        weights = torch.softmax(self.pool_logits(h).reshape(n, c, length // 2, 2), dim=-1)
+        h = (h.reshape(n, c, length // 2, 2) * weights).sum(-1).transpose(1, 2)  # (N, L/2, C)
+        q, k, v = self.qkv(self.norm1(h)).chunk(3, dim=-1)
+        split = lambda t: t.reshape(n, length // 2, self.heads, c // self.heads).transpose(1, 2)  # noqa: E731
+        q, k, v = split(q), split(k), split(v)
+        attention = torch.softmax(q @ k.transpose(-2, -1) / (c // self.heads) ** 0.5 + self.relative, dim=-1)
+        h = h + self.proj((attention @ v).transpose(1, 2).reshape(n, length // 2, c))
+        h = h + self.ff(self.norm2(h))
+        return self.head(h.mean(1))
+
+
+class BorzoiStyle(nn.Module):
+    """Bias-free: a conv tower with max pooling, fused scaled-dot-product attention, upsampling with
+    a skip connection (a U-net step), a per-position head summed over positions."""
+
+    def __init__(self, channels: int = 8):
+        super().__init__()
+        self.conv1 = nn.Conv1d(4, channels, 5, padding=2, bias=False)
+        self.conv2 = nn.Conv1d(channels, channels, 3, padding=1, bias=False)
+        self.qkv = nn.Linear(channels, 3 * channels, bias=False)
+        self.out = nn.Linear(channels, channels, bias=False)
+        self.head = nn.Conv1d(channels, 2, 1, bias=False)
+
+    def forward(self, x):
+        skip = torch.relu(self.conv1(x))                                  # (N, C, L)
+        h = torch.nn.functional.max_pool1d(torch.relu(self.conv2(skip)), 2)  # (N, C, L/2)
+        t = h.transpose(1, 2)
+        q, k, v = (part.unsqueeze(1) for part in self.qkv(t).chunk(3, dim=-1))
+        t = t + self.out(torch.nn.functional.scaled_dot_product_attention(q, k, v).squeeze(1))
+        up = t.transpose(1, 2).repeat_interleave(2, dim=-1)              # back to L
+        return self.head(up + skip).sum(-1)
+
+
+@pytest.mark.parametrize("model_class", [EnformerStyle, BorzoiStyle])
+def test_cp_lrp_conserves_relevance_on_bias_free_attention_models(model_class):
+    from seqlrp.lrp import ATTN_LRP, CP_LRP
+
+    torch.manual_seed(3)
+    model = model_class().double().eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (4, 16)), 4).permute(0, 2, 1).double()
+    logits = model(x)[:, 1]
+    settings = {"composite": "epsilon", "epsilon": 1e-12, "stabilizer": 1e-12}
+    cp = relevance(model, x, 1, op_rules=CP_LRP, **settings)
+    torch.testing.assert_close(cp.sum((1, 2)), logits, rtol=1e-6, atol=1e-9)
+    # by its name, as the pipeline gives it
+    torch.testing.assert_close(relevance(model, x, 1, op_rules="cp-lrp", **settings), cp)
+    # AttnLRP (the default) drops the softmax's Taylor bias term: it does not conserve here
+    attn = relevance(model, x, 1, **settings)
+    torch.testing.assert_close(relevance(model, x, 1, op_rules=ATTN_LRP, **settings), attn)
+    assert (attn.sum((1, 2)) - logits).abs().max() > 1e-3 * logits.abs().max()
+
+
+def test_a_pipeline_method_takes_the_ready_map_by_name():
+    """``attribute.methods.<name>.op_rules: cp-lrp`` reaches the engine (the attribute stage's
+    explain), and describes itself in the tracks' descriptions; the default is AttnLRP."""
+    import numpy as np
+
+    from seqlrp.attribution.methods import explain
+    from seqlrp.attribution.spec import MethodSpec
+    from seqlrp.lrp import CP_LRP
+    from seqlrp.models import build
+
+    torch.manual_seed(1)
+    model = build("convformer", seq_len=32, n_classes=2).eval()
+    onehot = np.eye(4, dtype=np.uint8)[np.random.default_rng(0).integers(0, 4, (5, 32))].transpose(0, 2, 1)
+    spec = MethodSpec.from_config("cp", {"op_rules": "cp-lrp"})
+    assert spec.describe().endswith("op rules cp-lrp") and "op rules" not in MethodSpec().describe()
+    (x, result), = explain(model, onehot, 1, spec, torch.device("cpu"), batch_size=8)
+    torch.testing.assert_close(result.relevance, relevance(model, torch.from_numpy(x), 1, op_rules=CP_LRP))
+    (_, default), = explain(model, onehot, 1, MethodSpec(), torch.device("cpu"), batch_size=8)
+    torch.testing.assert_close(default.relevance, relevance(model, torch.from_numpy(x), 1))
+    assert not torch.allclose(default.relevance, result.relevance)
+    with pytest.raises(ValueError, match=r"unknown map 'cp' \(ready: attn-lrp, cp-lrp\)"):
+        relevance(model, torch.from_numpy(x), 1, op_rules="cp")

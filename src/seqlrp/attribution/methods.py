@@ -27,5 +27,5 @@ def explain(model, onehot, target: int, spec: MethodSpec, device: torch.device, 
         x = np.asarray(onehot[lo : lo + batch_size], dtype=np.float32)
         result = relevance(model, torch.from_numpy(x).to(device), target, composite=spec.composite,
                            input_rule=spec.input_rule, prune=pruner, epsilon=spec.epsilon, gamma=spec.gamma,
-                           return_hypothetical=True)
+                           op_rules=spec.op_rules, return_hypothetical=True)
         yield x, result

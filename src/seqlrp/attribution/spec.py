@@ -18,13 +18,15 @@ PRUNE_DEFAULTS = {"p_pos": 0.25, "p_neg": None, "mode": "lambda"}
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """An LRP configuration: composite, input rule, optional pruning and rule parameters."""
+    """An LRP configuration: composite, input rule, optional pruning, rule parameters and the ready
+    map of op rules (``attn-lrp``, the default, or ``cp-lrp``: :mod:`seqlrp.lrp.op_rules`)."""
 
     composite: str = "epsilon-plus"
     input_rule: str | None = None
     prune: dict | None = None
     epsilon: float = 1e-6
     gamma: float = 0.25
+    op_rules: str = "attn-lrp"  # the ready map of op rules (seqlrp.lrp.op_rules.READY): attn-lrp or cp-lrp
 
     @classmethod
     def from_config(cls, name: str, spec: Mapping) -> "MethodSpec":
@@ -55,4 +57,6 @@ class MethodSpec:
             p_pos, p_neg, mode = settings["p_pos"], settings["p_neg"], settings["mode"]
             p_neg = p_pos / 2 if p_neg is None and not isinstance(p_pos, Mapping) else p_neg
             text += f", PLRP-{'lambda' if mode == 'lambda' else 'M'} p+={p_pos} p-={p_neg}"
+        if self.op_rules != "attn-lrp":
+            text += f", op rules {self.op_rules}"
         return text

@@ -20,11 +20,13 @@ parameter-free layers' relevance), :mod:`.propagate` (one function per rule), :m
 from .canonize import UnsupportedLayerError
 from .composites import COMPOSITES
 from .engine import InputLayoutError, LRPResult, TargetError, relevance
-from .op_rules import OpRule
+from .op_rules import ATTN_LRP, CP_LRP, OpRule
 from .prune import Prune
 from .rules import RULES, AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, ZBox, ZPlus, make_rule
 
 __all__ = [
+    "ATTN_LRP",
+    "CP_LRP",
     "COMPOSITES",
     "RULES",
     "AlphaBeta",

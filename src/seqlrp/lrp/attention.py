@@ -83,25 +83,28 @@ def is_statistic(node: Node) -> bool:
     return False
 
 
-def signal_weights(live: Sequence[Node], constant_operand: bool = False) -> dict[Node, float]:
+def signal_weights(live: Sequence[Node], constant_operand: bool = False,
+                   held: frozenset[Node] = frozenset()) -> dict[Node, float]:
     """The share of a product's relevance each live operand gets: uniform over the operands that
-    are neither gates nor statistics. When every live operand is one, a constant operand (the
-    signal, e.g. a bias at a recurrence's first step) absorbs it all; with no constant, the gates
-    share it uniformly."""
-    signals = [n for n in live if not (is_gate(n) or is_statistic(n))]
+    are neither gates nor statistics nor ``held`` constant (CP-LRP's attention weights). When every
+    live operand is one, a constant operand (the signal, e.g. a bias at a recurrence's first step)
+    absorbs it all; with no constant, the gates share it uniformly."""
+    signals = [n for n in live if not (is_gate(n) or is_statistic(n) or n in held)]
     if not signals and constant_operand:
         return {}
     signals = signals or list(live)
     return {n: 1.0 / len(signals) for n in signals}
 
 
-def product_backward(node: Node, env: dict, live: list[Node], r: Tensor, vjp, stabilizer: float) -> list:
+def product_backward(node: Node, env: dict, live: list[Node], r: Tensor, vjp, stabilizer: float,
+                     held: frozenset[Node] = frozenset()) -> list:
     """Relevance of the live operands of ``mul``/``matmul``/``mm``/``bmm``/``einsum`` (module docstring).
 
-    ``vjp(node, env, live, s)`` gives ``J^T s`` for each live operand (:func:`seqlrp.lrp.ops._vjp`).
+    ``vjp(node, env, live, s)`` gives ``J^T s`` for each live operand (:func:`seqlrp.lrp.ops._vjp`);
+    ``held``: live values held constant (CP-LRP), which get nothing.
     """
     operands = [a for a in node.args if isinstance(a, Node)]
-    weights = signal_weights(live, constant_operand=len(set(operands)) > len(live))
+    weights = signal_weights(live, constant_operand=len(set(operands)) > len(live), held=held)
     if op_name(node) == "mul":  # a * db/db... : every term of an element-wise product is the output itself
         return [(n, sum_to(w * r, env[n].shape)) for n, w in weights.items()]
     s = ratio(r, env[node], stabilizer)
@@ -172,8 +175,10 @@ def _matmul_split(a: Tensor, b: Tensor, y: Tensor, r: Tensor, share_a: float, sh
     return share_a * a * (s @ b.transpose(-2, -1)), share_b * b * (a.transpose(-2, -1) @ s)
 
 
-def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabilizer: float) -> list:
-    """Relevance of ``q``, ``k``, ``v`` in ``scaled_dot_product_attention`` (module docstring)."""
+def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabilizer: float,
+                       constant_weights: bool = False) -> list:
+    """Relevance of ``q``, ``k``, ``v`` in ``scaled_dot_product_attention`` (module docstring);
+    ``constant_weights`` (CP-LRP): the attention weights are constants, ``v`` takes all."""
     args = list(node.args)
     names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
     params = dict(zip(names, args))
@@ -198,6 +203,9 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
     weights = torch.softmax(logits, -1)
     is_live = {n: isinstance(n, Node) and n in live for n in (q_node, k_node, v_node)}
     # out = weights @ v: both activations when v is live (the weights always depend on q, k)
+    if constant_weights:
+        _, r_v = _matmul_split(weights, v, env[node], r, 0.0, 1.0, stabilizer)
+        return [(v_node, r_v)] if is_live[v_node] else []
     n_av = 1 + is_live[v_node]
     r_w, r_v = _matmul_split(weights, v, env[node], r, 1.0 / n_av, 1.0 / n_av, stabilizer)
     # softmax (Prop. 3.1); masked positions carry no logit and no relevance

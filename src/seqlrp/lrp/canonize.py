@@ -59,6 +59,7 @@ class Plan:
     hyp_ok: bool
     layer_inputs: list[tuple[str, Node, Node]] = field(default_factory=list)  # (module path, input, first op)
     user_rules: dict = field(default_factory=dict)  # node -> the user's OpRule (family "user")
+    held: frozenset = frozenset()  # live values op_rules hold constant ("statistic"), and copies of them
 
 
 def _live_inputs(node: Node, live: set[Node]) -> list[Node]:
@@ -97,6 +98,23 @@ def _family(node: Node, live: set[Node], op_rules=None) -> str:
             f"relevance(..., op_rules={{'{node.target}': 'proportional'}}) with a built-in rule "
             f"({', '.join(BUILT_IN)}) or an instance of seqlrp.lrp.OpRule")
     return family
+
+
+def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules) -> frozenset:
+    """The live values ``op_rules`` make constants (an op given ``"statistic"``, CP-LRP's softmax),
+    and what only reshapes or copies them: a product gives them nothing (:mod:`.attention`)."""
+    held: set[Node] = set()
+    if not op_rules:
+        return frozenset()
+    for node in order:
+        if node not in live:
+            continue
+        if family.get(node) == "statistic" and find(node, op_rules) == "statistic":
+            held.add(node)
+        elif family.get(node) in ("route", "identity", "scale") and _live_inputs(node, live) and all(
+                n in held for n in _live_inputs(node, live)):
+            held.add(node)
+    return frozenset(held)
 
 
 def _is_weight(node) -> bool:
@@ -185,6 +203,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
     result = Plan(output, order, live, family, affines, paths, folds, input_layers, hyp_ok)
     result.layer_inputs = _layer_inputs(result, program)
     result.user_rules = {n: find(n, op_rules) for n, f in family.items() if f == "user"}
+    result.held = _held(order, live, family, op_rules)
     program.analysis[cache_key] = result
     return result
 

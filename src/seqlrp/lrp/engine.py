@@ -32,7 +32,7 @@ from .composites import LayerMap, assign
 from .graph import Affine
 from .op_rules import OpRule, user_backward
 from .op_rules import check as check_op_rules
-from .ops import backward, call, dense, maxpool1d_with_winners, op_name
+from .ops import HELD, backward, call, dense, maxpool1d_with_winners, op_name
 from .program import module_path
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
@@ -209,7 +209,8 @@ def _kept(program, p: Plan, needs_z: set[Node]) -> set[Node]:
             keep.add(_affine_input(node))
             if node in needs_z:
                 keep.add(node)
-        elif family in ("proportional", "sum", "product", "layernorm", "attention", "lstm", "user"):
+        elif family in ("proportional", "sum", "product", "layernorm", "attention", "attention-constant", "lstm",
+                        "user"):
             keep.update(srcs)
             keep.add(node)
         elif family in ("route", "logsumexp", "getitem") or (family == "maxpool" and op_name(node) != "max_pool1d"):
@@ -370,7 +371,7 @@ def relevance(
     return_hypothetical: bool = False,
     return_layers: bool = False,
     output: int | str | None = None,
-    op_rules: Mapping[str, str | OpRule] | None = None,
+    op_rules: Mapping[str, str | OpRule] | str | None = None,
 ) -> Tensor | LRPResult:
     """LRP relevance of one output of ``model`` for one-hot DNA ``x``.
 
@@ -435,7 +436,9 @@ def relevance(
         Rules for ATen ops, ``{op: rule}`` (``seqlrp.lrp.op_rules``): ``op`` as a refusal prints it
         (``"aten.cumsum.default"``, or the packet ``"aten.cumsum"``), ``rule`` a built-in op rule's
         name (``"pass"``, ``"route"``, ``"proportional"``, ``"sum"``, ...) or an instance of
-        ``seqlrp.lrp.OpRule``. They give ops without a rule one, and replace seqlrp's own.
+        ``seqlrp.lrp.OpRule``. They give ops without a rule one, and replace seqlrp's own. The ready
+        maps ``seqlrp.lrp.ATTN_LRP`` (the default) and ``seqlrp.lrp.CP_LRP`` (attention weights held
+        constant), also by name: ``"attn-lrp"``, ``"cp-lrp"``.
 
     Returns
     -------
@@ -489,6 +492,8 @@ def relevance(
         rules = assign(ordered, composite, input_rule, firsts, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
         needs_z = {n for n in p.affines if isinstance(rules[layers[n]], _NEEDS_OUTPUT)}
         aux = _forward(p, env, layers, _kept(program, p, needs_z), exact_batchnorm)
+        if p.held:
+            aux[HELD] = p.held
         walk = _Walk(rules, prune, firsts)
         out = env[p.output]
         r, finals = _backward(program, p, env, aux, layers, initial_relevance(out, target), walk, stabilizer, keep_all)

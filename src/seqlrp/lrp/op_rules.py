@@ -15,12 +15,30 @@ from typing import Any
 from torch import Tensor
 from torch.fx import Node
 
-BUILT_IN = ("pass", "identity", "scale", "route", "proportional", "sum", "maxpool", "logsumexp", "statistic")
+BUILT_IN = ("pass", "identity", "scale", "route", "proportional", "sum", "maxpool", "logsumexp", "statistic",
+            "attention", "attention-constant")
 """The built-in op rules a user may name (:mod:`.ops`): ``pass`` and ``identity`` (relevance goes
 through unchanged), ``scale`` (through, summed over broadcast), ``route`` (back to the entries each
 output copies), ``proportional`` (``R_i = x_i * dy_j/dx_i * R_j / y_j``: LRP-0 of a linear map),
 ``sum`` (each operand its share of the total), ``maxpool`` (winner takes all), ``logsumexp``
-(softmax shares), ``statistic`` (a constant: nothing passes)."""
+(softmax shares), ``statistic`` (a constant: nothing passes, and a product gives it nothing),
+``attention`` (``scaled_dot_product_attention`` by AttnLRP) and ``attention-constant`` (the same with
+the attention weights held constant: all of it to the values, CP-LRP)."""
+
+ATTN_LRP: dict = {}
+"""AttnLRP (Achtibat et al., ICML 2024), seqlrp's default: softmax by its Taylor rule (Prop. 3.1),
+products split uniformly, the LayerNorm scale constant, gates signal-take-all. ``op_rules=ATTN_LRP``
+is the same as no ``op_rules``."""
+
+_SOFTMAX = ("aten._softmax", "aten.softmax", "aten._safe_softmax")
+CP_LRP: dict = {**{op: "statistic" for op in _SOFTMAX}, "aten.scaled_dot_product_attention": "attention-constant"}
+"""CP-LRP (Ali et al., ICML 2022, conservative propagation): the attention weights (every softmax)
+are constants, so a product of weights and values gives the values all of it, and nothing flows
+into the attention logits; with the LayerNorm scale and the gates constant as in AttnLRP, a
+bias-free attention model then conserves relevance."""
+
+READY = {"attn-lrp": ATTN_LRP, "cp-lrp": CP_LRP}
+"""The ready maps by the names the pipeline takes (``attribute.methods.<name>.op_rules``)."""
 
 
 class OpRule:
@@ -62,8 +80,13 @@ class OpRule:
 OpRules = Mapping[str, "str | OpRule"]
 
 
-def check(op_rules: OpRules | None) -> dict[str, str | OpRule]:
-    """``op_rules`` checked: string keys naming ATen ops, rules built-in names or :class:`OpRule` s."""
+def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
+    """``op_rules`` checked: string keys naming ATen ops, rules built-in names or :class:`OpRule` s;
+    a ready map's name (:data:`READY`) stands for the map."""
+    if isinstance(op_rules, str):
+        if op_rules not in READY:
+            raise ValueError(f"op_rules: unknown map {op_rules!r} (ready: {', '.join(READY)})")
+        op_rules = READY[op_rules]
     if not op_rules:
         return {}
     checked: dict[str, str | OpRule] = {}

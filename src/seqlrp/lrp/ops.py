@@ -97,6 +97,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
 SUPPORTED = "; ".join(f"{family}: {', '.join(names)}" for family, names in FAMILIES.items())
+HELD = "held constant"
+"""Key of ``aux`` (:func:`backward`): the live values the rules hold constant (CP-LRP's attention weights)."""
 CONSTANT_OPS = ("sym_size", "sym_numel", "sym_stride", "size", "_assert_tensor_metadata", "_assert_scalar", "zeros_like",
                 "ones_like", "empty_like", "full_like", "new_zeros", "new_ones", "new_empty", "new_full")
 """Ops whose result is not a tensor on the way to the output: never given relevance."""
@@ -175,7 +177,7 @@ def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, st
         s = ratio(r, env[node], stabilizer)
         return [(n, sum_to(coef * env[n] * s, env[n].shape)) for n, coef in _sum_terms(node, live)]
     if family == "product":
-        return product_backward(node, env, live, r, _vjp, stabilizer)
+        return product_backward(node, env, live, r, _vjp, stabilizer, aux.get(HELD, frozenset()))
     if family == "statistic":
         return []  # a normaliser: a constant to the rules, it passes nothing on
     if family == "divide":
@@ -185,8 +187,8 @@ def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, st
         is_group = op_name(node) in ("group_norm", "native_group_norm")
         rel = (group_norm_backward if is_group else layer_norm_backward)(node, env, r, stabilizer)
         return [(src, rel)]
-    if family == "attention":
-        return attention_backward(node, env, live, r, stabilizer)
+    if family in ("attention", "attention-constant"):
+        return attention_backward(node, env, live, r, stabilizer, constant_weights=family == "attention-constant")
     if family == "lstm":
         rule = gru_backward if op_name(node) == "gru" else lstm_backward
         return [(node.args[0], rule(node, env, r, stabilizer))]
