@@ -5,6 +5,8 @@ Models (``--model``):
 * ``basset`` (default): Basset-size CNN (conv 300x19, 200x11, 200x7, each with BatchNorm, ReLU
   and max-pool 3/4/4, dense 1000 with BatchNorm, then the output layer), 64 sequences x 1000 bp,
   explaining logit 3;
+* ``convformer``: seqlrp's conv + transformer (``build("convformer", seq_len=1000)``, its default
+  sizes, random weights), 32 sequences x 1000 bp, explaining logit 0;
 * ``bpnet``: BPNet-size residual network (:class:`models.BPNetSize`, bpnet-lite's BPNet written
   out: conv 64x21, 8 dilated residual layers ``X = X + relu(conv(X))`` added in ``forward``,
   kernel 3, dilation 2..256, a profile head conv 2x75 trimmed to 1000 bp and a counts head, mean
@@ -75,12 +77,18 @@ def basset(length: int, n_classes: int = 164) -> nn.Sequential:
 MODELS = {
     "basset": {"batch": 64, "length": 1000, "target": 3, "output": None},
     "bpnet": {"batch": 32, "length": BPNET_LENGTH, "target": 0, "output": 1},  # counts head (N, 1)
+    "convformer": {"batch": 32, "length": 1000, "target": 0, "output": None},
 }
 
 
 def setup(batch: int, length: int, device: str = "cpu", dtype=torch.float32, model: str = "basset"):
     torch.manual_seed(0)
-    net = basset(length) if model == "basset" else bpnet_size(seed=0)
+    if model == "convformer":  # seqlrp's conv + transformer (its defaults), random weights
+        from seqlrp.models import build
+
+        net = build("convformer", seq_len=length, n_classes=2).eval()
+    else:
+        net = basset(length) if model == "basset" else bpnet_size(seed=0)
     net = net.to(device=device, dtype=dtype)
     x = nn.functional.one_hot(torch.randint(0, 4, (batch, length)), 4).transpose(1, 2).to(device=device, dtype=dtype)
     return net, x.contiguous()

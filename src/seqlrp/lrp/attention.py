@@ -169,10 +169,17 @@ def group_norm_backward(node: Node, env: dict, r: Any, stabilizer: float) -> Ten
 
 
 def _matmul_split(a: Tensor, b: Tensor, y: Tensor, r: Tensor, share_a: float, share_b: float,
-                  stabilizer: float) -> tuple[Tensor, Tensor]:
-    """Relevance of ``a`` and ``b`` in ``y = a @ b`` (epsilon on each term, then the shares)."""
+                  stabilizer: float) -> tuple[Tensor | None, Tensor | None]:
+    """Relevance of ``a`` and ``b`` in ``y = a @ b`` (epsilon on each term, then the shares; None for
+    an operand whose share is 0). The shares are 1 or 1/2, so scaling last is exact."""
     s = ratio(r, y, stabilizer)
-    return share_a * a * (s @ b.transpose(-2, -1)), share_b * b * (a.transpose(-2, -1) @ s)
+    r_a = _share(a * (s @ b.transpose(-2, -1)), share_a) if share_a else None
+    r_b = _share(b * (a.transpose(-2, -1) @ s), share_b) if share_b else None
+    return r_a, r_b
+
+
+def _share(t: Tensor, share: float) -> Tensor:
+    return t if share == 1.0 else t.mul_(share)
 
 
 def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabilizer: float,
@@ -188,18 +195,20 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
     q_node, k_node, v_node = params["query"], params["key"], params["value"]
     q, k, v = env[q_node], env[k_node], env[v_node]
     scale = params.get("scale") or 1.0 / math.sqrt(q.shape[-1])
-    content = (q @ k.transpose(-2, -1)) * scale
+    qk = q @ k.transpose(-2, -1)
+    content = qk * scale
     logits = content
     mask = params.get("attn_mask")
     mask = env[mask] if isinstance(mask, Node) else mask
-    blocked = torch.zeros_like(content, dtype=torch.bool)
+    blocked = None  # positions no query may attend to (None: none)
     if params.get("is_causal"):
         blocked = torch.ones(content.shape[-2:], dtype=torch.bool, device=q.device).triu(1).expand_as(content)
     if mask is not None and mask.dtype == torch.bool:
-        blocked = blocked | ~mask
+        blocked = ~mask if blocked is None else blocked | ~mask
     elif mask is not None:
         logits = content + mask
-    logits = logits.masked_fill(blocked, float("-inf"))
+    if blocked is not None:
+        logits = logits.masked_fill(blocked, float("-inf"))
     weights = torch.softmax(logits, -1)
     is_live = {n: isinstance(n, Node) and n in live for n in (q_node, k_node, v_node)}
     # out = weights @ v: both activations when v is live (the weights always depend on q, k)
@@ -209,15 +218,18 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
     n_av = 1 + is_live[v_node]
     r_w, r_v = _matmul_split(weights, v, env[node], r, 1.0 / n_av, 1.0 / n_av, stabilizer)
     # softmax (Prop. 3.1); masked positions carry no logit and no relevance
-    finite = logits.masked_fill(blocked, 0.0)
+    finite = logits if blocked is None else logits.masked_fill(blocked, 0.0)
     r_logits = finite * (r_w - weights * r_w.sum(-1, keepdim=True))
     # logits = content + mask: the additive mask is a constant and absorbs its share
-    r_content = r_logits if mask is None or mask.dtype == torch.bool else ratio(r_logits, logits.masked_fill(
-        blocked, 1.0), stabilizer) * content
+    if mask is None or mask.dtype == torch.bool:
+        r_content = r_logits
+    else:
+        r_content = ratio(r_logits, logits if blocked is None else logits.masked_fill(blocked, 1.0),
+                          stabilizer) * content
     # content = scale * q @ k^T: the scale passes relevance unchanged
     n_qk = is_live[q_node] + is_live[k_node]
-    r_q, r_kt = _matmul_split(q, k.transpose(-2, -1), q @ k.transpose(-2, -1), r_content, 1.0 / max(n_qk, 1),
-                              1.0 / max(n_qk, 1), stabilizer)
+    r_q, r_kt = _matmul_split(q, k.transpose(-2, -1), qk, r_content, 1.0 / max(n_qk, 1), 1.0 / max(n_qk, 1),
+                              stabilizer)
     found = {q_node: r_q, k_node: r_kt.transpose(-2, -1), v_node: r_v}
     out: dict[Node, Tensor] = {}
     for n, rel in found.items():
