@@ -4,6 +4,7 @@ import io
 import json
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -477,3 +478,24 @@ def test_an_onnx_operator_without_a_converter_is_refused_naming_opset_and_versio
         load_model(tmp_path / "m.onnx")
     one_line_refusal(caught, "m.onnx", "ONNX opset 20: no converter to torch for DFT (version 20), Hardmax (version 13)",
                      "opset_version=18", "model.module")
+
+
+@requires("onnx", "onnx2torch")
+@pytest.mark.parametrize("opset", [13, 18])
+def test_tf2onnx_files_of_a_keras_cnn_predict_and_explain_like_keras(opset):
+    """tests/data/keras_cnn.opset*.onnx: a bias-free Keras CNN (channels-last) converted by tf2onnx
+    1.17 (tests/data/make_tf2onnx.py), whose Conv1D is a 2-d Conv over a height of 1: the logits
+    are Keras's, and LRP-0 equals Keras's own gradient x input (tf.GradientTape)."""
+    import numpy as np
+
+    from seqlrp.lrp import relevance
+
+    data = Path(__file__).parent / "data"
+    expected = np.load(data / "keras_cnn.npz")
+    x = torch.from_numpy(expected["x"]).permute(0, 2, 1).contiguous()  # Keras's (N, L, 4) as (N, 4, L)
+    model = load_model(data / f"keras_cnn.opset{opset}.onnx")
+    assert isinstance(model, ChannelsLast) or isinstance(getattr(model, "inner", None), ChannelsLast)
+    np.testing.assert_allclose(model(x).detach().numpy(), expected["logits"], rtol=1e-5, atol=1e-6)
+    lrp0 = relevance(model, x, 1, composite={nn.Conv1d: "zero", nn.Linear: "zero"})
+    keras = torch.from_numpy(expected["grad_x_input"]).permute(0, 2, 1)
+    torch.testing.assert_close(lrp0, keras, rtol=1e-4, atol=1e-4 * keras.abs().max().item())

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..checkpoint import CheckpointError
 from ._text import _first_line
-from .onnx_opsets import missing_converters, model_opset
+from .onnx_opsets import conv2d_as_conv1d, missing_converters, model_opset
 
 INSTALL_ONNX = "pip install onnx onnx2torch"
 
@@ -105,6 +105,7 @@ def _load_onnx(path: Path) -> tuple[nn.Module, list | None, bool]:
     except Exception as err:
         raise CheckpointError(path, f"not a readable ONNX model ({_first_line(err)})") from None
     shape = _onnx_input_shape(proto)
+    conv2d_as_conv1d(proto)  # tf2onnx's Conv1D: a 2-d convolution over a height of 1
     missing = missing_converters(proto)
     if missing:
         raise CheckpointError(path, f"ONNX opset {model_opset(proto)}: no converter to torch for {', '.join(missing)}; "

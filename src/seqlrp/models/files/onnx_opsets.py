@@ -171,3 +171,77 @@ def missing_converters(proto) -> list[str]:
 
 def _operators(nodes: Iterable) -> list[tuple[str, str]]:
     return sorted({(node.op_type, node.domain) for node in nodes})
+
+
+def conv2d_as_conv1d(proto) -> int:
+    """Rewrite, in place, every 2-d ``Conv`` that is a 1-d convolution in disguise into a 1-d one.
+
+    TensorFlow computes ``Conv1D`` as a 2-d convolution over an input given a height of 1 (its
+    ``ExpandDims``), and tf2onnx writes it so: ``Unsqueeze -> Conv (kernel 1 x k) -> Squeeze``.
+    seqlrp's rules are for 1-d convolutions, so each such ``Conv`` (a constant weight of kernel
+    height 1, height stride/dilation 1 and no height padding, on an input whose inferred height
+    is 1) becomes ``Squeeze(height) -> Conv (1-d, the same weights) -> Unsqueeze(height)``: the
+    same numbers. Returns how many were rewritten.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = proto.graph
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto).graph
+    except Exception:  # no shapes to go by: nothing is rewritten
+        return 0
+    shapes = {}
+    for info in (*inferred.value_info, *inferred.input, *inferred.output):
+        dims = info.type.tensor_type.shape.dim
+        shapes[info.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    weights = {t.name: t for t in graph.initializer}
+    opset = model_opset(proto)
+    rewritten, nodes = 0, []
+    for node in graph.node:
+        replacement = _conv1d_nodes(node, weights, shapes, opset, rewritten, helper, numpy_helper, np, graph)
+        if replacement is None:
+            nodes.append(node)
+        else:
+            nodes.extend(replacement)
+            rewritten += 1
+    if rewritten:
+        del graph.node[:]
+        graph.node.extend(nodes)
+    return rewritten
+
+
+def _conv1d_nodes(node, weights, shapes, opset, k, helper, numpy_helper, np, graph):
+    """The three nodes replacing a 2-d ``Conv`` of kernel height 1 on a height-1 input, or None."""
+    if node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
+        return None
+    weight = weights.get(node.input[1])
+    shape = shapes.get(node.input[0])
+    if weight is None or shape is None or len(shape) != 4 or shape[2] != 1:
+        return None
+    w = numpy_helper.to_array(weight)
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    strides, dilations = list(attrs.get("strides", [1, 1])), list(attrs.get("dilations", [1, 1]))
+    pads = list(attrs.get("pads", [0, 0, 0, 0]))
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    if (w.ndim != 4 or w.shape[2] != 1 or strides[0] != 1 or dilations[0] != 1 or pads[0] != 0 or pads[2] != 0
+            or auto_pad not in (b"NOTSET", "NOTSET")):
+        return None
+    name = f"{node.name or node.output[0]}_as_conv1d_{k}"
+    w1 = numpy_helper.from_array(np.ascontiguousarray(w[:, :, 0, :]), f"{name}_weight")
+    graph.initializer.append(w1)
+    squeezed, convolved = f"{name}_in", f"{name}_out"
+    if opset >= 13:
+        axes = numpy_helper.from_array(np.array([2], dtype=np.int64), f"{name}_axes")
+        graph.initializer.append(axes)
+        squeeze = helper.make_node("Squeeze", [node.input[0], axes.name], [squeezed], name=f"{name}_squeeze")
+        unsqueeze = helper.make_node("Unsqueeze", [convolved, axes.name], list(node.output), name=f"{name}_unsqueeze")
+    else:
+        squeeze = helper.make_node("Squeeze", [node.input[0]], [squeezed], axes=[2], name=f"{name}_squeeze")
+        unsqueeze = helper.make_node("Unsqueeze", [convolved], list(node.output), axes=[2], name=f"{name}_unsqueeze")
+    inputs = [squeezed, w1.name, *node.input[2:]]
+    conv = helper.make_node("Conv", inputs, [convolved], name=f"{name}_conv", kernel_shape=[int(w.shape[3])],
+                            strides=[int(strides[1])], dilations=[int(dilations[1])], pads=[int(pads[1]), int(pads[3])],
+                            group=int(attrs.get("group", 1)))
+    return [squeeze, conv, unsqueeze]
