@@ -380,18 +380,18 @@ def test_model_files_from_outside_are_explained_like_the_model(arch, tmp_path):
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
 
 
-@pytest.mark.parametrize("arch", ["cnn", "rescnn", "convformer"])
+@pytest.mark.parametrize("arch", ["rescnn", "convformer"])
 def test_onnx_files_of_the_default_exporter_are_explained_like_the_model(arch, tmp_path):
     """``torch.onnx.export`` as PyTorch documents it today (the dynamo-based exporter, opset 20:
-    Reshape 19 with allowzero, ReduceMean 18, Shape 19, Gelu 20, ...) converts and explains."""
+    Reshape 19 with allowzero, ReduceMean 18, Shape 19, Gelu 20, ...) converts and explains (a plain
+    CNN through it: test_model_files' export lines)."""
     import onnx
 
     from seqlrp.models import build, load_model
 
     need_spec("onnx2torch", "onnx", "onnxscript")
     torch.manual_seed(9)
-    sizes = {"cnn": {"filters": [8, 8], "dense": [8]}, "rescnn": {"filters": 8, "n_dilated": 2},
-             "convformer": {}}[arch]
+    sizes = {"rescnn": {"filters": 8, "n_dilated": 2}, "convformer": {}}[arch]
     model = build(arch, seq_len=64, n_classes=2, **sizes).eval()
     x = one_hot(3, 64, seed=9)
     expected = relevance(model, x, 1)
