@@ -177,3 +177,39 @@ def test_rule_registry_and_validation():
         AlphaBeta(2.0, 2.0)
     with pytest.raises(ValueError, match="unknown LRP rule"):
         make_rule("nope")
+
+
+def test_a_new_rule_is_one_class_and_one_registration():
+    """A Conv1d/Linear rule defined outside seqlrp: a class with its flags and its propagate,
+    registered by name, is used wherever a rule name is taken (here a composite)."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from seqlrp.lrp import relevance
+    from seqlrp.lrp.propagate import Step
+    from seqlrp.lrp.rules import RULES, Epsilon, Rule, register
+
+    @register(halved=lambda epsilon, gamma, stabilizer: Halved(epsilon=epsilon))
+    @dataclass(frozen=True)
+    class Halved(Rule):
+        """The epsilon rule, its relevance halved at every layer (a rule nobody would use: a check)."""
+
+        reads_input: ClassVar[bool] = True
+        needs_output: ClassVar[bool] = True
+        epsilon: float = 1e-6
+
+        def propagate(self, layer, x, z, r, mask=None):
+            step = Epsilon(self.epsilon).propagate(layer, x, z, r, mask)
+            return Step(step.relevance / 2, step.coef / 2, None)
+
+    try:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv1d(4, 6, 5, padding=2), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 16, 2)).eval()
+        x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 16)), 4).permute(0, 2, 1).float()
+        plain = relevance(model, x, 1, composite={nn.Conv1d: "epsilon", nn.Linear: "epsilon"})
+        halved = relevance(model, x, 1, composite={nn.Conv1d: "halved", nn.Linear: "halved"})
+        torch.testing.assert_close(halved, plain / 4)  # two layers, half each
+        with pytest.raises(ValueError, match="'halved' is taken"):
+            register(halved=lambda e, g, s: None)(Halved)
+    finally:
+        RULES.pop("halved", None)

@@ -36,7 +36,7 @@ from .ops import HELD, backward, call, dense, maxpool1d_with_winners, op_name
 from .program import module_path
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
-from .rules import AlphaBeta, Epsilon, Gamma, Rule, ZBox
+from .rules import Rule
 
 
 class LRPResult(NamedTuple):
@@ -161,7 +161,6 @@ def _class_index(model: Any, name: str) -> int:
     return names.index(name)
 
 
-_NEEDS_OUTPUT = (Epsilon, Gamma, AlphaBeta, ZBox)  # rules that read the layer's output z
 
 
 def _cast(value: Any, like: Tensor) -> Any:
@@ -269,7 +268,7 @@ class _Walk:
 
 def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk):
     rule = walk.rules[layer]
-    step = propagate(rule, layer, x, z if isinstance(rule, _NEEDS_OUTPUT) else None, r)
+    step = propagate(rule, layer, x, z if rule.needs_output else None, r)
     if layer in walk.firsts:
         return step.relevance, step
     if walk.prune is None:
@@ -490,7 +489,7 @@ def relevance(
         ordered = [layers[n] for n in p.affines]
         firsts = {layers[n] for n in p.input_layers}
         rules = assign(ordered, composite, input_rule, firsts, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
-        needs_z = {n for n in p.affines if isinstance(rules[layers[n]], _NEEDS_OUTPUT)}
+        needs_z = {n for n in p.affines if rules[layers[n]].needs_output}
         aux = _forward(p, env, layers, _kept(program, p, needs_z), exact_batchnorm)
         if p.held:
             aux[HELD] = p.held

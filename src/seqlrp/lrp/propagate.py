@@ -1,4 +1,6 @@
-"""Relevance through one Conv1d/Linear layer, one function per rule class (see :mod:`.rules`).
+"""Relevance through one Conv1d/Linear layer: the arithmetic of the rules of :mod:`.rules`.
+
+Each rule class's ``propagate`` method calls one function here.
 
 Every function has the signature ``fn(rule, layer, x, z, r, mask) -> Step`` with
 
@@ -23,14 +25,15 @@ if relevance reaches negative outputs); alpha-beta 1 forward + 1 transposed with
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .graph import Affine, Dense, ratio
-from .rules import AlphaBeta, Epsilon, Flat, Gamma, Rule, WSquare, ZBox, ZPlus
+
+# the rule classes (.rules) call these functions with themselves as ``rule``: the annotations name
+# them as strings, so this module does not import .rules (which imports it)
 
 _CANCEL = 1e-2
 """alpha-beta: below ``|x w- + b-| < _CANCEL * (x w+ + b+)`` the subtraction ``z - (x w+ + b+)``
@@ -69,14 +72,14 @@ def _over(r: Tensor, d: Tensor, eps: float) -> Tensor:
     return r / d if eps > 0 else ratio(r, d, 0.0)
 
 
-def epsilon(rule: Epsilon, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def epsilon(rule: "Epsilon", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = x_i * sum_j w_ij * R_j / stab(z_j)``."""
     s = r.put(ratio(r.values, r.take(_output(layer, x, z)), rule.epsilon))
     g = layer.transpose(s, layer.weight, x.shape)
     return Step(x * g, g, None)
 
 
-def zplus(rule: ZPlus, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def zplus(rule: "ZPlus", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = (x+_i w+_ij + x-_i w-_ij) / stab(sum_i (...) + b+_j) * R_j``."""
     wp, bp = layer.mod("pos")
     if _nonneg(x):  # x w+ + b+ >= 0, so stab() adds +eps: folded into the bias
@@ -91,7 +94,7 @@ def zplus(rule: ZPlus, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step
     return Step(xp * g + xn * layer.transpose(s, wn, x.shape), g, None)
 
 
-def alphabeta(rule: AlphaBeta, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def alphabeta(rule: "AlphaBeta", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = alpha * q+_ij / stab(sum q+ + b+) * R_j - beta * q-_ij / stab(sum q- + b-) * R_j``."""
     (wp, bp), (wn, bn) = layer.mod("pos"), layer.mod("neg")
     a, b, eps = rule.alpha, rule.beta, rule.stabilizer
@@ -121,7 +124,7 @@ def alphabeta(rule: AlphaBeta, layer: Affine, x: Tensor, z, r: Dense, mask=None)
     return Step(xp * g + xn * gn, g, None)
 
 
-def gamma(rule: Gamma, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def gamma(rule: "Gamma", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """Zennit's generalised gamma: for z_j > 0 the weights ``w + gamma w+`` act on x+ and
     ``w + gamma w-`` on x-, over ``stab(z_j + gamma (x+ w+ + x- w- + b+)_j)``; for z_j < 0 the
     roles of w+ and w- swap (and b- replaces b+); z_j = 0 passes nothing."""
@@ -157,7 +160,7 @@ def gamma(rule: Gamma, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step
 
 
 def _input_free(key: str):
-    def rule_fn(rule: Rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+    def rule_fn(rule: "Rule", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
         ones = torch.ones_like(x) if mask is None else mask.to(x.dtype)
         w, b = layer.mod(key)
         s = r.put(ratio(r.values, r.take(layer.apply(ones, w, b)), rule.stabilizer))
@@ -175,7 +178,7 @@ wsquare = _input_free("sq")
 wsquare.__doc__ = "``R_i = sum_j w_ij^2 / stab(sum_i w_ij^2 + b_j^2) * R_j``."
 
 
-def zbox(rule: ZBox, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def zbox(rule: "ZBox", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = sum_j (x_i w_ij - l_i w+_ij - h_i w-_ij) / stab(z_j - z^l_j - z^h_j) * R_j``."""
     (wp, bp), (wn, bn) = layer.mod("pos"), layer.mod("neg")
     low = torch.as_tensor(rule.low, dtype=x.dtype, device=x.device).expand(x.shape)
@@ -189,31 +192,14 @@ def zbox(rule: ZBox, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     return Step(x * g + const, g, const)
 
 
-PROPAGATORS: dict[type, Callable[..., Step]] = {
-    Epsilon: epsilon,
-    ZPlus: zplus,
-    AlphaBeta: alphabeta,
-    Gamma: gamma,
-    Flat: flat,
-    WSquare: wsquare,
-    ZBox: zbox,
-}
-"""Rule class -> propagation function; a new rule is a new dataclass and one entry here."""
-
-READS_INPUT = (Epsilon, ZPlus, AlphaBeta, Gamma)
-"""Rules whose relevance is ``x * (...)``: in mask mode they get the masked input."""
-
-
 def propagate(
-    rule: Rule, layer: Affine, x: Tensor, z: Tensor | None, r: Tensor | Dense, mask: Tensor | None = None
+    rule: "Rule", layer: Affine, x: Tensor, z: Tensor | None, r: Tensor | Dense, mask: Tensor | None = None
 ) -> Step:
-    """Apply ``rule`` at ``layer`` (see the module docstring for the arguments)."""
+    """Apply ``rule`` at ``layer`` (see the module docstring for the arguments): the rule object's
+    own ``propagate``; in mask mode, a rule that reads the input (``rule.reads_input``) gets the
+    masked input instead of the mask."""
     if not isinstance(r, Dense):
         r = Dense(r)
-    try:
-        fn = PROPAGATORS[type(rule)]
-    except KeyError:
-        raise TypeError(f"no propagation defined for rule {type(rule).__name__}") from None
-    if mask is not None and isinstance(rule, READS_INPUT):
-        return fn(rule, layer, x * mask, None, r)
-    return fn(rule, layer, x, z, r, mask)
+    if mask is not None and rule.reads_input:
+        return rule.propagate(layer, x * mask, None, r, None)
+    return rule.propagate(layer, x, z, r, mask)
