@@ -199,3 +199,32 @@ def test_a_pipeline_method_takes_the_ready_map_by_name():
     assert not torch.allclose(default.relevance, result.relevance)
     with pytest.raises(ValueError, match=r"unknown map 'cp' \(ready: attn-lrp, cp-lrp\)"):
         relevance(model, torch.from_numpy(x), 1, op_rules="cp")
+
+
+def test_a_new_op_family_is_one_class_and_one_registration():
+    """An op family registered from outside seqlrp's modules (a class with its ops, what it keeps
+    and its backward) gives its ops a rule everywhere: LRP-0 through cumsum = gradient x input."""
+    from seqlrp.lrp.ops import FAMILY_OF, OpFamily, register_family, unregister_family
+
+    @register_family
+    class Cumulative(OpFamily):
+        name = "cumulative"
+        ops = ("cumsum",)
+        keeps = "inputs and output"
+
+        def backward(self, node, env, live, r, *, stabilizer, aux):
+            (src,) = live
+            return [(src, CumsumRule().relevance([env[src], node.args[1]], env[node], r)[0])]
+
+    try:
+        assert FAMILY_OF["cumsum"] == "cumulative"
+        model, x = _model_and_input()
+        got = relevance(model, x, 1, composite=LRP0)
+        torch.testing.assert_close(got, _gradient_x_input(model, x, 1), rtol=1e-10, atol=1e-12)
+        with pytest.raises(ValueError, match="cumsum belong to another family already"):
+            register_family(type("Again", (OpFamily,), {"name": "again", "ops": ("cumsum",)}))
+    finally:
+        unregister_family("cumulative")
+    model, x = _model_and_input()  # a new model: a model's plans are cached with the families of their time
+    with pytest.raises(UnsupportedLayerError, match="no rule for op aten.cumsum.default"):
+        relevance(model, x, 1, composite=LRP0)

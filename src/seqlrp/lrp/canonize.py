@@ -36,12 +36,11 @@ from .attention import is_gate, is_statistic
 from .graph import Affine
 from .op_rules import BUILT_IN, find
 from .op_rules import key as rules_key
-from .ops import CONSTANT_OPS, FAMILY_OF, SUPPORTED, op_name
+from .ops import CONSTANT_OPS, FAMILY_OF, FAMILY_RULES, op_name, supported
 from .program import Program, UnsupportedLayerError, module_path, where
 
 __all__ = ["Plan", "UnsupportedLayerError", "batchnorm_forward", "fold", "logit_of", "make_affine", "plan"]
 
-_ROUTING = ("route", "identity")
 
 
 @dataclass
@@ -90,11 +89,11 @@ def _family(node: Node, live: set[Node], op_rules=None) -> str:
                 f"LRP: {node.target} at {where(node)} computes its weights from the input; "
                 "only layers with constant weights can be explained"
             )
-    elif family in ("layernorm", "pass", "identity") and n_live != 1:
+    elif family in FAMILY_RULES and FAMILY_RULES[family].single_input and n_live != 1:
         raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} with input-dependent parameters has no rule")
     elif family is None:
         raise UnsupportedLayerError(
-            f"LRP: no rule for op {node.target} at {where(node)} (supported: {SUPPORTED}); give it one: "
+            f"LRP: no rule for op {node.target} at {where(node)} (supported: {supported()}); give it one: "
             f"relevance(..., op_rules={{'{node.target}': 'proportional'}}) with a built-in rule "
             f"({', '.join(BUILT_IN)}) or an instance of seqlrp.lrp.OpRule")
     return family
@@ -111,10 +110,19 @@ def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules)
             continue
         if family.get(node) == "statistic" and find(node, op_rules) == "statistic":
             held.add(node)
-        elif family.get(node) in ("route", "identity", "scale") and _live_inputs(node, live) and all(
+        elif _copies_constants(family.get(node)) and _live_inputs(node, live) and all(
                 n in held for n in _live_inputs(node, live)):
             held.add(node)
     return frozenset(held)
+
+
+def _routing(family: str | None) -> bool:
+    """Whether a family only copies entries (hypothetical contributions pass it)."""
+    return family in FAMILY_RULES and FAMILY_RULES[family].routing
+
+
+def _copies_constants(family: str | None) -> bool:
+    return family in FAMILY_RULES and FAMILY_RULES[family].copies_constants
 
 
 def _is_weight(node) -> bool:
@@ -192,7 +200,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
     # the input layers: affines reached from the input through routing ops only
     near = {program.input}
     for node in order:
-        if family.get(node) in _ROUTING and all(n in near for n in _live_inputs(node, live)):
+        if _routing(family.get(node)) and all(n in near for n in _live_inputs(node, live)):
             near.add(node)
     input_layers = {n for n in affines if any(_is_affine_x(n, s) for s in _live_inputs(n, live) if s in near)}
     hyp_ok = bool(input_layers) and all(

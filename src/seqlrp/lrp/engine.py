@@ -32,7 +32,7 @@ from .composites import LayerMap, assign
 from .graph import Affine
 from .op_rules import OpRule, user_backward
 from .op_rules import check as check_op_rules
-from .ops import HELD, backward, call, dense, maxpool1d_with_winners, op_name
+from .ops import FAMILY_RULES, HELD, backward, call, dense, maxpool1d_with_winners, op_name
 from .program import module_path
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
@@ -208,12 +208,13 @@ def _kept(program, p: Plan, needs_z: set[Node]) -> set[Node]:
             keep.add(_affine_input(node))
             if node in needs_z:
                 keep.add(node)
-        elif family in ("proportional", "sum", "product", "layernorm", "attention", "attention-constant", "lstm",
-                        "user"):
+            continue
+        kept = "inputs and output" if family == "user" else "inputs" if family == "getitem" else \
+            FAMILY_RULES[family].kept(node)
+        if kept != "nothing":
             keep.update(srcs)
+        if kept == "inputs and output":
             keep.add(node)
-        elif family in ("route", "logsumexp", "getitem") or (family == "maxpool" and op_name(node) != "max_pool1d"):
-            keep.update(srcs)
     return keep
 
 

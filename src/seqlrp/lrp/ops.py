@@ -56,47 +56,6 @@ from .graph import Dense, Pooled, ratio, sum_to
 from .program import op_name
 from .recurrent import gru_backward, lstm_backward
 
-FAMILIES: dict[str, tuple[str, ...]] = {
-    "affine": ("conv1d", "convolution", "linear", "addmm", "mm", "matmul"),
-    "batchnorm": ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training"),
-    "pass": (
-        "relu", "relu6", "elu", "selu", "celu", "gelu", "softplus", "silu", "mish", "sigmoid", "hardsigmoid",
-        "tanh", "hardtanh", "exp", "expm1", "log", "log1p", "leaky_relu", "hardswish", "logsigmoid", "neg",
-        "clamp", "clamp_min", "clamp_max", "threshold",
-    ),
-    "identity": (
-        "dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "clone",
-        "contiguous", "alias", "lift_fresh_copy", "_to_copy", "to", "type_as", "detach", "rms_norm",
-    ),
-    "scale": ("mul", "div"),
-    "route": (
-        "view", "_unsafe_view", "reshape", "flatten", "unflatten", "permute", "transpose", "t", "squeeze",
-        "unsqueeze", "expand", "expand_as", "view_as", "reshape_as", "movedim", "swapaxes", "cat", "concat",
-        "stack", "split", "split_with_sizes", "unsafe_split", "chunk", "tensor_split", "unbind", "slice",
-        "select", "index", "index_select", "narrow", "pad", "constant_pad_nd", "flip", "roll", "repeat",
-        "repeat_interleave", "upsample_nearest1d", "_upsample_nearest_exact1d", "upsample_linear1d", "upsample_nearest2d",
-        "tile",
-    ),
-    "proportional": (
-        "avg_pool1d", "adaptive_avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum", "softmax", "_softmax",
-        "_safe_softmax", "conv2d", "conv_transpose1d",
-    ),
-    "product": ("bmm", "einsum"),
-    "divide": (),
-    "layernorm": ("layer_norm", "native_layer_norm", "group_norm", "native_group_norm"),
-    "attention": ("scaled_dot_product_attention",),
-    "lstm": ("lstm", "gru"),
-    "statistic": ("linalg_vector_norm", "norm", "var", "std", "var_mean", "std_mean", "rsqrt", "sqrt", "reciprocal",
-                  "pow", "square"),
-    "sum": ("add", "sub", "rsub"),
-    "maxpool": (
-        "max_pool1d", "max_pool1d_with_indices", "max_pool2d", "max_pool2d_with_indices", "adaptive_max_pool1d",
-        "adaptive_max_pool2d", "amax", "max",
-    ),
-    "logsumexp": ("logsumexp",),
-}
-FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
-SUPPORTED = "; ".join(f"{family}: {', '.join(names)}" for family, names in FAMILIES.items())
 HELD = "held constant"
 """Key of ``aux`` (:func:`backward`): the live values the rules hold constant (CP-LRP's attention weights)."""
 CONSTANT_OPS = ("sym_size", "sym_numel", "sym_stride", "size", "_assert_tensor_metadata", "_assert_scalar", "zeros_like",
@@ -154,46 +113,277 @@ def dense(r: Any) -> Any:
     return r
 
 
-def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, stabilizer: float,
-             aux: dict) -> list[tuple[Node, Any]]:
-    """Relevance of each live input of ``node`` (not affine/batchnorm: the engine does those)."""
-    if family in ("pass", "identity", "batchnorm", "scale"):
+class OpFamily:
+    """The rule of a family of ops: which ATen ops it takes, what the walk must keep for it, and
+    its propagation (:meth:`backward`). A new family is one subclass with :func:`register_family`;
+    the planner (:mod:`.canonize`) looks ops up in it and the engine asks it what to keep.
+
+    ``keeps``: ``"nothing"``, ``"inputs"`` or ``"inputs and output"`` (the values the backward walk
+    reads); ``routing``: it copies entries, so hypothetical contributions pass it and the layers
+    right after the input see the input through it; ``copies_constants``: a value computed from
+    constants held by op_rules stays one through it; ``single_input``: with more than one
+    input-dependent operand it has no rule.
+    """
+
+    name: str = ""
+    ops: tuple[str, ...] = ()
+    keeps: str = "nothing"
+    routing: bool = False
+    copies_constants: bool = False
+    single_input: bool = False
+
+    def kept(self, node: Node) -> str:
+        """What the walk keeps for ``node`` (:attr:`keeps`, or depending on the op)."""
+        return self.keeps
+
+    def backward(self, node: Node, env: dict, live: list[Node], r: Any, *, stabilizer: float,
+                 aux: dict) -> list[tuple[Node, Any]]:
+        """Relevance of each live input of ``node`` from ``r`` at its output."""
+        raise NotImplementedError(f"op family {self.name!r} has no backward")
+
+
+FAMILY_RULES: dict[str, OpFamily] = {}
+"""Family name -> its rule (:class:`OpFamily`), filled by :func:`register_family`."""
+FAMILIES: dict[str, tuple[str, ...]] = {}
+"""Family name -> the ATen ops it takes."""
+FAMILY_OF: dict[str, str] = {}
+"""ATen op name -> its family's name."""
+
+
+def register_family(cls: type[OpFamily]) -> type[OpFamily]:
+    """Class decorator: the family's rule in :data:`FAMILY_RULES` under its ``name``, its ops in
+    :data:`FAMILY_OF` (an op another family has is refused). Register before explaining: a
+    model's plans are cached with the families they were made with."""
+    if cls.name in FAMILY_RULES:
+        raise ValueError(f"op family {cls.name!r} is registered already")
+    taken = [op for op in cls.ops if op in FAMILY_OF]
+    if taken:
+        raise ValueError(f"op family {cls.name!r}: {', '.join(taken)} belong to another family already")
+    FAMILY_RULES[cls.name] = cls()
+    FAMILIES[cls.name] = tuple(cls.ops)
+    FAMILY_OF.update({op: cls.name for op in cls.ops})
+    return cls
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family registered with :func:`register_family` (its ops then have no rule)."""
+    FAMILY_RULES.pop(name)
+    for op in FAMILIES.pop(name):
+        FAMILY_OF.pop(op, None)
+
+
+def supported() -> str:
+    """``family: op, op; ...`` for the refusal of an op without a rule."""
+    return "; ".join(f"{family}: {', '.join(names)}" for family, names in FAMILIES.items() if names)
+
+
+class _Through(OpFamily):
+    """``R_in = R_out`` (summed over what broadcasting added)."""
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
         (src,) = live
         if isinstance(r, list):  # a batch-norm op that returns (y, saved statistics...)
             r = r[0]
         return [(src, r if _shape(r) == env[src].shape else sum_to(dense(r), env[src].shape))]
-    if family == "maxpool" and node in aux and not isinstance(r, list):
+
+
+@register_family
+class Affine(OpFamily):
+    """Conv1d/Linear (and mm/matmul/addmm with a constant weight): the composite's rule, which the
+    engine applies itself (:mod:`.propagate`)."""
+
+    name = "affine"
+    ops = ("conv1d", "convolution", "linear", "addmm", "mm", "matmul")
+
+
+@register_family
+class BatchNorm(_Through):
+    name = "batchnorm"
+    ops = ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training")
+
+
+@register_family
+class Pass(_Through):
+    name = "pass"
+    ops = ("relu", "relu6", "elu", "selu", "celu", "gelu", "softplus", "silu", "mish", "sigmoid", "hardsigmoid",
+           "tanh", "hardtanh", "exp", "expm1", "log", "log1p", "leaky_relu", "hardswish", "logsigmoid", "neg",
+           "clamp", "clamp_min", "clamp_max", "threshold")
+    single_input = True
+
+
+@register_family
+class Identity(_Through):
+    name = "identity"
+    ops = ("dropout", "feature_dropout", "alpha_dropout", "feature_alpha_dropout", "native_dropout", "clone",
+           "contiguous", "alias", "lift_fresh_copy", "_to_copy", "to", "type_as", "detach", "rms_norm")
+    routing = True
+    copies_constants = True
+    single_input = True
+
+
+@register_family
+class Scale(_Through):
+    name = "scale"
+    ops = ("mul", "div")
+    copies_constants = True
+
+
+@register_family
+class Route(OpFamily):
+    """Each output entry's relevance back to the entry it copies (the op's vector-Jacobian product)."""
+
+    name = "route"
+    ops = ("view", "_unsafe_view", "reshape", "flatten", "unflatten", "permute", "transpose", "t", "squeeze",
+           "unsqueeze", "expand", "expand_as", "view_as", "reshape_as", "movedim", "swapaxes", "cat", "concat",
+           "stack", "split", "split_with_sizes", "unsafe_split", "chunk", "tensor_split", "unbind", "slice",
+           "select", "index", "index_select", "narrow", "pad", "constant_pad_nd", "flip", "roll", "repeat",
+           "repeat_interleave", "upsample_nearest1d", "_upsample_nearest_exact1d", "upsample_linear1d",
+           "upsample_nearest2d", "tile")
+    keeps = "inputs"
+    routing = True
+    copies_constants = True
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        return [(n, g) for n, g in zip(live, _vjp(node, env, live, dense(r))) if g is not None]
+
+
+@register_family
+class Proportional(OpFamily):
+    """``R_i = x_i * dy_j/dx_i * R_j / stab(y_j)``."""
+
+    name = "proportional"
+    ops = ("avg_pool1d", "adaptive_avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum", "softmax",
+           "_softmax", "_safe_softmax", "conv2d", "conv_transpose1d")
+    keeps = "inputs and output"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
         (src,) = live
-        return [(src, Pooled(dense(r), aux[node], env[src].shape))]
-    r = dense(r)
-    if family in ("route", "maxpool"):
-        return [(n, g) for n, g in zip(live, _vjp(node, env, live, r)) if g is not None]
-    if family == "proportional":
-        (src,) = live
-        s = ratio(r, env[node], stabilizer)
+        s = ratio(dense(r), env[node], stabilizer)
         (g,) = _vjp(node, env, live, s)
         return [(src, env[src] * g)]
-    if family == "sum":
-        s = ratio(r, env[node], stabilizer)
-        return [(n, sum_to(coef * env[n] * s, env[n].shape)) for n, coef in _sum_terms(node, live)]
-    if family == "product":
-        return product_backward(node, env, live, r, _vjp, stabilizer, aux.get(HELD, frozenset()))
-    if family == "statistic":
-        return []  # a normaliser: a constant to the rules, it passes nothing on
-    if family == "divide":
-        return divide_backward(node, env, live, r)
-    if family == "layernorm":
+
+
+@register_family
+class Product(OpFamily):
+    """Products of two activations (:func:`.attention.product_backward`)."""
+
+    name = "product"
+    ops = ("bmm", "einsum")
+    keeps = "inputs and output"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        return product_backward(node, env, live, dense(r), _vjp, stabilizer, aux.get(HELD, frozenset()))
+
+
+@register_family
+class Divide(OpFamily):
+    """Division by an activation: the divisor is a constant (:func:`.attention.divide_backward`)."""
+
+    name = "divide"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        return divide_backward(node, env, live, dense(r))
+
+
+@register_family
+class LayerNorm(OpFamily):
+    name = "layernorm"
+    ops = ("layer_norm", "native_layer_norm", "group_norm", "native_group_norm")
+    keeps = "inputs and output"
+    single_input = True
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
         (src,) = live
         is_group = op_name(node) in ("group_norm", "native_group_norm")
-        rel = (group_norm_backward if is_group else layer_norm_backward)(node, env, r, stabilizer)
-        return [(src, rel)]
-    if family in ("attention", "attention-constant"):
-        return attention_backward(node, env, live, r, stabilizer, constant_weights=family == "attention-constant")
-    if family == "lstm":
+        return [(src, (group_norm_backward if is_group else layer_norm_backward)(node, env, dense(r), stabilizer))]
+
+
+@register_family
+class Attention(OpFamily):
+    name = "attention"
+    ops = ("scaled_dot_product_attention",)
+    keeps = "inputs and output"
+    constant_weights = False
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        return attention_backward(node, env, live, dense(r), stabilizer, constant_weights=self.constant_weights)
+
+
+@register_family
+class AttentionConstant(Attention):
+    """Attention with its weights held constant (CP-LRP: :data:`.op_rules.CP_LRP`)."""
+
+    name = "attention-constant"
+    ops = ()
+    constant_weights = True
+
+
+@register_family
+class Recurrent(OpFamily):
+    name = "lstm"
+    ops = ("lstm", "gru")
+    keeps = "inputs and output"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
         rule = gru_backward if op_name(node) == "gru" else lstm_backward
-        return [(node.args[0], rule(node, env, r, stabilizer))]
-    if family == "logsumexp":
+        return [(node.args[0], rule(node, env, dense(r), stabilizer))]
+
+
+@register_family
+class Statistic(OpFamily):
+    """A normaliser: a constant to the rules, it passes nothing on."""
+
+    name = "statistic"
+    ops = ("linalg_vector_norm", "norm", "var", "std", "var_mean", "std_mean", "rsqrt", "sqrt", "reciprocal",
+           "pow", "square")
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        return []
+
+
+@register_family
+class Sum(OpFamily):
+    """add/sub: each operand ``(+-)operand * R / stab(out)``."""
+
+    name = "sum"
+    ops = ("add", "sub", "rsub")
+    keeps = "inputs and output"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        s = ratio(dense(r), env[node], stabilizer)
+        return [(n, sum_to(coef * env[n] * s, env[n].shape)) for n, coef in _sum_terms(node, live)]
+
+
+@register_family
+class MaxPool(OpFamily):
+    """Winner takes all: ``max_pool1d`` keeps its winners (:class:`.graph.Pooled`), the others
+    route through their vector-Jacobian product."""
+
+    name = "maxpool"
+    ops = ("max_pool1d", "max_pool1d_with_indices", "max_pool2d", "max_pool2d_with_indices", "adaptive_max_pool1d",
+           "adaptive_max_pool2d", "amax", "max")
+
+    def kept(self, node):
+        return "nothing" if op_name(node) == "max_pool1d" else "inputs"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
+        if node in aux and not isinstance(r, list):
+            (src,) = live
+            return [(src, Pooled(dense(r), aux[node], env[src].shape))]
+        return [(n, g) for n, g in zip(live, _vjp(node, env, live, dense(r))) if g is not None]
+
+
+@register_family
+class LogSumExp(OpFamily):
+    """``R_i = softmax(x)_i * R``."""
+
+    name = "logsumexp"
+    ops = ("logsumexp",)
+    keeps = "inputs"
+
+    def backward(self, node, env, live, r, *, stabilizer, aux):
         (src,) = live
+        r = dense(r)
         dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
         keep = (node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False))
         x = env[src]
@@ -203,7 +393,12 @@ def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, st
                 r = r.unsqueeze(d)
         weight = (x - torch.logsumexp(x, dims, keepdim=True)).exp()
         return [(src, weight * r)]
-    raise AssertionError(family)
+
+
+def backward(family: str, node: Node, env: dict, live: list[Node], r: Any, *, stabilizer: float,
+             aux: dict) -> list[tuple[Node, Any]]:
+    """Relevance of each live input of ``node`` by its family's rule (not affine: the engine does those)."""
+    return FAMILY_RULES[family].backward(node, env, live, r, stabilizer=stabilizer, aux=aux)
 
 
 def _sum_terms(node: Node, live: list[Node]) -> list[tuple[Node, float]]:
