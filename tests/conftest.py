@@ -149,8 +149,9 @@ TINY_DEMO = {
     "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 150, "targets": ["MA0139.2"],
              "decoys": ["MA0138.3"]},
     "motifs": {"leiden_runs": 10},
-    "evaluate": {"max_windows": 40, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.25, 0.5]},
-    "diagnostics": {"n_windows": 40},
+    # evaluation and diagnostics on a few windows: the stages run; their numbers are tested in process
+    "evaluate": {"max_windows": 24, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.5]},
+    "diagnostics": {"n_windows": 24},
     "seqlets": {"n_null": 100},
     # one method: each more costs ten jobs per run (a pruned method runs through the pipeline in
     # test_foreign_pipeline's module-route test, checked there against relevance by hand)

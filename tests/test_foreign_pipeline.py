@@ -29,7 +29,10 @@ L = TINY_DEMO["seq_len"]
 ONE_METHOD = {"lrp": {"composite": "epsilon-plus"}}  # fewer jobs; evaluate still runs every method and baseline
 PRUNED_METHOD = {"plrp": {"composite": "epsilon-plus", "prune": {"p_pos": 0.25, "mode": "lambda"}}}
 # smaller evaluation and diagnostics than the tiny demo's defaults: the stages run, on fewer windows
+# (motifs: the stage runs and writes its files, but no metacluster is big enough to cluster: the motif
+# search reads only the attribution store, which test_workflow's tiny-demo motif test covers)
 LIGHT = {"evaluate": {"max_windows": 16, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.5]},
+         "motifs": {**TINY_DEMO["motifs"], "min_metacluster": 1_000_000},
          "diagnostics": {"n_windows": 24}, "seqlets": {"n_null": 100}, "report": {"max_variant_logos": 0}}
 
 
