@@ -76,7 +76,7 @@ def test_a_user_rule_replaces_seqlrps_own_and_the_cache_keeps_them_apart():
 
 def test_bad_rule_tables_and_bad_returns_are_refused_in_one_line():
     model, x = _model_and_input()
-    for table, words in (({"cumsum": "pass"}, "is not an ATen op"), ({"aten.cumsum": "maybe"}, "unknown rule 'maybe'"),
+    for table, words in (({"cumsum": "pass"}, "is neither an ATen op"), ({"aten.cumsum": "maybe"}, "unknown rule 'maybe'"),
                          ({"aten.cumsum": len}, "neither a built-in rule's name nor a seqlrp.lrp.OpRule")):
         with pytest.raises(ValueError, match=words):
             relevance(model, x, 1, op_rules=table)
@@ -228,3 +228,23 @@ def test_a_new_op_family_is_one_class_and_one_registration():
     model, x = _model_and_input()  # a new model: a model's plans are cached with the families of their time
     with pytest.raises(UnsupportedLayerError, match="no rule for op aten.cumsum.default"):
         relevance(model, x, 1, composite=LRP0)
+
+
+def test_a_composite_maps_op_families_and_ops_beside_layer_types():
+    """``composite={nn.Conv1d: ..., nn.Linear: ..., "attention": "attention-constant", "aten._softmax":
+    "statistic"}``: the string entries are op rules (a family's name: every op of the family)."""
+    from seqlrp.lrp import CP_LRP
+
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (4, 16)), 4).permute(0, 2, 1).double()
+    layers = {nn.Conv1d: "epsilon", nn.Linear: "epsilon"}
+    settings = {"epsilon": 1e-12, "stabilizer": 1e-12}
+    for model_class, entries in ((BorzoiStyle, {"attention": "attention-constant"}),
+                                 (EnformerStyle, {op: "statistic" for op in ("aten._softmax", "aten.softmax",
+                                                                             "aten._safe_softmax")})):
+        torch.manual_seed(3)
+        model = model_class().double().eval()
+        expected = relevance(model, x, 1, composite="epsilon", op_rules=CP_LRP, **settings)
+        got = relevance(model, x, 1, composite={**layers, **entries}, **settings)
+        torch.testing.assert_close(got, expected)
+    with pytest.raises(ValueError, match="nor an op family"):
+        relevance(model, x, 1, composite={**layers, "softmaxes": "statistic"})

@@ -35,6 +35,14 @@ COMPOSITES: dict[str, Callable[..., dict[type, Rule | str]]] = {
 """Composite name -> layer map (rule names are resolved with the call's epsilon and gamma)."""
 
 
+def split_composite(composite: str | Mapping) -> dict:
+    """The op rules a composite maps (its string keys: an op family's name, e.g. ``"attention"``, or
+    an ATen op, e.g. ``"aten.cumsum"``; see :mod:`.op_rules`): empty for a named composite."""
+    if isinstance(composite, str):
+        return {}
+    return {key: rule for key, rule in composite.items() if isinstance(key, str)}
+
+
 def assign(
     layers: list[Affine],
     composite: str | LayerMap,
@@ -52,8 +60,8 @@ def assign(
             layer_map: LayerMap = COMPOSITES[composite]()
         except KeyError:
             raise ValueError(f"unknown composite {composite!r} (known: {', '.join(COMPOSITES)})") from None
-    else:
-        layer_map = composite
+    else:  # the layer types' rules; entries for op families and ops are op rules (split_composite)
+        layer_map = {kind: rule for kind, rule in composite.items() if not isinstance(kind, str)}
     params = {"epsilon": epsilon, "gamma": gamma, "stabilizer": stabilizer}
     by_kind = {kind: make_rule(rule, **params) for kind, rule in layer_map.items()}
     firsts = set(layers[:1]) if firsts is None else firsts

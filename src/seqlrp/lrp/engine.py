@@ -28,7 +28,7 @@ from ..errors import SeqlrpError
 from ..models.outputs import initial_relevance
 from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
 from .capture import capture
-from .composites import LayerMap, assign
+from .composites import LayerMap, assign, split_composite
 from .graph import Affine
 from .op_rules import OpRule, user_backward
 from .op_rules import check as check_op_rules
@@ -481,7 +481,8 @@ def relevance(
     if callable(redirect):  # a wrapper that says what to explain (seqlrp.models.external.ExternalModel)
         model, output, target = redirect(output, target)
     program = capture(model, x)
-    p = plan(program, program.select(output), check_op_rules(op_rules))
+    table = {**split_composite(composite), **check_op_rules(op_rules)}  # op_rules win over the composite's
+    p = plan(program, program.select(output), check_op_rules(table))
     if not p.affines:
         raise ValueError("LRP needs at least one Conv1d or Linear layer in the model")
     keep_all = return_layers

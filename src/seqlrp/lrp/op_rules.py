@@ -1,7 +1,10 @@
 """Rules a user supplies for ATen ops: ``relevance(..., op_rules={op: rule})``.
 
 ``op`` is the op as a refusal prints it: an overload (``"aten.cumsum.default"``) or its packet
-(``"aten.cumsum"``, every overload); an overload's entry wins over its packet's. ``rule`` is one of
+(``"aten.cumsum"``, every overload), or an op family's name (``"attention"``: every op of the
+family); an overload's entry wins over its packet's, a packet's over its family's. A composite
+given as a mapping may hold such entries beside its layer types
+(``{nn.Conv1d: "zplus", nn.Linear: "epsilon", "attention": "attention-constant"}``). ``rule`` is one of
 the built-in op rules by name (:data:`BUILT_IN`, the families of :mod:`.ops`), or an instance of
 :class:`OpRule` whose :meth:`OpRule.relevance` the walk calls at that op. A user's entry also
 replaces seqlrp's own rule for an op that has one.
@@ -90,10 +93,12 @@ def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
     if not op_rules:
         return {}
     checked: dict[str, str | OpRule] = {}
+    from .ops import FAMILY_RULES
+
     for op, rule in op_rules.items():
-        if not isinstance(op, str) or not op.startswith("aten."):
-            raise ValueError(f"op_rules: {op!r} is not an ATen op as a refusal names it (e.g. 'aten.cumsum.default' "
-                             f"or 'aten.cumsum')")
+        if not isinstance(op, str) or not (op.startswith("aten.") or op in FAMILY_RULES):
+            raise ValueError(f"op_rules: {op!r} is neither an ATen op as a refusal names it (e.g. 'aten.cumsum.default' "
+                             f"or 'aten.cumsum') nor an op family ({', '.join(FAMILY_RULES)})")
         if isinstance(rule, str):
             if rule not in BUILT_IN:
                 raise ValueError(f"op_rules[{op!r}]: unknown rule {rule!r} (built-in: {', '.join(BUILT_IN)}; or an "
@@ -111,14 +116,21 @@ def key(op_rules: Mapping[str, str | OpRule]) -> tuple:
 
 
 def find(node: Node, op_rules: Mapping[str, str | OpRule]) -> str | OpRule | None:
-    """The user's rule for ``node``'s op: by overload, else by packet; None without one."""
+    """The user's rule for ``node``'s op: by overload, else by packet, else by the op's family
+    (a composite's entry such as ``{"attention": "attention-constant"}``); None without one."""
     if not op_rules:
         return None
     overload = str(node.target)
     if overload in op_rules:
         return op_rules[overload]
     packet = getattr(node.target, "_overloadpacket", None)
-    return op_rules.get(str(packet)) if packet is not None else None
+    if packet is not None and str(packet) in op_rules:
+        return op_rules[str(packet)]
+    from .ops import FAMILY_OF
+    from .program import op_name
+
+    family = FAMILY_OF.get(op_name(node)) if node.op == "call_function" else None
+    return op_rules.get(family) if family is not None else None
 
 
 def user_backward(rule: OpRule, node: Node, env: dict, live: Sequence[Node], r: Tensor) -> list[tuple[Node, Tensor]]:
