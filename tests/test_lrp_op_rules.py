@@ -248,3 +248,70 @@ def test_a_composite_maps_op_families_and_ops_beside_layer_types():
         torch.testing.assert_close(got, expected)
     with pytest.raises(ValueError, match="nor an op family"):
         relevance(model, x, 1, composite={**layers, "softmaxes": "statistic"})
+
+
+class SplitAttention(nn.Module):
+    """Bias-free: the attention weights split in two and put back together on their way to the values."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 8, 3, padding=1, bias=False)
+        self.qkv = nn.Linear(8, 24, bias=False)
+        self.head = nn.Linear(8, 2, bias=False)
+
+    def forward(self, x):
+        t = torch.relu(self.conv(x)).transpose(1, 2)
+        q, k, v = self.qkv(t).chunk(3, dim=-1)
+        weights = torch.softmax(q @ k.transpose(1, 2), dim=-1)
+        first, second = weights.split(8, dim=-1)
+        return self.head((torch.cat([first, second], dim=-1) @ v).sum(1))
+
+
+def test_cp_lrp_holds_the_pieces_of_split_attention_weights():
+    from seqlrp.lrp import CP_LRP
+
+    torch.manual_seed(5)
+    model = SplitAttention().double().eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 16)), 4).permute(0, 2, 1).double()
+    r = relevance(model, x, 1, composite="epsilon", epsilon=1e-12, stabilizer=1e-12, op_rules=CP_LRP)
+    torch.testing.assert_close(r.sum((1, 2)), model(x)[:, 1], rtol=1e-6, atol=1e-9)
+
+
+def test_user_rules_for_list_arguments_and_built_in_rules_only_where_they_fit():
+    class Concatenated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 4, 3, padding=1, bias=False)
+            self.fc = nn.Linear(4 * 64, 2, bias=False)
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x))
+            return self.fc(torch.cat([h, h * 2.0], dim=-1).flatten(1))
+
+    class CatRule(OpRule):  # cat's tensors arrive as one list: a list back, one entry per tensor
+        def relevance(self, inputs, output, R):
+            tensors, dim = inputs
+            return [list(R.split([t.shape[dim] for t in tensors], dim=dim)), None]
+
+    torch.manual_seed(6)
+    model = Concatenated().double().eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 32)), 4).permute(0, 2, 1).double()
+    expected = relevance(model, x, 1, composite=LRP0)  # cat's own rule (route)
+    got = relevance(model, x, 1, composite=LRP0, op_rules={"aten.cat": CatRule()})
+    torch.testing.assert_close(got, expected)
+    # a new rule object per call plans once: the cache knows ops and rule classes, not instances
+    from seqlrp.lrp.capture import capture
+
+    program = capture(model, x)
+    plans = len(program.analysis)
+    for _ in range(3):
+        relevance(model, x, 1, composite=LRP0, op_rules={"aten.cat": CatRule()})
+    assert len(program.analysis) == plans
+    # built-in rules only where they fit, refused in one line naming the op
+    cumulative, x32 = _model_and_input()
+    with pytest.raises(UnsupportedLayerError, match=r"the 'sum' rule is for add, sub, rsub, not aten.cumsum.default"):
+        relevance(cumulative, x32, 1, op_rules={"aten.cumsum": "sum"})
+    with pytest.raises(UnsupportedLayerError, match=r"the 'pass' rule takes one input-dependent operand; aten.cat"):
+        relevance(model, x, 1, op_rules={"aten.cat": "pass"})
+    # a family's key acts on the ops that end up in that family: h * 2.0 is a scale, h * h would be a product
+    torch.testing.assert_close(relevance(model, x, 1, composite=LRP0, op_rules={"scale": "scale"}), expected)

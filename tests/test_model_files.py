@@ -499,3 +499,35 @@ def test_tf2onnx_files_of_a_keras_cnn_predict_and_explain_like_keras(opset):
     lrp0 = relevance(model, x, 1, composite={nn.Conv1d: "zero", nn.Linear: "zero"})
     keras = torch.from_numpy(expected["grad_x_input"]).permute(0, 2, 1)
     torch.testing.assert_close(lrp0, keras, rtol=1e-4, atol=1e-4 * keras.abs().max().item())
+
+
+@requires("onnx", "onnx2torch")
+def test_newer_reduce_and_split_versions_cover_their_edge_cases(tmp_path):
+    """Split 18 into uneven pieces, ReduceMax 18 over mixed-sign axes without keepdims, ReduceMean 18
+    without axes (every dimension), ReduceMin 18 with noop_with_empty_axes (the identity): against
+    ONNX's reference evaluator."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    nodes = [
+        helper.make_node("Split", ["x"], ["a", "b", "c", "d", "e"], axis=2, num_outputs=5),  # L 24: 5 x 4, then 4
+        helper.make_node("ReduceMax", ["a", "axes"], ["m"], keepdims=0),                 # axes [1, -1]: (N,)
+        helper.make_node("ReduceMean", ["e"], ["mean"], keepdims=1),                     # every dim: (1, 1, 1)
+        helper.make_node("ReduceMin", ["b"], ["same"], keepdims=1, noop_with_empty_axes=1),
+        helper.make_node("ReduceSum", ["same", "sum_axes"], ["s"], keepdims=0),          # (N,)
+        helper.make_node("Add", ["m", "s"], ["ms"]),
+        helper.make_node("Reshape", ["mean", "flat"], ["mean1"], allowzero=1),
+        helper.make_node("Add", ["ms", "mean1"], ["y"]),
+    ]
+    initializers = [numpy_helper.from_array(np.array([1, -1], np.int64), "axes"),
+                    numpy_helper.from_array(np.array([1, 2], np.int64), "sum_axes"),
+                    numpy_helper.from_array(np.array([1], np.int64), "flat")]
+    model = _onnx_model(nodes, 18, initializers, [None])
+    onnx.save(model, tmp_path / "m.onnx")
+    x = torch.rand(3, 4, L)
+    expected = ReferenceEvaluator(model).run(None, {"x": x.numpy()})[0]
+    got = load_model(tmp_path / "m.onnx")(x)
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-5, atol=1e-5)

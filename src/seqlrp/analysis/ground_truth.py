@@ -148,7 +148,7 @@ def attribution(model, method: Method, x: torch.Tensor, target: int, options: Ev
     if method.spec is not None:
         spec = method.spec
         return relevance(model, x, target, composite=spec.composite, input_rule=spec.input_rule, prune=spec.pruner(),
-                         epsilon=spec.epsilon, gamma=spec.gamma)
+                         epsilon=spec.epsilon, gamma=spec.gamma, op_rules=spec.op_rules)
     if method.name == "saliency":
         return baselines.saliency(model, x, target)
     if method.name == "gradient_x_input":
@@ -255,7 +255,7 @@ def _settings_key(method: Method) -> str | None:
     spec = method.spec
     if spec is None:
         return None
-    return repr((spec.composite, spec.input_rule, spec.pruner(), spec.epsilon, spec.gamma))
+    return repr((spec.composite, spec.input_rule, spec.pruner(), spec.epsilon, spec.gamma, spec.op_rules))
 
 
 def evaluate_methods(model, data: ExtractedData, truth_path: str | os.PathLike, options: EvalOptions,

@@ -34,7 +34,7 @@ from torch.fx import Node
 
 from .attention import is_gate, is_statistic
 from .graph import Affine
-from .op_rules import BUILT_IN, find
+from .op_rules import BUILT_IN, check_builtin, find, find_key
 from .op_rules import key as rules_key
 from .ops import CONSTANT_OPS, FAMILY_OF, FAMILY_RULES, op_name, supported
 from .program import Program, UnsupportedLayerError, module_path, where
@@ -57,7 +57,7 @@ class Plan:
     input_layers: set[Node]
     hyp_ok: bool
     layer_inputs: list[tuple[str, Node, Node]] = field(default_factory=list)  # (module path, input, first op)
-    user_rules: dict = field(default_factory=dict)  # node -> the user's OpRule (family "user")
+    user_rules: dict = field(default_factory=dict)  # node -> the op_rules key of its user's OpRule (family "user")
     held: frozenset = frozenset()  # live values op_rules hold constant ("statistic"), and copies of them
 
 
@@ -65,13 +65,29 @@ def _live_inputs(node: Node, live: set[Node]) -> list[Node]:
     return [n for n in node.all_input_nodes if n in live]
 
 
-def _family(node: Node, live: set[Node], op_rules=None) -> str:
+def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None = None) -> str:
+    """The family of ``node``: the user's rule for its op (``op_rules``: by overload or packet, then
+    by the family the op falls in), else seqlrp's. ``chosen_keys`` records the ``op_rules`` key of
+    each node given a user's :class:`~.op_rules.OpRule` (family ``"user"``)."""
     name = op_name(node)
     if name == "getitem":
         return "getitem"
-    chosen = find(node, op_rules)
-    if chosen is not None:
-        return chosen if isinstance(chosen, str) else "user"
+    key = find_key(node, op_rules)
+    if key is None:
+        family = _default_family(node, live, name)
+        key = family if op_rules and family in op_rules else None
+        if key is None:
+            return family
+    chosen = op_rules[key]
+    if not isinstance(chosen, str):
+        if chosen_keys is not None:
+            chosen_keys[node] = key
+        return "user"
+    check_builtin(node, chosen, len(_live_inputs(node, live)), name)
+    return chosen
+
+
+def _default_family(node: Node, live: set[Node], name: str) -> str:
     family = FAMILY_OF.get(name)
     n_live = len(_live_inputs(node, live))
     if family == "scale":
@@ -109,6 +125,8 @@ def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules)
         if node not in live:
             continue
         if family.get(node) == "statistic" and find(node, op_rules) == "statistic":
+            held.add(node)
+        elif family.get(node) == "getitem" and node.args[0] in held:  # a piece of a held value (split, chunk)
             held.add(node)
         elif _copies_constants(family.get(node)) and _live_inputs(node, live) and all(
                 n in held for n in _live_inputs(node, live)):
@@ -171,7 +189,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
         return cached
     needed = _ancestors(output)
     live = {program.input}
-    order, family = [], {}
+    order, family, chosen_keys = [], {}, {}
     for node in program.graph.nodes:
         if node not in needed or node.op != "call_function":
             continue
@@ -180,7 +198,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
             continue  # a shape, or a tensor treated as a constant
         if _live_inputs(node, live):
             live.add(node)
-            family[node] = _family(node, live, op_rules)
+            family[node] = _family(node, live, op_rules, chosen_keys)
     if output not in live:
         raise ValueError("the explained output does not depend on the model's input")
     users = {n: [u for u in n.users if u in needed] for n in live}
@@ -210,7 +228,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
         input_layers = {affines[0]}
     result = Plan(output, order, live, family, affines, paths, folds, input_layers, hyp_ok)
     result.layer_inputs = _layer_inputs(result, program)
-    result.user_rules = {n: find(n, op_rules) for n, f in family.items() if f == "user"}
+    result.user_rules = chosen_keys
     result.held = _held(order, live, family, op_rules)
     program.analysis[cache_key] = result
     return result

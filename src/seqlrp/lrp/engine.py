@@ -301,7 +301,7 @@ def _as_list(r, value) -> list:
 
 
 def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine], r0: Tensor, walk: _Walk,
-              stabilizer: float, keep_all: bool) -> tuple[Tensor, dict]:
+              stabilizer: float, keep_all: bool, op_rules: Mapping | None = None) -> tuple[Tensor, dict]:
     store: dict = {p.output: r0}
     finals: dict = {}
     for node in reversed(p.order):
@@ -335,7 +335,7 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
                 _drop(env, node)
             continue
         if family == "user":  # the user's OpRule (seqlrp.lrp.op_rules); nothing hypothetical passes it
-            for src, rel in user_backward(p.user_rules[node], node, env, live, dense(r)):
+            for src, rel in user_backward(op_rules[p.user_rules[node]], node, env, live, dense(r)):
                 _add(store, src, rel)
             if _release:
                 _drop(env, node)
@@ -481,8 +481,9 @@ def relevance(
     if callable(redirect):  # a wrapper that says what to explain (seqlrp.models.external.ExternalModel)
         model, output, target = redirect(output, target)
     program = capture(model, x)
-    table = {**split_composite(composite), **check_op_rules(op_rules)}  # op_rules win over the composite's
-    p = plan(program, program.select(output), check_op_rules(table))
+    # the composite's op entries, then op_rules (an entry of op_rules replaces the composite's for the same key)
+    table = check_op_rules({**split_composite(composite), **check_op_rules(op_rules)})
+    p = plan(program, program.select(output), table)
     if not p.affines:
         raise ValueError("LRP needs at least one Conv1d or Linear layer in the model")
     keep_all = return_layers
@@ -497,7 +498,8 @@ def relevance(
             aux[HELD] = p.held
         walk = _Walk(rules, prune, firsts)
         out = env[p.output]
-        r, finals = _backward(program, p, env, aux, layers, initial_relevance(out, target), walk, stabilizer, keep_all)
+        r, finals = _backward(program, p, env, aux, layers, initial_relevance(out, target), walk, stabilizer, keep_all,
+                              table)
     r = r.reshape(x.shape)
     if not (return_hypothetical or return_layers):
         return r

@@ -96,9 +96,10 @@ def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
     from .ops import FAMILY_RULES
 
     for op, rule in op_rules.items():
-        if not isinstance(op, str) or not (op.startswith("aten.") or op in FAMILY_RULES):
+        usable = [f for f, family in FAMILY_RULES.items() if family.ops and f not in ("affine", "batchnorm")]
+        if not isinstance(op, str) or not (op.startswith("aten.") or op in usable):
             raise ValueError(f"op_rules: {op!r} is neither an ATen op as a refusal names it (e.g. 'aten.cumsum.default' "
-                             f"or 'aten.cumsum') nor an op family ({', '.join(FAMILY_RULES)})")
+                             f"or 'aten.cumsum') nor an op family ({', '.join(usable)})")
         if isinstance(rule, str):
             if rule not in BUILT_IN:
                 raise ValueError(f"op_rules[{op!r}]: unknown rule {rule!r} (built-in: {', '.join(BUILT_IN)}; or an "
@@ -110,34 +111,57 @@ def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
 
 
 def key(op_rules: Mapping[str, str | OpRule]) -> tuple:
-    """A hashable key of a rule table (for the plan cache)."""
-    return tuple(sorted((op, rule if isinstance(rule, str) else f"{type(rule).__qualname__}@{id(rule)}")
+    """A hashable key of a rule table for the plan cache: which ops get which built-in rule and which
+    get a user's rule (of which class); the instances themselves are looked up at every call."""
+    return tuple(sorted((op, rule if isinstance(rule, str) else f"OpRule {type(rule).__qualname__}")
                         for op, rule in op_rules.items()))
 
 
-def find(node: Node, op_rules: Mapping[str, str | OpRule]) -> str | OpRule | None:
-    """The user's rule for ``node``'s op: by overload, else by packet, else by the op's family
-    (a composite's entry such as ``{"attention": "attention-constant"}``); None without one."""
+def find_key(node: Node, op_rules: Mapping[str, str | OpRule] | None) -> str | None:
+    """The ``op_rules`` key naming ``node``'s op: its overload, else its packet; None without one."""
     if not op_rules:
         return None
     overload = str(node.target)
     if overload in op_rules:
-        return op_rules[overload]
+        return overload
     packet = getattr(node.target, "_overloadpacket", None)
-    if packet is not None and str(packet) in op_rules:
-        return op_rules[str(packet)]
-    from .ops import FAMILY_OF
-    from .program import op_name
+    return str(packet) if packet is not None and str(packet) in op_rules else None
 
-    family = FAMILY_OF.get(op_name(node)) if node.op == "call_function" else None
-    return op_rules.get(family) if family is not None else None
+
+def find(node: Node, op_rules: Mapping[str, str | OpRule] | None) -> str | OpRule | None:
+    """The user's rule for ``node``'s op by overload or packet (family keys: the planner's, which
+    knows the family the op ends up in); None without one."""
+    found = find_key(node, op_rules)
+    return None if found is None else op_rules[found]
+
+
+# built-in rules that are right for some ops only: the ATen op names they take
+_ONLY_FOR = {"sum": ("add", "sub", "rsub"), "attention": ("scaled_dot_product_attention",),
+             "attention-constant": ("scaled_dot_product_attention",), "logsumexp": ("logsumexp",)}
+
+
+def check_builtin(node: Node, rule: str, n_live: int, name: str) -> None:
+    """Refuse a built-in rule given to an op it cannot handle (one line, naming the op)."""
+    from .ops import FAMILY_RULES
+    from .program import UnsupportedLayerError, where
+
+    allowed = _ONLY_FOR.get(rule)
+    if allowed is not None and name not in allowed:
+        raise UnsupportedLayerError(f"op_rules: the {rule!r} rule is for {', '.join(allowed)}, not {node.target} "
+                                    f"at {where(node)}")
+    if FAMILY_RULES[rule].single_input and n_live != 1:
+        raise UnsupportedLayerError(f"op_rules: the {rule!r} rule takes one input-dependent operand; {node.target} "
+                                    f"at {where(node)} has {n_live}: give it an OpRule")
 
 
 def user_backward(rule: OpRule, node: Node, env: dict, live: Sequence[Node], r: Tensor) -> list[tuple[Node, Tensor]]:
-    """Call ``rule`` at ``node`` and check what it returns: one entry per positional argument,
-    each live argument's shaped like it."""
+    """Call ``rule`` at ``node`` and check what it returns: one entry per positional argument (for
+    a list argument, such as ``cat``'s, a list with one entry per element), each live argument's
+    shaped like it."""
+    from torch.fx.node import map_arg
+
     args = node.args
-    inputs = [env[a] if isinstance(a, Node) else a for a in args]
+    inputs = list(map_arg(args, lambda n: env[n]))
     found = rule.relevance(inputs, env[node], r)
     name = type(rule).__name__
     if not isinstance(found, (list, tuple)) or len(found) != len(args):
@@ -146,11 +170,21 @@ def user_backward(rule: OpRule, node: Node, env: dict, live: Sequence[Node], r: 
                          f"{len(args)} positional arguments")
     out = []
     for arg, rel in zip(args, found):
-        if rel is None or not (isinstance(arg, Node) and arg in live):
-            continue
-        if not isinstance(rel, Tensor) or rel.shape != env[arg].shape:
-            raise ValueError(f"op_rules: {name}.relevance at {node.target} returned "
-                             f"{tuple(rel.shape) if isinstance(rel, Tensor) else type(rel).__name__} for an argument "
-                             f"of shape {tuple(env[arg].shape)}")
-        out.append((arg, rel))
+        if isinstance(arg, (list, tuple)):  # e.g. cat's tensors: one entry per element
+            if rel is None:
+                continue
+            if not isinstance(rel, (list, tuple)) or len(rel) != len(arg):
+                raise ValueError(f"op_rules: {name}.relevance at {node.target} returned {type(rel).__name__} for a "
+                                 f"list of {len(arg)} arguments: give a list with one entry each")
+            pairs = zip(arg, rel)
+        else:
+            pairs = [(arg, rel)]
+        for item, value in pairs:
+            if value is None or not (isinstance(item, Node) and item in live):
+                continue
+            if not isinstance(value, Tensor) or value.shape != env[item].shape:
+                raise ValueError(f"op_rules: {name}.relevance at {node.target} returned "
+                                 f"{tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__} for an "
+                                 f"argument of shape {tuple(env[item].shape)}")
+            out.append((item, value))
     return out

@@ -226,6 +226,7 @@ class Scale(_Through):
     name = "scale"
     ops = ("mul", "div")
     copies_constants = True
+    single_input = True  # a mul/div of two activations is a product (the planner decides)
 
 
 @register_family
@@ -255,6 +256,7 @@ class Proportional(OpFamily):
     ops = ("avg_pool1d", "adaptive_avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d", "mean", "sum", "softmax",
            "_softmax", "_safe_softmax", "conv2d", "conv_transpose1d")
     keeps = "inputs and output"
+    single_input = True
 
     def backward(self, node, env, live, r, *, stabilizer, aux):
         (src,) = live
@@ -380,6 +382,7 @@ class LogSumExp(OpFamily):
     name = "logsumexp"
     ops = ("logsumexp",)
     keeps = "inputs"
+    single_input = True
 
     def backward(self, node, env, live, r, *, stabilizer, aux):
         (src,) = live

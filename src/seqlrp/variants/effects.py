@@ -118,7 +118,8 @@ def allele_maps(model: torch.nn.Module, ref_x: torch.Tensor, alt_x: torch.Tensor
 
     def run(inputs: torch.Tensor):
         result = relevance(model, inputs, target, composite=spec.composite, input_rule=spec.input_rule,
-                           prune=spec.pruner(), epsilon=spec.epsilon, gamma=spec.gamma, return_hypothetical=True)
+                           prune=spec.pruner(), epsilon=spec.epsilon, gamma=spec.gamma, op_rules=spec.op_rules,
+                           return_hypothetical=True)
         return result.relevance.detach().float(), result.hypothetical.detach().float()
 
     rel, hyp = run(x)

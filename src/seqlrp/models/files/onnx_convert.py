@@ -18,7 +18,7 @@ from torch import nn
 
 from ..checkpoint import CheckpointError
 from ._text import _first_line
-from .onnx_opsets import conv2d_as_conv1d, missing_converters, model_opset
+from .onnx_opsets import conv2d_as_conv1d, converting, missing_converters, model_opset
 
 INSTALL_ONNX = "pip install onnx onnx2torch"
 
@@ -112,7 +112,8 @@ def _load_onnx(path: Path) -> tuple[nn.Module, list | None, bool]:
                                     f"export again with an opset up to 20 (torch.onnx.export(..., opset_version=18)), "
                                     f"or give the model as a torch module (model.module)")
     try:
-        module = convert(proto)
+        with converting(proto):
+            module = convert(proto)
     except Exception as err:
         raise CheckpointError(path, f"ONNX opset {model_opset(proto)}: onnx2torch cannot convert this model "
                                     f"({type(err).__name__}: {_first_line(err)}); give the model as a torch module "

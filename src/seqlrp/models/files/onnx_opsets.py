@@ -40,6 +40,35 @@ TYPE_ONLY: dict[str, tuple[int, ...]] = {
 REDUCE_OPS = ("ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
               "ReduceProd", "ReduceSumSquare")
 _registered = False
+_RANKS: dict[str, int] = {}  # tensor name -> rank, of the model being converted (inferred_ranks)
+
+
+def inferred_ranks(proto) -> dict[str, int]:
+    """The rank of every tensor of ``proto`` that ONNX's shape inference can tell."""
+    import onnx
+
+    try:
+        graph = onnx.shape_inference.infer_shapes(proto).graph
+    except Exception:
+        return {}
+    return {info.name: len(info.type.tensor_type.shape.dim)
+            for info in (*graph.value_info, *graph.input, *graph.output) if info.type.tensor_type.HasField("shape")}
+
+
+def converting(proto):
+    """Context for converting ``proto``: the converters see its tensors' ranks."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope():
+        _RANKS.clear()
+        _RANKS.update(inferred_ranks(proto))
+        try:
+            yield
+        finally:
+            _RANKS.clear()
+
+    return scope()
 
 
 class ReshapeAllowZero(nn.Module):
@@ -93,9 +122,21 @@ def register() -> None:
             if base is not None and not known(op, version):
                 add_converter(op, version)(base)
 
+    def add(op: str, version: int):
+        """Register unless onnx2torch has a converter of its own for it (a newer onnx2torch)."""
+        return add_converter(op, version) if not known(op, version) else (lambda converter: converter)
+
     reshape_base = older("Reshape", 19)
+    own_14 = OperationDescription("", "Reshape", 14)
+    if own_14 in _CONVERTER_REGISTRY:  # onnx2torch's Reshape 14 refuses allowzero=1: take that case over
+        def _reshape_14(node, graph, base=_CONVERTER_REGISTRY[own_14]):
+            if node.attributes.get("allowzero", 0) != 1:
+                return base(node, graph)
+            return OperationConverterResult(torch_module=ReshapeAllowZero(), onnx_mapping=onnx_mapping_from_node(node))
+
+        _CONVERTER_REGISTRY[own_14] = _reshape_14
     for version in (19, 21, 23, 24):
-        @add_converter("Reshape", version)
+        @add("Reshape", version)
         def _reshape(node, graph, base=reshape_base):
             if node.attributes.get("allowzero", 0) != 1:
                 return base(node, graph)
@@ -105,9 +146,16 @@ def register() -> None:
     from onnx2torch.node_converters.reduce import OnnxReduceStaticAxes
     from onnx2torch.utils.common import OnnxMapping
 
+    def reduction(op_type: str, axes, keepdims: int, rank: int | None):
+        # onnx2torch reduces the sorted axes one after another: mixed signs with keepdims=0 would
+        # reduce the wrong dimensions, so the axes are made non-negative where the rank is known
+        if axes and rank is not None:
+            axes = sorted(a % rank for a in axes)
+        return OnnxReduceStaticAxes(op_type, axes, keepdims)
+
     for op in REDUCE_OPS:
         for version in (18, 20) if op in ("ReduceMax", "ReduceMin") else (18,):
-            @add_converter(op, version)
+            @add(op, version)
             def _reduce(node, graph):
                 # opset 18 gives the axes as an input (a constant here), opset 13 as an attribute
                 axes = None
@@ -116,12 +164,16 @@ def register() -> None:
                 mapping = OnnxMapping(inputs=node.input_values[:1], outputs=node.output_values)
                 if not axes and node.attributes.get("noop_with_empty_axes", 0) == 1:
                     return OperationConverterResult(torch_module=OnnxCopyIdentity(), onnx_mapping=mapping)
-                module = OnnxReduceStaticAxes(node.operation_type, axes or None, node.attributes.get("keepdims", 1))
+                rank = _RANKS.get(node.input_values[0])
+                if axes and min(axes) < 0 and rank is None:
+                    raise NotImplementedError(f"{node.operation_type} version 18 with negative axes on an input of "
+                                              f"unknown rank")
+                module = reduction(node.operation_type, axes or None, node.attributes.get("keepdims", 1), rank)
                 return OperationConverterResult(torch_module=module, onnx_mapping=mapping)
 
     split_base = older("Split", 18)
 
-    @add_converter("Split", 18)
+    @add("Split", 18)
     def _split(node, graph):
         n = node.attributes.get("num_outputs")
         if n is None or (len(node.input_values) > 1 and node.input_values[1]):
@@ -131,7 +183,7 @@ def register() -> None:
 
     pad_base = older("Pad", 18)
     for version in (18, 19, 21, 23, 24):
-        @add_converter("Pad", version)
+        @add("Pad", version)
         def _pad(node, graph, version=version):
             if len(node.input_values) > 3 and node.input_values[3]:
                 raise NotImplementedError(f"Pad version {version} with its 'axes' input")
@@ -139,7 +191,7 @@ def register() -> None:
                 raise NotImplementedError(f"Pad version {version} in mode 'wrap'")
             return pad_base(node, graph)
 
-    @add_converter("Gelu", 20)
+    @add("Gelu", 20)
     def _gelu(node, graph):
         return OperationConverterResult(torch_module=Gelu(node.attributes.get("approximate", "none")),
                                         onnx_mapping=onnx_mapping_from_node(node))
@@ -225,8 +277,11 @@ def _conv1d_nodes(node, weights, shapes, opset, k, helper, numpy_helper, np, gra
     strides, dilations = list(attrs.get("strides", [1, 1])), list(attrs.get("dilations", [1, 1]))
     pads = list(attrs.get("pads", [0, 0, 0, 0]))
     auto_pad = attrs.get("auto_pad", b"NOTSET")
-    if (w.ndim != 4 or w.shape[2] != 1 or strides[0] != 1 or dilations[0] != 1 or pads[0] != 0 or pads[2] != 0
-            or auto_pad not in (b"NOTSET", "NOTSET")):
+    if auto_pad in (b"VALID", "VALID"):
+        pads = [0, 0, 0, 0]
+    elif auto_pad not in (b"NOTSET", "NOTSET"):
+        return None
+    if w.ndim != 4 or w.shape[2] != 1 or strides[0] != 1 or dilations[0] != 1 or pads[0] != 0 or pads[2] != 0:
         return None
     name = f"{node.name or node.output[0]}_as_conv1d_{k}"
     w1 = numpy_helper.from_array(np.ascontiguousarray(w[:, :, 0, :]), f"{name}_weight")
