@@ -14,9 +14,9 @@ import pytest
 from browser_session import visit
 from conftest import TINY_DEMO, random_sequence, write_fasta, write_lines
 
-from seqlrp.report.browser import BrowserInputs, page_data, write_browser
+from seqlrp.report.browser import BrowserInputs, write_browser
 from seqlrp.report.browser_data import Slices, dataset_reference, float32_text, igv_names
-from seqlrp.report.browser_page import render_page, script_json
+from seqlrp.report.browser_page import script_json
 from seqlrp.report.igv_bundle import IGV_VERSION, IgvBundle, IgvNotInstalled, check_integrity, install, load
 
 PER_LIST = TINY_DEMO.get("browser", {}).get("regions_per_list", 25)

@@ -32,8 +32,8 @@ from torch import Tensor
 
 from .graph import Affine, Dense, ratio
 
-# the rule classes (.rules) call these functions with themselves as ``rule``: the annotations name
-# them as strings, so this module does not import .rules (which imports it)
+# the rule classes (.rules) call these functions with themselves as ``rule`` (a frozen dataclass of
+# the rule's parameters); this module does not import .rules, which imports it
 
 _CANCEL = 1e-2
 """alpha-beta: below ``|x w- + b-| < _CANCEL * (x w+ + b+)`` the subtraction ``z - (x w+ + b+)``
@@ -72,14 +72,14 @@ def _over(r: Tensor, d: Tensor, eps: float) -> Tensor:
     return r / d if eps > 0 else ratio(r, d, 0.0)
 
 
-def epsilon(rule: "Epsilon", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def epsilon(rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = x_i * sum_j w_ij * R_j / stab(z_j)``."""
     s = r.put(ratio(r.values, r.take(_output(layer, x, z)), rule.epsilon))
     g = layer.transpose(s, layer.weight, x.shape)
     return Step(x * g, g, None)
 
 
-def zplus(rule: "ZPlus", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def zplus(rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = (x+_i w+_ij + x-_i w-_ij) / stab(sum_i (...) + b+_j) * R_j``."""
     wp, bp = layer.mod("pos")
     if _nonneg(x):  # x w+ + b+ >= 0, so stab() adds +eps: folded into the bias
@@ -94,7 +94,7 @@ def zplus(rule: "ZPlus", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> St
     return Step(xp * g + xn * layer.transpose(s, wn, x.shape), g, None)
 
 
-def alphabeta(rule: "AlphaBeta", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def alphabeta(rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = alpha * q+_ij / stab(sum q+ + b+) * R_j - beta * q-_ij / stab(sum q- + b-) * R_j``."""
     (wp, bp), (wn, bn) = layer.mod("pos"), layer.mod("neg")
     a, b, eps = rule.alpha, rule.beta, rule.stabilizer
@@ -124,7 +124,7 @@ def alphabeta(rule: "AlphaBeta", layer: Affine, x: Tensor, z, r: Dense, mask=Non
     return Step(xp * g + xn * gn, g, None)
 
 
-def gamma(rule: "Gamma", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def gamma(rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """Zennit's generalised gamma: for z_j > 0 the weights ``w + gamma w+`` act on x+ and
     ``w + gamma w-`` on x-, over ``stab(z_j + gamma (x+ w+ + x- w- + b+)_j)``; for z_j < 0 the
     roles of w+ and w- swap (and b- replaces b+); z_j = 0 passes nothing."""
@@ -160,7 +160,7 @@ def gamma(rule: "Gamma", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> St
 
 
 def _input_free(key: str):
-    def rule_fn(rule: "Rule", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+    def rule_fn(rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
         ones = torch.ones_like(x) if mask is None else mask.to(x.dtype)
         w, b = layer.mod(key)
         s = r.put(ratio(r.values, r.take(layer.apply(ones, w, b)), rule.stabilizer))
@@ -178,7 +178,7 @@ wsquare = _input_free("sq")
 wsquare.__doc__ = "``R_i = sum_j w_ij^2 / stab(sum_i w_ij^2 + b_j^2) * R_j``."
 
 
-def zbox(rule: "ZBox", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
+def zbox(rule, layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step:
     """``R_i = sum_j (x_i w_ij - l_i w+_ij - h_i w-_ij) / stab(z_j - z^l_j - z^h_j) * R_j``."""
     (wp, bp), (wn, bn) = layer.mod("pos"), layer.mod("neg")
     low = torch.as_tensor(rule.low, dtype=x.dtype, device=x.device).expand(x.shape)
@@ -193,7 +193,7 @@ def zbox(rule: "ZBox", layer: Affine, x: Tensor, z, r: Dense, mask=None) -> Step
 
 
 def propagate(
-    rule: "Rule", layer: Affine, x: Tensor, z: Tensor | None, r: Tensor | Dense, mask: Tensor | None = None
+    rule, layer: Affine, x: Tensor, z: Tensor | None, r: Tensor | Dense, mask: Tensor | None = None
 ) -> Step:
     """Apply ``rule`` at ``layer`` (see the module docstring for the arguments): the rule object's
     own ``propagate``; in mask mode, a rule that reads the input (``rule.reads_input``) gets the
