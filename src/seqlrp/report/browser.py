@@ -40,6 +40,7 @@ from .browser_data import (
     top_logit_windows,
 )
 from .browser_page import render_page
+from .data import locus
 from .browser_variants import VariantView, fill_alt_sequences, top_variants
 from .htmlkit import esc
 from .igv_bundle import IgvBundle
@@ -212,8 +213,9 @@ def _allele(allele: str, limit: int = 12) -> str:
 
 
 def _position(region: PageRegion) -> str:
-    strand = f" ({region.strand})" if region.strand in "+-" and region.strand else ""
-    return f"{region.chrom}:{region.start + 1:,}-{region.end:,}{strand}"
+    """The region's 1-based locus as the report writes it, with its strand when it has one."""
+    strand = f" ({region.strand})" if region.strand in ("+", "-") else ""
+    return locus(region.chrom, region.start, region.end, region.strand)[1] + strand
 
 
 class PageTooLarge(ValueError):

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..formats.onehot import decode, reverse_complement_onehot
+from ..formats.trackline import is_header
+
 # the characters igv.js keeps in a contig name it parses out of a locus or a slice header
 _IGV_NAME = re.compile(r"^[A-Za-z0-9._+|=-]+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+|=-]")
-COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
 @dataclass(frozen=True)
@@ -164,13 +166,12 @@ def top_logit_windows(regions_tsv: str | os.PathLike, cls: str, n: int) -> list[
 
 
 def bed_records(path: str | os.PathLike) -> Iterator[list[str]]:
-    """The tab-separated fields of a BED file's feature lines (track, browser and # lines skipped)."""
+    """The tab-separated fields of a BED file's feature lines (blank, ``#``, track and browser lines skipped)."""
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
-            if not line.strip() or line.startswith(("track", "browser", "#")):
-                continue
-            yield line.rstrip("\r\n").split("\t")
+            if not is_header(line):
+                yield line.rstrip("\r\n").split("\t")
 
 
 def seqlet_dense_windows(regions_tsv: str | os.PathLike, seqlet_beds: Sequence[str | os.PathLike],
@@ -213,7 +214,6 @@ def dataset_reference(onehot: np.ndarray, windows: Sequence[tuple[str, int, int,
     """The bases of each slice from data set windows ``(chrom, start, end, strand)`` with rows
     ``onehot`` (N, 4, L): a minus-strand window is turned back to its contig's forward strand; a
     base no window covers is N; where windows overlap, a called base wins over N."""
-    letters = np.frombuffer(b"ACGT", dtype=np.uint8)
     reference = {}
     by_chrom: dict[str, list[int]] = {}
     for i, (chrom, _, _, _) in enumerate(windows):
@@ -226,11 +226,8 @@ def dataset_reference(onehot: np.ndarray, windows: Sequence[tuple[str, int, int,
             if hi <= lo:
                 continue
             rows = np.asarray(onehot[i])
-            called = rows.sum(axis=0) == 1
-            text = np.where(called, letters[rows.argmax(axis=0)], ord("N")).astype(np.uint8)
-            if strand == "-":
-                text = np.frombuffer(text.tobytes().decode("ascii").translate(COMPLEMENT).encode("ascii")[::-1],
-                                     dtype=np.uint8)
+            forward = reverse_complement_onehot(rows) if strand == "-" else rows
+            text = np.frombuffer(decode(forward).encode("ascii"), dtype=np.uint8)
             part = text[lo - w_start:hi - w_start]
             target = bases[lo - start:hi - start]
             np.copyto(target, part, where=target == ord("N"))

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..formats.onehot import decode
 from .browser_data import PageRegion
 from .variants import read_variant_scores, short_allele, variant_name
 
-LETTERS = np.frombuffer(b"ACGT", dtype=np.uint8)
 
 
 @dataclass
@@ -60,12 +60,6 @@ def _number(text: str) -> float:
     except (TypeError, ValueError):
         return math.nan
     return value
-
-
-def _decode(onehot: np.ndarray) -> str:
-    rows = np.asarray(onehot)
-    called = rows.sum(axis=0) == 1
-    return np.where(called, LETTERS[rows.argmax(axis=0)], ord("N")).astype(np.uint8).tobytes().decode("ascii")
 
 
 def top_variants(scores_tsv: str | os.PathLike, maps_dirs: Mapping[tuple[str, str], str | os.PathLike],
@@ -109,7 +103,7 @@ def _views(rows, chosen: Sequence[int], maps_dirs, seq_len: int) -> dict[int, Va
         for variant, k in where.items():
             view = views[variant]
             view.window_start = int(maps.store.table["start"][2 * k])
-            view.alt_sequence = view.alt_sequence or _decode(maps.store.onehot[2 * k + 1])
+            view.alt_sequence = view.alt_sequence or decode(maps.store.onehot[2 * k + 1])
             view.ref_values[pair] = np.asarray(maps.ref(k), dtype=np.float32)
             view.alt_values[pair] = np.asarray(maps.alt(k), dtype=np.float32)
     return views

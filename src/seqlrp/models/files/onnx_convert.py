@@ -18,7 +18,7 @@ from torch import nn
 
 from ..checkpoint import CheckpointError
 from ._text import _first_line
-from .onnx_opsets import conv2d_as_conv1d, converting, missing_converters, model_opset
+from .onnx_opsets import conv2d_as_conv1d, converting, inferred_shapes, missing_converters, model_opset
 
 INSTALL_ONNX = "pip install onnx onnx2torch"
 
@@ -105,14 +105,15 @@ def _load_onnx(path: Path) -> tuple[nn.Module, list | None, bool]:
     except Exception as err:
         raise CheckpointError(path, f"not a readable ONNX model ({_first_line(err)})") from None
     shape = _onnx_input_shape(proto)
-    conv2d_as_conv1d(proto)  # tf2onnx's Conv1D: a 2-d convolution over a height of 1
+    shapes = inferred_shapes(proto)
+    conv2d_as_conv1d(proto, shapes)  # tf2onnx's Conv1D: a 2-d convolution over a height of 1
     missing = missing_converters(proto)
     if missing:
         raise CheckpointError(path, f"ONNX opset {model_opset(proto)}: no converter to torch for {', '.join(missing)}; "
                                     f"export again with an opset up to 20 (torch.onnx.export(..., opset_version=18)), "
                                     f"or give the model as a torch module (model.module)")
     try:
-        with converting(proto):
+        with converting(shapes):
             module = convert(proto)
     except Exception as err:
         raise CheckpointError(path, f"ONNX opset {model_opset(proto)}: onnx2torch cannot convert this model "

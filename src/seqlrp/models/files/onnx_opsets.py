@@ -43,26 +43,28 @@ _registered = False
 _RANKS: dict[str, int] = {}  # tensor name -> rank, of the model being converted (inferred_ranks)
 
 
-def inferred_ranks(proto) -> dict[str, int]:
-    """The rank of every tensor of ``proto`` that ONNX's shape inference can tell."""
+def inferred_shapes(proto) -> dict[str, list[int | None]]:
+    """The dimensions (None where symbolic) of every tensor of ``proto`` that ONNX's shape
+    inference can tell; empty when it cannot run."""
     import onnx
 
     try:
         graph = onnx.shape_inference.infer_shapes(proto).graph
     except Exception:
         return {}
-    return {info.name: len(info.type.tensor_type.shape.dim)
+    return {info.name: [d.dim_value if d.HasField("dim_value") else None for d in info.type.tensor_type.shape.dim]
             for info in (*graph.value_info, *graph.input, *graph.output) if info.type.tensor_type.HasField("shape")}
 
 
-def converting(proto):
-    """Context for converting ``proto``: the converters see its tensors' ranks."""
+def converting(shapes: dict[str, list[int | None]]):
+    """Context for converting a model whose tensors have ``shapes`` (:func:`inferred_shapes`): the
+    converters see their ranks."""
     import contextlib
 
     @contextlib.contextmanager
     def scope():
         _RANKS.clear()
-        _RANKS.update(inferred_ranks(proto))
+        _RANKS.update({name: len(dims) for name, dims in shapes.items()})
         try:
             yield
         finally:
@@ -225,7 +227,7 @@ def _operators(nodes: Iterable) -> list[tuple[str, str]]:
     return sorted({(node.op_type, node.domain) for node in nodes})
 
 
-def conv2d_as_conv1d(proto) -> int:
+def conv2d_as_conv1d(proto, shapes: dict[str, list[int | None]]) -> int:
     """Rewrite, in place, every 2-d ``Conv`` that is a 1-d convolution in disguise into a 1-d one.
 
     TensorFlow computes ``Conv1D`` as a 2-d convolution over an input given a height of 1 (its
@@ -233,26 +235,15 @@ def conv2d_as_conv1d(proto) -> int:
     seqlrp's rules are for 1-d convolutions, so each such ``Conv`` (a constant weight of kernel
     height 1, height stride/dilation 1 and no height padding, on an input whose inferred height
     is 1) becomes ``Squeeze(height) -> Conv (1-d, the same weights) -> Unsqueeze(height)``: the
-    same numbers. Returns how many were rewritten.
+    same numbers. ``shapes``: :func:`inferred_shapes` of ``proto`` (the rewrite keeps every tensor
+    name it had). Returns how many were rewritten.
     """
-    import numpy as np
-    import onnx
-    from onnx import helper, numpy_helper
-
     graph = proto.graph
-    try:
-        inferred = onnx.shape_inference.infer_shapes(proto).graph
-    except Exception:  # no shapes to go by: nothing is rewritten
-        return 0
-    shapes = {}
-    for info in (*inferred.value_info, *inferred.input, *inferred.output):
-        dims = info.type.tensor_type.shape.dim
-        shapes[info.name] = [d.dim_value if d.HasField("dim_value") else None for d in dims]
     weights = {t.name: t for t in graph.initializer}
     opset = model_opset(proto)
     rewritten, nodes = 0, []
     for node in graph.node:
-        replacement = _conv1d_nodes(node, weights, shapes, opset, rewritten, helper, numpy_helper, np, graph)
+        replacement = _conv1d_nodes(node, weights, shapes, opset, rewritten, graph)
         if replacement is None:
             nodes.append(node)
         else:
@@ -264,8 +255,12 @@ def conv2d_as_conv1d(proto) -> int:
     return rewritten
 
 
-def _conv1d_nodes(node, weights, shapes, opset, k, helper, numpy_helper, np, graph):
-    """The three nodes replacing a 2-d ``Conv`` of kernel height 1 on a height-1 input, or None."""
+def _conv1d_nodes(node, weights, shapes, opset, k, graph):
+    """The three nodes replacing a 2-d ``Conv`` of kernel height 1 on a height-1 input, or None
+    (new initializers go into ``graph``)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
     if node.op_type != "Conv" or node.domain not in ("", "ai.onnx") or len(node.input) < 2:
         return None
     weight = weights.get(node.input[1])
