@@ -315,3 +315,49 @@ def test_user_rules_for_list_arguments_and_built_in_rules_only_where_they_fit():
         relevance(model, x, 1, op_rules={"aten.cat": "pass"})
     # a family's key acts on the ops that end up in that family: h * 2.0 is a scale, h * h would be a product
     torch.testing.assert_close(relevance(model, x, 1, composite=LRP0, op_rules={"scale": "scale"}), expected)
+
+
+class Cumulative(nn.Module):
+    """A module of the user's whose forward runs an op seqlrp has no rule for."""
+
+    def forward(self, h):
+        return torch.cumsum(h, dim=-1) / 4.0
+
+
+class ModuleNet(nn.Module):
+    """:class:`CumulativeNet` with the cumsum inside a module of its own, used twice."""
+
+    def __init__(self, length: int = 32):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 6, 5, padding=2, bias=False)
+        self.cumulative, self.again = Cumulative(), Cumulative()
+        self.fc = nn.Linear(6 * length, 3, bias=False)
+
+    def forward(self, x):
+        return self.fc(self.again(self.cumulative(torch.relu(self.conv(x)))).flatten(1))
+
+
+def test_a_module_class_key_gives_its_rule_to_the_ops_inside_every_such_module():
+    torch.manual_seed(0)
+    model = ModuleNet().double().eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 32)), 4).permute(0, 2, 1).double()
+    expected = _gradient_x_input(model, x, 1)
+    # div inside the module gets the rule too (it is linear: LRP-0 of a linear op is proportional)
+    got = relevance(model, x, 1, composite=LRP0, stabilizer=1e-15, op_rules={Cumulative: "proportional"})
+    torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+    # in a composite beside the layer types; the Conv1d/Linear keep their layer rules
+    got = relevance(model, x, 1, composite={**LRP0, Cumulative: "proportional"}, stabilizer=1e-15)
+    torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+    # an op's own key wins over its module's: the user's cumsum rule, the module's rule for the div
+    got = relevance(model, x, 1, composite=LRP0, stabilizer=1e-15,
+                    op_rules={Cumulative: "proportional", "aten.cumsum.default": CumsumRule()})
+    torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+    # an exported program has no live modules: its recorded class names are matched
+    exported = torch.export.export(model, (x,))
+    got = relevance(exported, x, 1, composite=LRP0, stabilizer=1e-15, op_rules={Cumulative: "proportional"})
+    torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+    # another module class has no say over these ops
+    with pytest.raises(UnsupportedLayerError, match="no rule for op aten.cumsum.default"):
+        relevance(model, x, 1, op_rules={nn.ReLU: "pass"})
+    with pytest.raises(ValueError, match="Conv1d is a layer type; its rule belongs in the composite"):
+        relevance(model, x, 1, op_rules={nn.Conv1d: "pass"})

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from seqlrp.lrp import Prune, relevance
-from seqlrp.lrp.prune import cut, cut_sorted, prune_lambda
+from seqlrp.lrp.prune import cut, cut_sorted, keep_mask, prune_lambda
 
 
 def one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -42,11 +42,12 @@ def test_prune_lambda_by_hand():
     assert prune_lambda(r, 0.25, 0.125)[0].tolist() == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_histogram_cut_equals_sorted_cut(seed):
+# rows of 4,100 / 9,000 / 40,000 entries: histograms of 1,024 and 2,048 buckets per side
+@pytest.mark.parametrize("seed, m", [(0, 9000), (1, 9000), (2, 9000), (3, 4100), (4, 40000)])
+def test_histogram_cut_equals_sorted_cut(seed, m):
     gen = torch.Generator().manual_seed(seed)
-    r = torch.randn(6, 9000, generator=gen) ** 5
-    r[torch.rand(6, 9000, generator=gen) < 0.3] = 0.0
+    r = torch.randn(6, m, generator=gen) ** 5
+    r[torch.rand(6, m, generator=gen) < 0.3] = 0.0
     r[1] = (r[1] * 50).round() / 50  # many ties
     r[2] = 0.0
     r[3, ::2] = -0.0
@@ -64,6 +65,16 @@ def test_histogram_cut_equals_sorted_cut(seed):
             copies = (a == t[:, None]).sum(1)
             nxt = torch.where(torch.isinf(t), 0.0, t.double() * copies)
             assert ((pruned_fast[:, side] + nxt > p * total[:, side]) | torch.isinf(t)).all()
+        # what pruning keeps follows from t alone: a positive entry >= t+, any other with |x| >= t-
+        positive = r > 0
+        keep = torch.where(positive, r >= t_fast[:, 1:], r.abs() >= t_fast[:, :1])
+        assert torch.equal(keep_mask(r, p_pos, p_neg)[0], keep.float())
+        kept = total - pruned_fast
+        scale = torch.where(kept > 0, total / kept.clamp(min=1e-300), 0.0).float()
+        expected = (r * torch.where(positive, scale[:, 1:], scale[:, :1])).masked_fill(~keep, 0.0)
+        if p_pos > 0 or p_neg > 0:
+            got = prune_lambda(r, p_pos, p_neg)
+            assert torch.equal(got.view(torch.int32), expected.view(torch.int32))  # bit for bit, zeros' signs too
 
 
 def test_prune_lambda_keeps_both_masses_per_sample():
@@ -176,9 +187,9 @@ def plrp_by_hand(mode: str, eps: float) -> tuple[np.ndarray, np.ndarray]:
     return pruned, x * (w1.T @ (pruned / stab(h, eps)))
 
 
-# eps = 0.125 is exact in float32 too: seqlrp.lrp.graph.stabilize builds eps * sign(d) in float32
-# before casting it to d's dtype, so a float64 run with eps = 0.1 is off by ~3e-10 relative
-@pytest.mark.parametrize("eps", [0.0, 0.125])
+# eps = 0.1 is not a float32 number: the stabiliser once built eps * sign(d) in float32 before
+# casting it to d's dtype, which put a float64 run off by ~3e-10 relative; it takes eps in d's dtype
+@pytest.mark.parametrize("eps", [0.0, 0.125, 0.1])
 @pytest.mark.parametrize("mode", ["lambda", "mask"])
 def test_plrp_by_hand_on_a_two_layer_net(mode, eps):
     model, x = tiny_net()
@@ -246,3 +257,65 @@ def test_input_relevance_is_plain_lrp_of_the_pruned_relevance_above(mode):
     z = nn.functional.conv1d(x, w_pos, b_pos, padding=4) + 1e-6
     expected = x * nn.functional.conv_transpose1d(above / z, w_pos, padding=4)
     torch.testing.assert_close(out.relevance, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_plrp_prunes_per_sample_where_attention_moves_the_samples():
+    # nn.MultiheadAttention projects its input as (L, N, E) and its output from (L * N, E): each
+    # sample's PLRP must be what it is when the sample is explained alone (it was not when dim 0
+    # was taken for the samples: positions, then tokens, were pruned as if they were samples)
+    from seqlrp.models import build
+
+    torch.manual_seed(0)
+    model = build("convformer", seq_len=96, n_classes=2, pool=4).double().eval()
+    x = one_hot(3, 96, seed=4).double()
+    for prune in (Prune(0.3), Prune(0.3, mode="mask")):
+        together = relevance(model, x, 1, prune=prune)
+        alone = torch.cat([relevance(model, x[i:i + 1], 1, prune=prune) for i in range(3)])
+        assert torch.allclose(together, alone, rtol=1e-9, atol=1e-12 * alone.abs().max())
+        assert not torch.allclose(together, relevance(model, x, 1), rtol=1e-3)  # it did prune
+
+
+def test_by_sample_finds_the_samples_in_flattened_and_split_layouts():
+    from seqlrp.lrp.samples import by_sample, locate
+
+    n, length, heads, width = 3, 5, 2, 4
+    owner = torch.arange(n, dtype=torch.float64)
+    seq_first = owner[None, :, None].expand(length, n, width)  # (L, N, E)
+    flat = seq_first.reshape(length * n, width)  # token rows l * N + n
+    axis = locate(flat.shape, width, n)
+    assert axis == (0, 1)
+    rows, back = by_sample(flat, axis, n)
+    assert rows.shape == (n, length * width) and all(bool((rows[i] == i).all()) for i in range(n))
+    assert torch.equal(back(rows), flat)
+    per_head = owner[:, None, None, None].expand(n, heads, length, width).reshape(n * heads, length, width)
+    axis = locate(per_head.shape, heads * length * width, n)
+    assert axis == (0, heads)
+    rows, back = by_sample(per_head, axis, n)
+    assert all(bool((rows[i] == i).all()) for i in range(n)) and torch.equal(back(rows * 2), per_head * 2)
+    # a sample's entries split across two dims (N = 3 rows of 2 C cut from (L, N, C)): no axis
+    assert locate((length * n // 1, 2), 1, n) is None
+
+
+class _SplitsSamples(nn.Module):
+    """(N, 4, L) -> (L * N / 2, 8): every row of the dense layer's input holds two samples."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.dense, self.out = nn.Conv1d(4, 4, 3, padding=1), nn.Linear(8, 4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        t = torch.relu(self.conv(x)).permute(2, 0, 1)  # (L, N, 4)
+        rows = t.reshape(-1, 8)
+        return self.out(torch.relu(self.dense(rows))).reshape(x.shape[2] // 2, x.shape[0], 2).mean(0)
+
+
+def test_plrp_refuses_a_layer_whose_input_mixes_samples():
+    from seqlrp.lrp import UnsupportedLayerError
+
+    torch.manual_seed(0)
+    model, x = _SplitsSamples().eval(), one_hot(4, 16)
+    relevance(model, x, 0)  # plain LRP needs no samples
+    with pytest.raises(UnsupportedLayerError, match=r"PLRP at layer 'out': .*\(32, 4\) cannot be told apart by sample "
+                                                     r"\(batch of 4\).*Prune\(p_pos=\{'out': 0.0"):
+        relevance(model, x, 0, prune=Prune(0.3))
+    relevance(model, x, 0, prune=Prune({"dense": 0.0, "out": 0.0, "*": 0.3}))

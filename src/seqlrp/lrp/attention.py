@@ -169,12 +169,15 @@ def group_norm_backward(node: Node, env: dict, r: Any, stabilizer: float) -> Ten
 
 
 def _matmul_split(a: Tensor, b: Tensor, y: Tensor, r: Tensor, share_a: float, share_b: float,
-                  stabilizer: float) -> tuple[Tensor | None, Tensor | None]:
+                  stabilizer: float, spare: Tensor | None = None) -> tuple[Tensor | None, Tensor | None]:
     """Relevance of ``a`` and ``b`` in ``y = a @ b`` (epsilon on each term, then the shares; None for
-    an operand whose share is 0). The shares are 1 or 1/2, so scaling last is exact."""
-    s = ratio(r, y, stabilizer)
-    r_a = _share(a * (s @ b.transpose(-2, -1)), share_a) if share_a else None
-    r_b = _share(b * (a.transpose(-2, -1) @ s), share_b) if share_b else None
+    an operand whose share is 0). The shares are 1 or 1/2, so scaling last is exact. ``spare``: a
+    dead tensor shaped like ``y`` that may hold ``r / stab(y)``."""
+    s = ratio(r, y, stabilizer, spare if spare is not None and spare.shape == y.shape else None)
+    # the products land in place on the new J^T s (shaped like a * it, as its batch dimensions
+    # cover a's): a fresh tensor per pass costs more than the pass on attention-sized tensors
+    r_a = _share((s @ b.transpose(-2, -1)).mul_(a), share_a) if share_a else None
+    r_b = _share((a.transpose(-2, -1) @ s).mul_(b), share_b) if share_b else None
     return r_a, r_b
 
 
@@ -219,7 +222,7 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
     r_w, r_v = _matmul_split(weights, v, env[node], r, 1.0 / n_av, 1.0 / n_av, stabilizer)
     # softmax (Prop. 3.1); masked positions carry no logit and no relevance
     finite = logits if blocked is None else logits.masked_fill(blocked, 0.0)
-    r_logits = finite * (r_w - weights * r_w.sum(-1, keepdim=True))
+    r_logits = r_w.sub_(weights.mul_(r_w.sum(-1, keepdim=True))).mul_(finite)  # r_w, weights: ours, done with
     # logits = content + mask: the additive mask is a constant and absorbs its share
     if mask is None or mask.dtype == torch.bool:
         r_content = r_logits
@@ -228,8 +231,9 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
                           stabilizer) * content
     # content = scale * q @ k^T: the scale passes relevance unchanged
     n_qk = is_live[q_node] + is_live[k_node]
+    # content (and the logits made from it) is no longer needed: its memory takes r_content / stab(qk)
     r_q, r_kt = _matmul_split(q, k.transpose(-2, -1), qk, r_content, 1.0 / max(n_qk, 1), 1.0 / max(n_qk, 1),
-                              stabilizer)
+                              stabilizer, spare=content)
     found = {q_node: r_q, k_node: r_kt.transpose(-2, -1), v_node: r_v}
     out: dict[Node, Tensor] = {}
     for n, rel in found.items():

@@ -65,14 +65,15 @@ def _live_inputs(node: Node, live: set[Node]) -> list[Node]:
     return [n for n in node.all_input_nodes if n in live]
 
 
-def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None = None) -> str:
-    """The family of ``node``: the user's rule for its op (``op_rules``: by overload or packet, then
-    by the family the op falls in), else seqlrp's. ``chosen_keys`` records the ``op_rules`` key of
-    each node given a user's :class:`~.op_rules.OpRule` (family ``"user"``)."""
+def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None = None, root=None) -> str:
+    """The family of ``node``: the user's rule for its op (``op_rules``: by overload, packet or the
+    class of a module around it (``root``: the model), then by the family the op falls in), else
+    seqlrp's. ``chosen_keys`` records the ``op_rules`` key of each node given a user's
+    :class:`~.op_rules.OpRule` (family ``"user"``)."""
     name = op_name(node)
     if name == "getitem":
         return "getitem"
-    key = find_key(node, op_rules)
+    key = find_key(node, op_rules, root)
     if key is None:
         family = _default_family(node, live, name)
         key = family if op_rules and family in op_rules else None
@@ -115,7 +116,7 @@ def _default_family(node: Node, live: set[Node], name: str) -> str:
     return family
 
 
-def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules) -> frozenset:
+def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules, root=None) -> frozenset:
     """The live values ``op_rules`` make constants (an op given ``"statistic"``, CP-LRP's softmax),
     and what only reshapes or copies them: a product gives them nothing (:mod:`.attention`)."""
     held: set[Node] = set()
@@ -124,7 +125,7 @@ def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules)
     for node in order:
         if node not in live:
             continue
-        if family.get(node) == "statistic" and find(node, op_rules) == "statistic":
+        if family.get(node) == "statistic" and find(node, op_rules, root) == "statistic":
             held.add(node)
         elif family.get(node) == "getitem" and node.args[0] in held:  # a piece of a held value (split, chunk)
             held.add(node)
@@ -188,6 +189,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
     if cached is not None:
         return cached
     needed = _ancestors(output)
+    root = program.owner() if callable(program.owner) else None  # the model, to resolve module classes
     live = {program.input}
     order, family, chosen_keys = [], {}, {}
     for node in program.graph.nodes:
@@ -198,7 +200,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
             continue  # a shape, or a tensor treated as a constant
         if _live_inputs(node, live):
             live.add(node)
-            family[node] = _family(node, live, op_rules, chosen_keys)
+            family[node] = _family(node, live, op_rules, chosen_keys, root)
     if output not in live:
         raise ValueError("the explained output does not depend on the model's input")
     users = {n: [u for u in n.users if u in needed] for n in live}
@@ -229,7 +231,7 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
     result = Plan(output, order, live, family, affines, paths, folds, input_layers, hyp_ok)
     result.layer_inputs = _layer_inputs(result, program)
     result.user_rules = chosen_keys
-    result.held = _held(order, live, family, op_rules)
+    result.held = _held(order, live, family, op_rules, root)
     program.analysis[cache_key] = result
     return result
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from torch import nn
 
 from .graph import Affine
+from .op_rules import is_module_key
 from .rules import Rule, make_rule
 
 LayerMap = Mapping[type, Rule | str]
@@ -37,10 +38,11 @@ COMPOSITES: dict[str, Callable[..., dict[type, Rule | str]]] = {
 
 def split_composite(composite: str | Mapping) -> dict:
     """The op rules a composite maps (its string keys: an op family's name, e.g. ``"attention"``, or
-    an ATen op, e.g. ``"aten.cumsum"``; see :mod:`.op_rules`): empty for a named composite."""
+    an ATen op, e.g. ``"aten.cumsum"``; its module classes other than Conv1d/Linear; see
+    :mod:`.op_rules`): empty for a named composite."""
     if isinstance(composite, str):
         return {}
-    return {key: rule for key, rule in composite.items() if isinstance(key, str)}
+    return {key: rule for key, rule in composite.items() if isinstance(key, str) or is_module_key(key)}
 
 
 def assign(
@@ -61,7 +63,7 @@ def assign(
         except KeyError:
             raise ValueError(f"unknown composite {composite!r} (known: {', '.join(COMPOSITES)})") from None
     else:  # the layer types' rules; entries for op families and ops are op rules (split_composite)
-        layer_map = {kind: rule for kind, rule in composite.items() if not isinstance(kind, str)}
+        layer_map = {kind: rule for kind, rule in composite.items() if not (isinstance(kind, str) or is_module_key(kind))}
     params = {"epsilon": epsilon, "gamma": gamma, "stabilizer": stabilizer}
     by_kind = {kind: make_rule(rule, **params) for kind, rule in layer_map.items()}
     firsts = set(layers[:1]) if firsts is None else firsts

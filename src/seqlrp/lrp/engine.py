@@ -33,10 +33,11 @@ from .graph import Affine
 from .op_rules import OpRule, user_backward
 from .op_rules import check as check_op_rules
 from .ops import FAMILY_RULES, HELD, backward, call, dense, maxpool1d_with_winners, op_name
-from .program import module_path
+from .program import UnsupportedLayerError, module_path
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
 from .rules import Rule
+from .samples import by_sample, follow
 
 
 class LRPResult(NamedTuple):
@@ -225,9 +226,11 @@ def _drop(env: dict, node: Node) -> None:
         env[node] = torch.empty_like(value, device="meta")
 
 
-def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], exact_batchnorm: bool) -> dict:
+def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], exact_batchnorm: bool,
+             axes: dict | None = None) -> dict:
     """Run the live ops; returns the max-pool winners (``aux``). Values outside ``keep`` are
-    dropped after their last use."""
+    dropped after their last use. ``axes`` (for pruning; holds the input's): filled with the
+    sample axis of every live value (:mod:`.samples`)."""
     late = {n for n in p.order if n not in p.live and n not in env}  # constants computed from live values
     uses = {n: 0 for n in p.live}
     for node in p.order:
@@ -249,6 +252,8 @@ def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], ex
             env[node], aux[node] = maxpool1d_with_winners(node, env)
         else:
             env[node] = call(node, env)
+        if axes is not None:
+            _follow_samples(node, env, axes)
         for src in node.all_input_nodes:
             if src in uses:
                 uses[src] -= 1
@@ -257,17 +262,32 @@ def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], ex
     return aux
 
 
+def _follow_samples(node: Node, env: dict, axes: dict) -> None:
+    if op_name(node) == "getitem":
+        parent, index = node.args
+        found = axes.get(parent)
+        axes[node] = found[index] if isinstance(found, tuple) and isinstance(index, int) else None
+        return
+    sources = [(tuple(env[src].shape), axes[src]) for src in node.all_input_nodes
+               if axes.get(src) is not None and isinstance(env.get(src), Tensor)]
+    axes[node] = follow(node, env[node], sources, axes[_BATCH])
+
+
+_BATCH = "batch"  # axes[_BATCH]: the number of samples
+
+
 class _Walk:
     """State of one backward walk: rules, pruning, and the two parts of the hypothetical
     contributions (``hyp[0]``: coefficient, ``hyp[1]``: input-free constant, each node -> value,
     as relevance is) on the way from the input layers down to the input."""
 
-    def __init__(self, rules: dict[Affine, Rule], prune: Prune | None, firsts: set[Affine]):
+    def __init__(self, rules: dict[Affine, Rule], prune: Prune | None, firsts: set[Affine], axes: dict | None = None):
         self.rules, self.prune, self.firsts = rules, prune, firsts
+        self.axes = axes or {}  # node -> sample axis (:mod:`.samples`), for pruning
         self.hyp: tuple[dict, dict] = ({}, {})
 
 
-def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk):
+def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk, src: Node | None = None):
     rule = walk.rules[layer]
     step = propagate(rule, layer, x, z if rule.needs_output else None, r)
     if layer in walk.firsts:
@@ -277,10 +297,16 @@ def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk):
     p_pos, p_neg = walk.prune.fractions(layer.path)
     if p_pos <= 0 and p_neg <= 0:
         return step.relevance, None
+    try:  # per sample: the rows of the input's relevance that belong to each
+        rows, back = by_sample(step.relevance, walk.axes.get(src), walk.axes.get(_BATCH, x.shape[0]))
+    except ValueError as err:
+        raise UnsupportedLayerError(
+            f"PLRP at layer {layer.path!r}: {err}; leave the layer unpruned with "
+            f"Prune(p_pos={{{layer.path!r}: 0.0, '*': p}})") from None
     if walk.prune.mode == "lambda":
-        return prune_lambda(step.relevance, p_pos, p_neg), None
-    keep, _ = keep_mask(step.relevance, p_pos, p_neg)
-    return propagate(rule, layer, x, None, r, mask=keep.to(x.dtype)).relevance, None
+        return back(prune_lambda(rows, p_pos, p_neg)), None
+    keep, _ = keep_mask(rows, p_pos, p_neg)
+    return propagate(rule, layer, x, None, r, mask=back(keep).to(x.dtype)).relevance, None
 
 
 def _add(store: dict, node: Node, value, slot: int | None = None) -> None:
@@ -326,7 +352,7 @@ def _backward(program, p: Plan, env: dict, aux: dict, layers: dict[Node, Affine]
         if family == "affine":
             layer = layers[node]
             src = _affine_input(node)
-            rel, step = _affine_backward(layer, env[src], env[node], r, walk)
+            rel, step = _affine_backward(layer, env[src], env[node], r, walk, src)
             _add(store, src, rel)
             if step is not None:
                 for part, h in zip(walk.hyp, (step.coef, step.const)):
@@ -406,13 +432,16 @@ def relevance(
         (seqlrp's models and the foreign models seqlrp imports), whose order is the logits'.
     composite : str or dict, default "epsilon-plus"
         A name in ``seqlrp.lrp.COMPOSITES`` (``epsilon``, ``epsilon-plus``, ``epsilon-gamma``,
-        ``alpha2beta1``) or a mapping ``{nn.Conv1d: rule, nn.Linear: rule}``.
+        ``alpha2beta1``) or a mapping ``{nn.Conv1d: rule, nn.Linear: rule}``, which may also hold
+        ``op_rules`` entries (ATen ops, module classes, op families).
     input_rule : str or Rule, optional
         Rule for the input layers (the Conv1d/Linear that see the input through routing ops
         only): a name in ``seqlrp.lrp.RULES`` (e.g. ``"flat"``, ``"wsquare"``, ``"zbox"``) or a
         ``Rule``; None keeps the composite's.
     prune : Prune, optional
         Pruned LRP settings (per-layer fractions by module path; input layers are never pruned).
+        Each layer is cut per sample wherever the model keeps the samples (``(L, N, E)`` and
+        ``(L * N, E)`` in attention layers: :mod:`seqlrp.lrp.samples`).
     epsilon : float, default 1e-6
         Stabiliser of the epsilon rule.
     gamma : float, default 0.25
@@ -434,7 +463,8 @@ def relevance(
         (N, K, L), explained through BPNet's softmax-weighted scalar (``seqlrp.models.outputs``).
     op_rules : dict, optional
         Rules for ATen ops, ``{op: rule}`` (``seqlrp.lrp.op_rules``): ``op`` as a refusal prints it
-        (``"aten.cumsum.default"``, or the packet ``"aten.cumsum"``), ``rule`` a built-in op rule's
+        (``"aten.cumsum.default"``, or the packet ``"aten.cumsum"``), a module class (every op its
+        forward runs, Conv1d/Linear/BatchNorm layers excepted) or an op family's name; ``rule`` a built-in op rule's
         name (``"pass"``, ``"route"``, ``"proportional"``, ``"sum"``, ...) or an instance of
         ``seqlrp.lrp.OpRule``. They give ops without a rule one, and replace seqlrp's own. The ready
         maps ``seqlrp.lrp.ATTN_LRP`` (the default) and ``seqlrp.lrp.CP_LRP`` (attention weights held
@@ -493,10 +523,11 @@ def relevance(
         firsts = {layers[n] for n in p.input_layers}
         rules = assign(ordered, composite, input_rule, firsts, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
         needs_z = {n for n in p.affines if rules[layers[n]].needs_output}
-        aux = _forward(p, env, layers, _kept(program, p, needs_z), exact_batchnorm)
+        axes = None if prune is None else {program.input: (0, 1), _BATCH: x.shape[0]}
+        aux = _forward(p, env, layers, _kept(program, p, needs_z), exact_batchnorm, axes)
         if p.held:
             aux[HELD] = p.held
-        walk = _Walk(rules, prune, firsts)
+        walk = _Walk(rules, prune, firsts, axes)
         out = env[p.output]
         r, finals = _backward(program, p, env, aux, layers, initial_relevance(out, target), walk, stabilizer, keep_all,
                               table)

@@ -19,17 +19,27 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def stabilize(d: Tensor, eps: float) -> Tensor:
-    """``d + eps * sign(d)`` with ``sign(0) = +1`` (Zennit's stabiliser), in one new tensor."""
-    return torch.where(d >= 0, eps, -eps).to(d.dtype).add_(d)
+def stabilize(d: Tensor, eps: float, out: Tensor | None = None) -> Tensor:
+    """``d + eps * sign(d)`` with ``sign(0) = +1`` (Zennit's stabiliser; ``-0.0`` counts as 0), in
+    one new tensor of ``d``'s dtype, ``eps`` taken in that dtype.
+
+    Written as in-place passes over one buffer: ``(d >= 0)`` as 1/0, times ``2 eps``, minus
+    ``eps`` (both exact) gives ``+-eps``, then ``+ d``. ``torch.where`` with scalars and a fresh
+    boolean mask cost about ten times as much on CPU, in a step every rule runs.
+    ``out``: a dead tensor shaped like ``d`` to write into instead of a new one.
+    """
+    den = torch.empty_like(d) if out is None else out
+    torch.ge(d, 0, out=den)
+    return den.mul_(2 * eps).sub_(eps).add_(d)
 
 
-def ratio(r: Tensor, d: Tensor, eps: float) -> Tensor:
-    """``r / stabilize(d, eps)``; with ``eps == 0`` a zero denominator gives 0 instead of NaN/inf."""
-    den = stabilize(d, eps)
+def ratio(r: Tensor, d: Tensor, eps: float, out: Tensor | None = None) -> Tensor:
+    """``r / stabilize(d, eps)``; with ``eps == 0`` a zero denominator gives 0 instead of NaN/inf.
+    ``out``: as for :func:`stabilize`."""
+    den = stabilize(d, eps, out)
     s = torch.div(r, den, out=den) if den.shape == r.shape else r / den
     if eps == 0:
-        s = torch.where(d == 0, torch.zeros((), dtype=s.dtype, device=s.device), s)
+        s.masked_fill_(d == 0, 0.0)  # s is a new tensor, shaped like r and d broadcast
     return s
 
 

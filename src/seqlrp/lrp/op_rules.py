@@ -1,10 +1,13 @@
 """Rules a user supplies for ATen ops: ``relevance(..., op_rules={op: rule})``.
 
 ``op`` is the op as a refusal prints it: an overload (``"aten.cumsum.default"``) or its packet
-(``"aten.cumsum"``, every overload), or an op family's name (``"attention"``: every op of the
-family); an overload's entry wins over its packet's, a packet's over its family's. A composite
-given as a mapping may hold such entries beside its layer types
-(``{nn.Conv1d: "zplus", nn.Linear: "epsilon", "attention": "attention-constant"}``). ``rule`` is one of
+(``"aten.cumsum"``, every overload), a module class (``MyGate``: every op the forward of a module of
+that class, or of a subclass, runs, its Conv1d/Linear/BatchNorm layers excepted, which keep the
+composite's rules), or an op family's name (``"attention"``: every op of the family). An
+overload's entry wins over its packet's, a packet's over a module class's (the innermost module
+first), a module class's over a family's. A composite given as a mapping may hold such entries
+beside its layer types (``{nn.Conv1d: "zplus", nn.Linear: "epsilon", "attention": "attention-constant",
+MyGate: "pass"}``). ``rule`` is one of
 the built-in op rules by name (:data:`BUILT_IN`, the families of :mod:`.ops`), or an instance of
 :class:`OpRule` whose :meth:`OpRule.relevance` the walk calls at that op. A user's entry also
 replaces seqlrp's own rule for an op that has one.
@@ -15,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from torch import Tensor
+from torch import Tensor, nn
 from torch.fx import Node
+
+_LAYER_OPS = ("affine", "batchnorm")  # op families that follow the composite's layer rules, not module keys
 
 BUILT_IN = ("pass", "identity", "scale", "route", "proportional", "sum", "maxpool", "logsumexp", "statistic",
             "attention", "attention-constant")
@@ -80,10 +85,16 @@ class OpRule:
         raise NotImplementedError(f"{type(self).__name__} must implement relevance(inputs, output, R)")
 
 
-OpRules = Mapping[str, "str | OpRule"]
+OpRules = Mapping["str | type[nn.Module]", "str | OpRule"]
 
 
-def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
+def is_module_key(key: Any) -> bool:
+    """Whether an ``op_rules`` key is a module class (not a Conv1d/Linear layer type, which a
+    composite maps to a layer rule)."""
+    return isinstance(key, type) and issubclass(key, nn.Module) and not issubclass(key, (nn.Conv1d, nn.Linear))
+
+
+def check(op_rules: OpRules | str | None) -> dict:
     """``op_rules`` checked: string keys naming ATen ops, rules built-in names or :class:`OpRule` s;
     a ready map's name (:data:`READY`) stands for the map."""
     if isinstance(op_rules, str):
@@ -97,9 +108,12 @@ def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
 
     for op, rule in op_rules.items():
         usable = [f for f, family in FAMILY_RULES.items() if family.ops and f not in ("affine", "batchnorm")]
-        if not isinstance(op, str) or not (op.startswith("aten.") or op in usable):
+        if isinstance(op, type) and issubclass(op, (nn.Conv1d, nn.Linear)):
+            raise ValueError(f"op_rules: {op.__name__} is a layer type; its rule belongs in the composite "
+                             f"(composite={{nn.Conv1d: ..., nn.Linear: ...}})")
+        if not is_module_key(op) and not (isinstance(op, str) and (op.startswith("aten.") or op in usable)):
             raise ValueError(f"op_rules: {op!r} is neither an ATen op as a refusal names it (e.g. 'aten.cumsum.default' "
-                             f"or 'aten.cumsum') nor an op family ({', '.join(usable)})")
+                             f"or 'aten.cumsum'), a module class, nor an op family ({', '.join(usable)})")
         if isinstance(rule, str):
             if rule not in BUILT_IN:
                 raise ValueError(f"op_rules[{op!r}]: unknown rule {rule!r} (built-in: {', '.join(BUILT_IN)}; or an "
@@ -113,25 +127,63 @@ def check(op_rules: OpRules | str | None) -> dict[str, str | OpRule]:
 def key(op_rules: Mapping[str, str | OpRule]) -> tuple:
     """A hashable key of a rule table for the plan cache: which ops get which built-in rule and which
     get a user's rule (of which class); the instances themselves are looked up at every call."""
-    return tuple(sorted((op, rule if isinstance(rule, str) else f"OpRule {type(rule).__qualname__}")
+    def name(op) -> str:
+        return op if isinstance(op, str) else f"module {op.__module__}.{op.__qualname__} {id(op)}"
+
+    return tuple(sorted((name(op), rule if isinstance(rule, str) else f"OpRule {type(rule).__qualname__}")
                         for op, rule in op_rules.items()))
 
 
-def find_key(node: Node, op_rules: Mapping[str, str | OpRule] | None) -> str | None:
-    """The ``op_rules`` key naming ``node``'s op: its overload, else its packet; None without one."""
+def _enclosing_types(node: Node, root: nn.Module | None) -> list:
+    """The classes of the modules whose forward ran ``node``'s op, innermost first: types where the
+    capture recorded them, else looked up in ``root`` by path, else the recorded class name."""
+    found = []
+    for path, kind in reversed(list((node.meta.get("nn_module_stack") or {}).values())):
+        if not isinstance(kind, type) and root is not None:
+            try:
+                kind = type(root.get_submodule(path))
+            except (AttributeError, TypeError, ValueError):
+                pass
+        found.append(kind)
+    return found
+
+
+def _is_instance_of(kind, cls: type) -> bool:
+    if isinstance(kind, type):
+        return issubclass(kind, cls)
+    return isinstance(kind, str) and kind in (f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__)
+
+
+def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None = None):
+    """The ``op_rules`` key naming ``node``'s op: its overload, else its packet, else the class of
+    the innermost module around it that has one (``root``: the model, to resolve modules the
+    capture names by path); None without one."""
     if not op_rules:
         return None
     overload = str(node.target)
     if overload in op_rules:
         return overload
     packet = getattr(node.target, "_overloadpacket", None)
-    return str(packet) if packet is not None and str(packet) in op_rules else None
+    if packet is not None and str(packet) in op_rules:
+        return str(packet)
+    classes = [key for key in op_rules if is_module_key(key)]
+    if classes:
+        from .ops import FAMILY_OF
+        from .program import op_name
+
+        if FAMILY_OF.get(op_name(node)) in _LAYER_OPS:
+            return None
+        for kind in _enclosing_types(node, root):
+            for cls in classes:
+                if _is_instance_of(kind, cls):
+                    return cls
+    return None
 
 
-def find(node: Node, op_rules: Mapping[str, str | OpRule] | None) -> str | OpRule | None:
-    """The user's rule for ``node``'s op by overload or packet (family keys: the planner's, which
-    knows the family the op ends up in); None without one."""
-    found = find_key(node, op_rules)
+def find(node: Node, op_rules: Mapping | None, root: nn.Module | None = None) -> str | OpRule | None:
+    """The user's rule for ``node``'s op by overload, packet or module class (family keys: the
+    planner's, which knows the family the op ends up in); None without one."""
+    found = find_key(node, op_rules, root)
     return None if found is None else op_rules[found]
 
 

@@ -353,7 +353,16 @@ class Sum(OpFamily):
 
     def backward(self, node, env, live, r, *, stabilizer, aux):
         s = ratio(dense(r), env[node], stabilizer)
-        return [(n, sum_to(coef * env[n] * s, env[n].shape)) for n, coef in _sum_terms(node, live)]
+        terms = _sum_terms(node, live)
+        out = []
+        for i, (n, coef) in enumerate(terms):
+            if coef not in (1.0, -1.0):
+                term = coef * env[n] * s
+            else:  # (+-1 * x) * s = +-(x * s) exactly; the last term takes s's memory (s is ours)
+                term = s.mul_(env[n]) if i == len(terms) - 1 else env[n] * s
+                term = term.neg_() if coef == -1.0 else term
+            out.append((n, sum_to(term, env[n].shape)))
+        return out
 
 
 @register_family

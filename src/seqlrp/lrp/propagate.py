@@ -197,9 +197,11 @@ def propagate(
 ) -> Step:
     """Apply ``rule`` at ``layer`` (see the module docstring for the arguments): the rule object's
     own ``propagate``; in mask mode, a rule that reads the input (``rule.reads_input``) gets the
-    masked input instead of the mask."""
+    masked input instead of the mask, written over ``mask`` where it is shaped like ``x`` (the
+    mask is the caller's to give up)."""
     if not isinstance(r, Dense):
         r = Dense(r)
     if mask is not None and rule.reads_input:
-        return rule.propagate(layer, x * mask, None, r, None)
+        masked = mask.mul_(x) if mask.shape == x.shape and mask.dtype == x.dtype else x * mask
+        return rule.propagate(layer, masked, None, r, None)
     return rule.propagate(layer, x, z, r, mask)
