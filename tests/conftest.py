@@ -148,7 +148,7 @@ TINY_DEMO = {
     "seq_len": 100,
     "demo": {"n_chroms": 8, "chrom_len": 12_000, "gap": 200, "n_per_class": 150, "targets": ["MA0139.2"],
              "decoys": ["MA0138.3"]},
-    "motifs": {"leiden_runs": 10},
+    "motifs": {"leiden_runs": 10, "n_regions": 2},  # region pictures: 2 of the default 10
     # evaluation and diagnostics on a few windows: the stages run; their numbers are tested in process
     "evaluate": {"max_windows": 24, "ism_max_windows": 4, "ig_steps": 4, "p_grid": [0, 0.5]},
     "diagnostics": {"n_windows": 24},

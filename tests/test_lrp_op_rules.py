@@ -229,6 +229,24 @@ def test_a_new_op_family_is_one_class_and_one_registration():
     with pytest.raises(UnsupportedLayerError, match="no rule for op aten.cumsum.default"):
         relevance(model, x, 1, composite=LRP0)
 
+    # a family may hand one of its ops to another family, given the op's operands (family_of):
+    # the planner asks it, as it asks Scale whether a mul is a product
+    @register_family
+    class Handing(OpFamily):
+        name = "handing"
+        ops = ("cumsum",)
+
+        def family_of(self, node, live):
+            assert [n.name for n in live] == [node.args[0].name]
+            return "proportional"  # cumsum is linear: LRP-0 of a linear map
+
+    try:
+        model, x = _model_and_input()
+        got = relevance(model, x, 1, composite=LRP0, stabilizer=1e-15)
+        torch.testing.assert_close(got, _gradient_x_input(model, x, 1), rtol=1e-8, atol=1e-10)
+    finally:
+        unregister_family("handing")
+
 
 def test_a_composite_maps_op_families_and_ops_beside_layer_types():
     """``composite={nn.Conv1d: ..., nn.Linear: ..., "attention": "attention-constant", "aten._softmax":

@@ -32,7 +32,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.fx import Node
 
-from .attention import is_gate, is_statistic
 from .graph import Affine
 from .op_rules import BUILT_IN, check_builtin, find, find_key
 from .op_rules import key as rules_key
@@ -89,31 +88,15 @@ def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None
 
 
 def _default_family(node: Node, live: set[Node], name: str) -> str:
+    """seqlrp's family for ``node``: its op's family, which may pass it to another given its
+    input-dependent operands (:meth:`~.ops.OpFamily.family_of`)."""
     family = FAMILY_OF.get(name)
-    n_live = len(_live_inputs(node, live))
-    if family == "scale":
-        divisor = node.args[1] if len(node.args) > 1 else None
-        if name == "div" and isinstance(divisor, Node) and divisor in live:
-            return "divide"  # a norm computed from the input: a constant (attention.divide_backward)
-        if n_live != 1 or name == "mul" and any(is_gate(n) or is_statistic(n) for n in _live_inputs(node, live)):
-            return "product"  # two activations, or a gate times a constant: the gate takes nothing
-    elif family == "affine":
-        x_arg = node.args[1] if name == "addmm" else node.args[0]
-        if name in ("matmul", "mm") and (n_live == 2 or not _is_weight(node.args[1])):
-            return "product"  # two activations (attention scores), or a constant that is no 2-d weight
-        if n_live != 1 or not (isinstance(x_arg, Node) and x_arg in live):
-            raise UnsupportedLayerError(
-                f"LRP: {node.target} at {where(node)} computes its weights from the input; "
-                "only layers with constant weights can be explained"
-            )
-    elif family in FAMILY_RULES and FAMILY_RULES[family].single_input and n_live != 1:
-        raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} with input-dependent parameters has no rule")
-    elif family is None:
+    if family is None:
         raise UnsupportedLayerError(
             f"LRP: no rule for op {node.target} at {where(node)} (supported: {supported()}); give it one: "
             f"relevance(..., op_rules={{'{node.target}': 'proportional'}}) with a built-in rule "
             f"({', '.join(BUILT_IN)}) or an instance of seqlrp.lrp.OpRule")
-    return family
+    return FAMILY_RULES[family].family_of(node, _live_inputs(node, live))
 
 
 def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules, root=None) -> frozenset:
@@ -142,13 +125,6 @@ def _routing(family: str | None) -> bool:
 
 def _copies_constants(family: str | None) -> bool:
     return family in FAMILY_RULES and FAMILY_RULES[family].copies_constants
-
-
-def _is_weight(node) -> bool:
-    """Whether a constant operand of matmul is a 2-d weight (a Linear layer written as ``x @ w``)."""
-    value = node.meta.get("val", node.meta.get("tensor_meta")) if isinstance(node, Node) else node
-    shape = getattr(value, "shape", None)
-    return shape is None or len(shape) == 2
 
 
 def _ancestors(output: Node) -> set[Node]:

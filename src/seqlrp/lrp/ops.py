@@ -49,11 +49,13 @@ from .attention import (
     attention_backward,
     divide_backward,
     group_norm_backward,
+    is_gate,
+    is_statistic,
     layer_norm_backward,
     product_backward,
 )
 from .graph import Dense, Pooled, ratio, sum_to
-from .program import op_name
+from .program import UnsupportedLayerError, op_name, where
 from .recurrent import gru_backward, lstm_backward
 
 HELD = "held constant"
@@ -136,6 +138,14 @@ class OpFamily:
         """What the walk keeps for ``node`` (:attr:`keeps`, or depending on the op)."""
         return self.keeps
 
+    def family_of(self, node: Node, live: list[Node]) -> str:
+        """The family that explains ``node``, one of this family's ops, given its input-dependent
+        operands ``live``: this one, or another where the op is something else here (a ``mul``
+        of two activations is a product). Raises UnsupportedLayerError where no rule fits."""
+        if self.single_input and len(live) != 1:
+            raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} with input-dependent parameters has no rule")
+        return self.name
+
     def backward(self, node: Node, env: dict, live: list[Node], r: Any, *, stabilizer: float,
                  aux: dict) -> list[tuple[Node, Any]]:
         """Relevance of each live input of ``node`` from ``r`` at its output."""
@@ -195,6 +205,23 @@ class Affine(OpFamily):
     name = "affine"
     ops = ("conv1d", "convolution", "linear", "addmm", "mm", "matmul")
 
+    def family_of(self, node, live):
+        name = op_name(node)
+        x_arg = node.args[1] if name == "addmm" else node.args[0]
+        if name in ("matmul", "mm") and (len(live) == 2 or not _is_weight(node.args[1])):
+            return "product"  # two activations (attention scores), or a constant that is no 2-d weight
+        if len(live) != 1 or not (isinstance(x_arg, Node) and x_arg in live):
+            raise UnsupportedLayerError(f"LRP: {node.target} at {where(node)} computes its weights from the input; "
+                                        "only layers with constant weights can be explained")
+        return self.name
+
+
+def _is_weight(node) -> bool:
+    """Whether a constant operand of matmul is a 2-d weight (a Linear layer written as ``x @ w``)."""
+    value = node.meta.get("val", node.meta.get("tensor_meta")) if isinstance(node, Node) else node
+    shape = getattr(value, "shape", None)
+    return shape is None or len(shape) == 2
+
 
 @register_family
 class BatchNorm(_Through):
@@ -226,7 +253,15 @@ class Scale(_Through):
     name = "scale"
     ops = ("mul", "div")
     copies_constants = True
-    single_input = True  # a mul/div of two activations is a product (the planner decides)
+    single_input = True  # a mul/div of two activations is a product (family_of)
+
+    def family_of(self, node, live):
+        divisor = node.args[1] if len(node.args) > 1 else None
+        if op_name(node) == "div" and isinstance(divisor, Node) and divisor in live:
+            return "divide"  # a norm computed from the input: a constant (attention.divide_backward)
+        if len(live) != 1 or op_name(node) == "mul" and any(is_gate(n) or is_statistic(n) for n in live):
+            return "product"  # two activations, or a gate times a constant: the gate takes nothing
+        return self.name
 
 
 @register_family
