@@ -509,3 +509,27 @@ def test_convformer_is_explained_and_pruned():
     torch.testing.assert_close(relevance(model, x, 1, prune=Prune(0.0)), lrp)
     for mode in ("lambda", "mask"):
         assert zero_share(model, x, 1, prune=Prune(0.5, mode=mode)) > zero_share(model, x, 1), mode
+
+
+class _SharedScores(nn.Module):
+    """SDPA whose queries and keys (learned, one set for the batch) have fewer batch dims than its
+    values: the weights broadcast over the batch (``expand``: the same written out)."""
+
+    def __init__(self, expand: bool):
+        super().__init__()
+        self.expand = expand
+        self.conv, self.values, self.out = nn.Conv1d(4, 8, 3, padding=1), nn.Linear(8, 4), nn.Linear(4, 2)
+        self.qk = nn.Parameter(torch.randn(2, 16, 4))
+
+    def forward(self, x):
+        v = self.values(torch.relu(self.conv(x)).transpose(1, 2)).unsqueeze(1).expand(-1, 2, -1, -1)
+        q = self.qk.expand(x.shape[0], -1, -1, -1) if self.expand else self.qk
+        return self.out(nn.functional.scaled_dot_product_attention(q, q, v).mean((1, 2)))
+
+
+def test_attention_weights_that_broadcast_over_the_values_batch():
+    torch.manual_seed(0)
+    shared, written_out = _SharedScores(False).double().eval(), _SharedScores(True).double().eval()
+    written_out.load_state_dict(shared.state_dict())
+    x = nn.functional.one_hot(torch.randint(0, 4, (3, 16)), 4).permute(0, 2, 1).double()
+    torch.testing.assert_close(relevance(shared, x, 1), relevance(written_out, x, 1), rtol=1e-10, atol=1e-14)

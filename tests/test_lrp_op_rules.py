@@ -374,8 +374,54 @@ def test_a_module_class_key_gives_its_rule_to_the_ops_inside_every_such_module()
     exported = torch.export.export(model, (x,))
     got = relevance(exported, x, 1, composite=LRP0, stabilizer=1e-15, op_rules={Cumulative: "proportional"})
     torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
+    # the exported program's module(): a GraphModule whose submodules are plain holders of the
+    # parameters; the recorded class name still matches
+    got = relevance(exported.module(), x, 1, composite=LRP0, stabilizer=1e-15, op_rules={Cumulative: "proportional"})
+    torch.testing.assert_close(got, expected, rtol=1e-8, atol=1e-10)
     # another module class has no say over these ops
     with pytest.raises(UnsupportedLayerError, match="no rule for op aten.cumsum.default"):
         relevance(model, x, 1, op_rules={nn.ReLU: "pass"})
     with pytest.raises(ValueError, match="Conv1d is a layer type; its rule belongs in the composite"):
         relevance(model, x, 1, op_rules={nn.Conv1d: "pass"})
+
+
+class Scores(nn.Module):
+    """A product of two activations (attention-like scores): a matmul that is no layer."""
+
+    def forward(self, h):
+        return (h @ h.transpose(-2, -1)).sum(-1)
+
+
+class ScoresNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.scores, self.fc = nn.Conv1d(4, 6, 5, padding=2, bias=False), Scores(), nn.Linear(6, 2, bias=False)
+
+    def forward(self, x):
+        return self.fc(self.scores(torch.relu(self.conv(x))))
+
+
+def test_a_module_class_key_reaches_the_products_inside_but_not_its_layers():
+    torch.manual_seed(0)
+    model = ScoresNet().double().eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 16)), 4).permute(0, 2, 1).double()
+    relevance(model, x, 1)  # the matmul of two activations is a product by default
+    # the module's rule reaches that matmul (and is refused there: one operand only), not the conv
+    with pytest.raises(UnsupportedLayerError, match=r"the 'proportional' rule takes one input-dependent operand; "
+                                                     r"aten\.matmul\.default .* has 2"):
+        relevance(model, x, 1, op_rules={Scores: "proportional"})
+    # "statistic" takes any number of operands: every op of the scores module absorbs what reaches it
+    assert not relevance(model, x, 1, op_rules={Scores: "statistic"}).any()
+
+
+def test_a_module_class_key_of_the_whole_model_leaves_its_layers_to_the_composite():
+    torch.manual_seed(0)
+    model = ModuleNet().double().eval()
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 32)), 4).permute(0, 2, 1).double()
+    settings = {"composite": "epsilon-plus", "stabilizer": 1e-15}
+    by_op = relevance(model, x, 1, op_rules={Cumulative: "proportional"}, **settings)
+    whole = relevance(model, x, 1, op_rules={ModuleNet: "proportional"}, **settings)  # the ReLU too
+    torch.testing.assert_close(whole, by_op, rtol=1e-8, atol=1e-10)
+    # had the conv taken the key's rule (LRP-0) instead of the composite's z+, it would differ
+    conv_lrp0 = relevance(model, x, 1, op_rules={Cumulative: "proportional"}, composite=LRP0, stabilizer=1e-15)
+    assert (whole - conv_lrp0).abs().max() > 1e-3 * conv_lrp0.abs().max()

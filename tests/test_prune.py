@@ -319,3 +319,42 @@ def test_plrp_refuses_a_layer_whose_input_mixes_samples():
                                                      r"\(batch of 4\).*Prune\(p_pos=\{'out': 0.0"):
         relevance(model, x, 0, prune=Prune(0.3))
     relevance(model, x, 0, prune=Prune({"dense": 0.0, "out": 0.0, "*": 0.3}))
+
+
+class _FinalStates(nn.Module):
+    """A BiLSTM's final states (directions, N, H) to a dense head: with N = 2 the states' first dim
+    has the batch's size too."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.lstm = nn.Conv1d(4, 6, 5, padding=2), nn.LSTM(6, 4, batch_first=True, bidirectional=True)
+        self.dense, self.out = nn.Linear(8, 6), nn.Linear(6, 2)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(torch.relu(self.conv(x)).transpose(1, 2))
+        return self.out(torch.relu(self.dense(h.transpose(0, 1).reshape(x.shape[0], -1))))
+
+
+class _BothStrands(nn.Module):
+    """Both strands of each sequence stacked along the batch and averaged at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.dense, self.out = nn.Conv1d(4, 6, 5, padding=2), nn.Linear(6 * 16, 8), nn.Linear(8, 2)
+
+    def forward(self, x):
+        n = x.shape[0]
+        h = torch.relu(self.dense(torch.relu(self.conv(torch.cat([x, x.flip(1, 2)], 0))).flatten(1)))
+        y = self.out(h)
+        return (y[:n] + y[n:]) / 2
+
+
+@pytest.mark.parametrize("model_class", [_FinalStates, _BothStrands])
+def test_plrp_per_sample_through_recurrent_states_and_stacked_strands(model_class):
+    torch.manual_seed(1)
+    model = model_class().double().eval()
+    x = one_hot(2, 16, seed=3).double()
+    for prune in (Prune(0.4), Prune(0.4, mode="mask")):
+        together = relevance(model, x, 1, prune=prune)
+        alone = torch.cat([relevance(model, x[i:i + 1], 1, prune=prune) for i in range(2)])
+        assert torch.allclose(together, alone, rtol=1e-9, atol=1e-12 * alone.abs().max())

@@ -222,7 +222,11 @@ def attention_backward(node: Node, env: dict, live: list[Node], r: Tensor, stabi
     r_w, r_v = _matmul_split(weights, v, env[node], r, 1.0 / n_av, 1.0 / n_av, stabilizer)
     # softmax (Prop. 3.1); masked positions carry no logit and no relevance
     finite = logits if blocked is None else logits.masked_fill(blocked, 0.0)
-    r_logits = r_w.sub_(weights.mul_(r_w.sum(-1, keepdim=True))).mul_(finite)  # r_w, weights: ours, done with
+    # r_w and weights are ours and done with after this (weights in place where it has r_w's shape:
+    # a v with more batch dims than q and k broadcasts r_w larger)
+    spread = r_w.sum(-1, keepdim=True)
+    spread = weights.mul_(spread) if weights.shape == r_w.shape else weights * spread
+    r_logits = r_w.sub_(spread).mul_(finite)
     # logits = content + mask: the additive mask is a constant and absorbs its share
     if mask is None or mask.dtype == torch.bool:
         r_content = r_logits

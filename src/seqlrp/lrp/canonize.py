@@ -72,7 +72,7 @@ def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None
     name = op_name(node)
     if name == "getitem":
         return "getitem"
-    key = find_key(node, op_rules, root)
+    key = find_key(node, op_rules, root, lambda n: _is_layer(n, live))
     if key is None:
         family = _default_family(node, live, name)
         key = family if op_rules and family in op_rules else None
@@ -85,6 +85,18 @@ def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None
         return "user"
     check_builtin(node, chosen, len(_live_inputs(node, live)), name)
     return chosen
+
+
+def _is_layer(node: Node, live: set[Node]) -> bool:
+    """Whether ``node`` is a Conv1d/Linear/BatchNorm layer (the composite's rule applies, not a
+    module class's in op_rules): a matmul of two activations is a product, no layer."""
+    family = FAMILY_OF.get(op_name(node))
+    if family not in ("affine", "batchnorm"):
+        return False
+    try:
+        return FAMILY_RULES[family].family_of(node, _live_inputs(node, live)) == family
+    except UnsupportedLayerError:
+        return False
 
 
 def _default_family(node: Node, live: set[Node], name: str) -> str:

@@ -134,30 +134,43 @@ def key(op_rules: Mapping[str, str | OpRule]) -> tuple:
                         for op, rule in op_rules.items()))
 
 
-def _enclosing_types(node: Node, root: nn.Module | None) -> list:
-    """The classes of the modules whose forward ran ``node``'s op, innermost first: types where the
-    capture recorded them, else looked up in ``root`` by path, else the recorded class name."""
+def _enclosing_types(node: Node, root: nn.Module | None) -> list[tuple[type | None, str | None]]:
+    """The modules whose forward ran ``node``'s op, innermost first, each as (class, recorded
+    class name): the class where the capture recorded it or ``root`` (the model) resolves its
+    path, the name where the capture recorded a name (an export: ``"pkg.mod.Class"``)."""
     found = []
     for path, kind in reversed(list((node.meta.get("nn_module_stack") or {}).values())):
-        if not isinstance(kind, type) and root is not None:
+        if isinstance(kind, type):
+            found.append((kind, None))
+            continue
+        resolved = None
+        if root is not None:
             try:
-                kind = type(root.get_submodule(path))
+                resolved = type(root.get_submodule(path))
             except (AttributeError, TypeError, ValueError):
                 pass
-        found.append(kind)
+        found.append((resolved, kind if isinstance(kind, str) else None))
     return found
 
 
-def _is_instance_of(kind, cls: type) -> bool:
-    if isinstance(kind, type):
-        return issubclass(kind, cls)
-    return isinstance(kind, str) and kind in (f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__)
+def _is_instance_of(kind: type | None, name: str | None, cls: type) -> bool:
+    if kind is not None and issubclass(kind, cls):
+        return True
+    return name is not None and name in (f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__)
 
 
-def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None = None):
+def _named_layer(node: Node) -> bool:
+    from .ops import FAMILY_OF
+    from .program import op_name
+
+    return FAMILY_OF.get(op_name(node)) in _LAYER_OPS
+
+
+def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None = None, is_layer=None):
     """The ``op_rules`` key naming ``node``'s op: its overload, else its packet, else the class of
     the innermost module around it that has one (``root``: the model, to resolve modules the
-    capture names by path); None without one."""
+    capture names by path; ``is_layer(node)``: whether the op is a Conv1d/Linear/BatchNorm layer,
+    whose rule is the composite's, by default judged by the op's name); None without one."""
     if not op_rules:
         return None
     overload = str(node.target)
@@ -168,22 +181,19 @@ def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None = None
         return str(packet)
     classes = [key for key in op_rules if is_module_key(key)]
     if classes:
-        from .ops import FAMILY_OF
-        from .program import op_name
-
-        if FAMILY_OF.get(op_name(node)) in _LAYER_OPS:
+        if (is_layer or _named_layer)(node):
             return None
-        for kind in _enclosing_types(node, root):
+        for kind, name in _enclosing_types(node, root):
             for cls in classes:
-                if _is_instance_of(kind, cls):
+                if _is_instance_of(kind, name, cls):
                     return cls
     return None
 
 
-def find(node: Node, op_rules: Mapping | None, root: nn.Module | None = None) -> str | OpRule | None:
+def find(node: Node, op_rules: Mapping | None, root: nn.Module | None = None, is_layer=None) -> str | OpRule | None:
     """The user's rule for ``node``'s op by overload, packet or module class (family keys: the
     planner's, which knows the family the op ends up in); None without one."""
-    found = find_key(node, op_rules, root)
+    found = find_key(node, op_rules, root, is_layer)
     return None if found is None else op_rules[found]
 
 

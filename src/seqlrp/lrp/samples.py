@@ -9,13 +9,19 @@ a **sample axis** ``(dim, inner)``: along ``dim`` the index splits as ``(outer, 
 
 * ops that keep the row-major order of the entries (view, reshape, flatten, squeeze, ...) keep
   the sample's place in that order, found again in the new shape;
-* permutes and transposes move ``dim``;
+* permutes and transposes move ``dim``; ``stack`` shifts it;
+* a ``cat`` along the samples' dim of values that hold them alike keeps the axis (a model that
+  stacks both strands of each sequence along the batch: rows ``k N + n`` are still sample ``n``,
+  and its layers are cut per sample, both strands together), and so does a ``slice`` of it at
+  multiples of ``N * inner``;
+* a recurrent op (LSTM, GRU) keeps its input's axis in its output, and its final states
+  (layers x directions, N, H) hold the samples on dim 1;
 * any other op keeps the axis where its output keeps the samples' dim: same size there and the
   same sizes before it (reductions and selections of later dims, convolutions, linear maps,
   attention) or after it (broadcasting, reductions of earlier dims).
 
-An op that mixes or splits samples (a cat or slice along the samples' dim, a reshape that cuts
-the sample index apart) leaves the axis unknown (None).
+An op that mixes or splits samples (a reshape that cuts the sample index apart, a slice through
+it) leaves the axis unknown (None).
 """
 
 from __future__ import annotations
@@ -85,21 +91,49 @@ def _kept_dim(shape_in: Sequence[int], shape_out: Sequence[int], dim: int) -> in
     return None
 
 
+_RECURRENT = {"lstm", "gru", "rnn_tanh", "rnn_relu"}
+
+
+def _arg(node: Node, index: int, name: str, default=None):
+    return node.args[index] if len(node.args) > index else node.kwargs.get(name, default)
+
+
+def _whole_blocks(node: Node, size: int, block: int) -> bool:
+    """Whether a ``slice`` of a dim of ``size`` takes whole blocks of ``block`` entries (each block
+    one run of the N samples), step 1."""
+    start, end, step = _arg(node, 2, "start", 0), _arg(node, 3, "end", None), _arg(node, 4, "step", 1)
+    start = 0 if start is None else (start % size if start < 0 else min(start, size))
+    end = size if end is None else (end % size if end < 0 else min(end, size))
+    return step == 1 and end > start and start % block == 0 and end % block == 0
+
+
 def follow(node: Node, value, sources: Sequence[tuple[Sequence[int], Axis]], n: int):
     """The sample axis of ``value`` (``node``'s output; a tuple gets a tuple of axes) from the
     shapes and axes of its live inputs (``sources``); None where it is unknown."""
+    name = op_name(node)
     if isinstance(value, (tuple, list)):
+        if name in _RECURRENT and value and sources:  # (output, final states (layers x directions, N, H)...)
+            states = [(1, 1) if isinstance(v, Tensor) and v.dim() == 3 and v.shape[1] == n else None
+                      for v in value[1:]]
+            return (follow(node, value[0], sources, n), *states)
         return tuple(follow(node, v, sources, n) for v in value)
     if not isinstance(value, Tensor) or not sources:
         return None
     out = tuple(value.shape)
     shape_in, (dim, inner) = sources[0]
-    name = op_name(node)
     if name in _SAME_ORDER and math.prod(out) == math.prod(shape_in):
         return locate(out, _flat_stride(shape_in, (dim, inner)), n)
     if name in _PERMUTES:
         perm = _permutation(node, len(shape_in))
         return None if perm is None else (perm.index(dim), inner)
+    if name == "stack":
+        at = _arg(node, 1, "dim", 0) % len(out)
+        return (dim + 1 if at <= dim else dim), inner
+    if name == "cat" and _arg(node, 1, "dim", 0) % len(out) == dim:
+        alike = all(axis == (dim, inner) for _, axis in sources) and len(sources) == len(node.args[0])
+        return (dim, inner) if alike and out[dim] % (n * inner) == 0 else None
+    if name == "slice" and _arg(node, 1, "dim", 0) % len(shape_in) == dim:
+        return (dim, inner) if _whole_blocks(node, shape_in[dim], n * inner) else None
     for shape, axis in sources:  # an op of several live inputs: the first that keeps the samples
         kept = _kept_dim(shape, out, axis[0])
         if kept is not None:
