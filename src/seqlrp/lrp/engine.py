@@ -29,7 +29,7 @@ from ..models.outputs import initial_relevance
 from .canonize import Plan, batchnorm_forward, fold, make_affine, plan
 from .capture import capture
 from .composites import LayerMap, assign, split_composite
-from .graph import Affine
+from .graph import Affine, Dense
 from .op_rules import OpRule, user_backward
 from .op_rules import check as check_op_rules
 from .ops import FAMILY_RULES, HELD, backward, call, dense, maxpool1d_with_winners, op_name
@@ -305,7 +305,11 @@ def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk, src: N
             f"Prune(p_pos={{{layer.path!r}: 0.0, '*': p}})") from None
     if walk.prune.mode == "lambda":
         return back(prune_lambda(rows, p_pos, p_neg)), None
-    keep, _ = keep_mask(rows, p_pos, p_neg)
+    # the mask may take the rows' memory: the step's relevance, done with, unless a rule handed back
+    # a tensor it shares with the layer's input, output or the relevance above
+    above = r.values if isinstance(r, Dense) else r  # Dense and Pooled hold their values
+    shared = {t.untyped_storage().data_ptr() for t in (x, z, above) if isinstance(t, Tensor)}
+    keep, _ = keep_mask(rows, p_pos, p_neg, overwrite=rows.untyped_storage().data_ptr() not in shared)
     return propagate(rule, layer, x, None, r, mask=back(keep).to(x.dtype)).relevance, None
 
 

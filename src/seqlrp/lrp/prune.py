@@ -211,9 +211,10 @@ def _kept_sides(flat: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     return kept_pos, kept_neg
 
 
-def _per_entry(flat: Tensor, c: _Cut, value: Tensor) -> Tensor:
+def _per_entry(flat: Tensor, c: _Cut, value: Tensor, overwrite: bool = False) -> Tensor:
     """Per entry of ``flat`` (N, M): ``value`` (N, 2, of ``flat``'s dtype, finite) of its side
-    where the cut keeps it, 0 where it prunes it.
+    where the cut keeps it, 0 where it prunes it; ``overwrite``: written over ``flat`` where it is
+    contiguous (its values are read first), which spares a fresh tensor as large.
 
     On the histogram path whole buckets decide by a table lookup on ``c.key``, and only the
     entries of the cut buckets are compared with ``t``: the per-entry comparisons and the
@@ -226,23 +227,26 @@ def _per_entry(flat: Tensor, c: _Cut, value: Tensor) -> Tensor:
         factor = kept_pos * value[:, 1:]
         return factor.add_(kept_neg * value[:, :1])
     n, m = flat.shape
-    above = torch.arange(c.buckets, device=flat.device) > c.cut_bucket[:, :, None]  # (N, 2, B)
-    factor = (above * value[:, :, None]).view(-1).index_select(0, c.key).view(n, m)
     rows = c.inside // m
     vals = flat.reshape(-1).index_select(0, c.inside)
+    above = torch.arange(c.buckets, device=flat.device) > c.cut_bucket[:, :, None]  # (N, 2, B)
+    table = (above * value[:, :, None]).view(-1)
+    out = flat.view(-1) if overwrite and flat.is_contiguous() else None
+    factor = torch.index_select(table, 0, c.key, out=out).view(n, m)
     kept_pos, kept_neg = _kept_sides(vals[:, None], c.t[rows])
     factor.view(-1)[c.inside] = (kept_pos * value[rows, 1:]).add_(kept_neg * value[rows, :1]).squeeze(1)
     return factor
 
 
-def keep_mask(r: Tensor, p_pos: float, p_neg: float) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+def keep_mask(r: Tensor, p_pos: float, p_neg: float, overwrite: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """The entries pruning keeps as 1, the pruned ones as 0 (like ``r``, (N, ...), of its
     dtype), and the pruned and total masses per sample and side ((N, 2) each, column 0
-    negative, column 1 positive)."""
+    negative, column 1 positive). ``overwrite``: the mask may take ``r``'s memory (the caller
+    gives ``r`` up)."""
     flat = r.reshape(r.shape[0], -1)
     c = _cut(flat, p_pos, p_neg)
     ones = torch.ones(flat.shape[0], 2, dtype=r.dtype, device=r.device)
-    return _per_entry(flat, c, ones).reshape(r.shape), (c.pruned, c.total)
+    return _per_entry(flat, c, ones, overwrite).reshape(r.shape), (c.pruned, c.total)
 
 
 def prune_lambda(r: Tensor, p_pos: float, p_neg: float) -> Tensor:
