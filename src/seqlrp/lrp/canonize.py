@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.fx import Node
 
 from .graph import Affine
-from .op_rules import BUILT_IN, check_builtin, find, find_key
+from .op_rules import BUILT_IN, check_builtin, find_key
 from .op_rules import key as rules_key
 from .ops import CONSTANT_OPS, FAMILY_OF, FAMILY_RULES, op_name, supported
 from .program import Program, UnsupportedLayerError, module_path, where
@@ -67,8 +67,7 @@ def _live_inputs(node: Node, live: set[Node]) -> list[Node]:
 def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None = None, root=None) -> str:
     """The family of ``node``: the user's rule for its op (``op_rules``: by overload, packet or the
     class of a module around it (``root``: the model), then by the family the op falls in), else
-    seqlrp's. ``chosen_keys`` records the ``op_rules`` key of each node given a user's
-    :class:`~.op_rules.OpRule` (family ``"user"``)."""
+    seqlrp's. ``chosen_keys`` records the ``op_rules`` key that chose each node's rule."""
     name = op_name(node)
     if name == "getitem":
         return "getitem"
@@ -78,10 +77,10 @@ def _family(node: Node, live: set[Node], op_rules=None, chosen_keys: dict | None
         key = family if op_rules and family in op_rules else None
         if key is None:
             return family
+    if chosen_keys is not None:
+        chosen_keys[node] = key
     chosen = op_rules[key]
     if not isinstance(chosen, str):
-        if chosen_keys is not None:
-            chosen_keys[node] = key
         return "user"
     check_builtin(node, chosen, len(_live_inputs(node, live)), name)
     return chosen
@@ -111,7 +110,7 @@ def _default_family(node: Node, live: set[Node], name: str) -> str:
     return FAMILY_RULES[family].family_of(node, _live_inputs(node, live))
 
 
-def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules, root=None) -> frozenset:
+def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules, chosen_keys: dict) -> frozenset:
     """The live values ``op_rules`` make constants (an op given ``"statistic"``, CP-LRP's softmax),
     and what only reshapes or copies them: a product gives them nothing (:mod:`.attention`)."""
     held: set[Node] = set()
@@ -120,7 +119,8 @@ def _held(order: list[Node], live: set[Node], family: dict[Node, str], op_rules,
     for node in order:
         if node not in live:
             continue
-        if family.get(node) == "statistic" and find(node, op_rules, root) == "statistic":
+        key = chosen_keys.get(node)  # an op's or module's own key (a family's name does not hold)
+        if family.get(node) == "statistic" and key is not None and key not in FAMILY_RULES:
             held.add(node)
         elif family.get(node) == "getitem" and node.args[0] in held:  # a piece of a held value (split, chunk)
             held.add(node)
@@ -218,8 +218,8 @@ def plan(program: Program, output: Node, op_rules=None) -> Plan:
         input_layers = {affines[0]}
     result = Plan(output, order, live, family, affines, paths, folds, input_layers, hyp_ok)
     result.layer_inputs = _layer_inputs(result, program)
-    result.user_rules = chosen_keys
-    result.held = _held(order, live, family, op_rules, root)
+    result.user_rules = {node: key for node, key in chosen_keys.items() if family[node] == "user"}
+    result.held = _held(order, live, family, op_rules, chosen_keys)
     program.analysis[cache_key] = result
     return result
 

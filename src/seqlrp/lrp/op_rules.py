@@ -21,7 +21,6 @@ from typing import Any
 from torch import Tensor, nn
 from torch.fx import Node
 
-_LAYER_OPS = ("affine", "batchnorm")  # op families that follow the composite's layer rules, not module keys
 
 BUILT_IN = ("pass", "identity", "scale", "route", "proportional", "sum", "maxpool", "logsumexp", "statistic",
             "attention", "attention-constant")
@@ -159,18 +158,11 @@ def _is_instance_of(kind: type | None, name: str | None, cls: type) -> bool:
     return name is not None and name in (f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__)
 
 
-def _named_layer(node: Node) -> bool:
-    from .ops import FAMILY_OF
-    from .program import op_name
-
-    return FAMILY_OF.get(op_name(node)) in _LAYER_OPS
-
-
-def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None = None, is_layer=None):
+def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None, is_layer) -> str | type | None:
     """The ``op_rules`` key naming ``node``'s op: its overload, else its packet, else the class of
     the innermost module around it that has one (``root``: the model, to resolve modules the
     capture names by path; ``is_layer(node)``: whether the op is a Conv1d/Linear/BatchNorm layer,
-    whose rule is the composite's, by default judged by the op's name); None without one."""
+    whose rule is the composite's); None without one."""
     if not op_rules:
         return None
     overload = str(node.target)
@@ -181,20 +173,13 @@ def find_key(node: Node, op_rules: Mapping | None, root: nn.Module | None = None
         return str(packet)
     classes = [key for key in op_rules if is_module_key(key)]
     if classes:
-        if (is_layer or _named_layer)(node):
+        if is_layer(node):
             return None
         for kind, name in _enclosing_types(node, root):
             for cls in classes:
                 if _is_instance_of(kind, name, cls):
                     return cls
     return None
-
-
-def find(node: Node, op_rules: Mapping | None, root: nn.Module | None = None, is_layer=None) -> str | OpRule | None:
-    """The user's rule for ``node``'s op by overload, packet or module class (family keys: the
-    planner's, which knows the family the op ends up in); None without one."""
-    found = find_key(node, op_rules, root, is_layer)
-    return None if found is None else op_rules[found]
 
 
 # built-in rules that are right for some ops only: the ATen op names they take
