@@ -37,7 +37,7 @@ from .program import UnsupportedLayerError, module_path
 from .propagate import propagate
 from .prune import Prune, keep_mask, prune_lambda
 from .rules import Rule
-from .samples import by_sample, follow
+from .samples import SampleAxes
 
 
 class LRPResult(NamedTuple):
@@ -227,10 +227,10 @@ def _drop(env: dict, node: Node) -> None:
 
 
 def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], exact_batchnorm: bool,
-             axes: dict | None = None) -> dict:
+             axes: SampleAxes | None = None) -> dict:
     """Run the live ops; returns the max-pool winners (``aux``). Values outside ``keep`` are
-    dropped after their last use. ``axes`` (for pruning; holds the input's): filled with the
-    sample axis of every live value (:mod:`.samples`)."""
+    dropped after their last use. ``axes`` (for pruning): records the sample axis of every live
+    value (:mod:`.samples`)."""
     late = {n for n in p.order if n not in p.live and n not in env}  # constants computed from live values
     uses = {n: 0 for n in p.live}
     for node in p.order:
@@ -253,7 +253,7 @@ def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], ex
         else:
             env[node] = call(node, env)
         if axes is not None:
-            _follow_samples(node, env, axes)
+            axes.record(node, env)
         for src in node.all_input_nodes:
             if src in uses:
                 uses[src] -= 1
@@ -262,28 +262,15 @@ def _forward(p: Plan, env: dict, layers: dict[Node, Affine], keep: set[Node], ex
     return aux
 
 
-def _follow_samples(node: Node, env: dict, axes: dict) -> None:
-    if op_name(node) == "getitem":
-        parent, index = node.args
-        found = axes.get(parent)
-        axes[node] = found[index] if isinstance(found, tuple) and isinstance(index, int) else None
-        return
-    sources = [(tuple(env[src].shape), axes[src]) for src in node.all_input_nodes
-               if axes.get(src) is not None and isinstance(env.get(src), Tensor)]
-    axes[node] = follow(node, env[node], sources, axes[_BATCH])
-
-
-_BATCH = "batch"  # axes[_BATCH]: the number of samples
-
-
 class _Walk:
     """State of one backward walk: rules, pruning, and the two parts of the hypothetical
     contributions (``hyp[0]``: coefficient, ``hyp[1]``: input-free constant, each node -> value,
     as relevance is) on the way from the input layers down to the input."""
 
-    def __init__(self, rules: dict[Affine, Rule], prune: Prune | None, firsts: set[Affine], axes: dict | None = None):
+    def __init__(self, rules: dict[Affine, Rule], prune: Prune | None, firsts: set[Affine],
+                 axes: SampleAxes | None = None):
         self.rules, self.prune, self.firsts = rules, prune, firsts
-        self.axes = axes or {}  # node -> sample axis (:mod:`.samples`), for pruning
+        self.axes = axes  # where each value holds the samples (:mod:`.samples`), for pruning
         self.hyp: tuple[dict, dict] = ({}, {})
 
 
@@ -298,7 +285,7 @@ def _affine_backward(layer: Affine, x: Tensor, z: Tensor, r, walk: _Walk, src: N
     if p_pos <= 0 and p_neg <= 0:
         return step.relevance, None
     try:  # per sample: the rows of the input's relevance that belong to each
-        rows, back = by_sample(step.relevance, walk.axes.get(src), walk.axes.get(_BATCH, x.shape[0]))
+        rows, back = walk.axes.rows(step.relevance, src)
     except ValueError as err:
         raise UnsupportedLayerError(
             f"PLRP at layer {layer.path!r}: {err}; leave the layer unpruned with "
@@ -527,7 +514,7 @@ def relevance(
         firsts = {layers[n] for n in p.input_layers}
         rules = assign(ordered, composite, input_rule, firsts, epsilon=epsilon, gamma=gamma, stabilizer=stabilizer)
         needs_z = {n for n in p.affines if rules[layers[n]].needs_output}
-        axes = None if prune is None else {program.input: (0, 1), _BATCH: x.shape[0]}
+        axes = None if prune is None else SampleAxes(program.input, x.shape[0])
         aux = _forward(p, env, layers, _kept(program, p, needs_z), exact_batchnorm, axes)
         if p.held:
             aux[HELD] = p.held

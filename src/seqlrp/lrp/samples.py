@@ -159,3 +159,27 @@ def by_sample(r: Tensor, axis: Axis | None, n: int) -> tuple[Tensor, Callable[[T
         return values.reshape(n, outer, inner, -1).transpose(0, 1).reshape(moved.shape).movedim(0, dim)
 
     return rows, back
+
+
+class SampleAxes:
+    """The sample axis of every live value of one forward pass over a batch of ``n``: the input's
+    is (0, 1); :meth:`record` follows each op as the pass computes it."""
+
+    def __init__(self, program_input: Node, n: int):
+        self.n = n
+        self.axes: dict[Node, object] = {program_input: (0, 1)}
+
+    def record(self, node: Node, env: dict) -> None:
+        """The axis of ``env[node]``, just computed from its inputs (still in ``env``)."""
+        if op_name(node) == "getitem":
+            parent, index = node.args
+            found = self.axes.get(parent)
+            self.axes[node] = found[index] if isinstance(found, tuple) and isinstance(index, int) else None
+            return
+        sources = [(tuple(env[src].shape), self.axes[src]) for src in node.all_input_nodes
+                   if self.axes.get(src) is not None and isinstance(env.get(src), Tensor)]
+        self.axes[node] = follow(node, env[node], sources, self.n)
+
+    def rows(self, r: Tensor, node: Node) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+        """:func:`by_sample` of ``r``, the relevance of ``node``'s value."""
+        return by_sample(r, self.axes.get(node), self.n)
